@@ -1,0 +1,93 @@
+// Every differentiable op kiln has: the table of contents. Each op's forward and backward
+// live together in autograd/ops/<family>.cpp. Shapes are written [dims]; "..." means any
+// leading dimensions. Ops never modify their inputs; backward adds into input gradients.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "autograd/tensor.h"
+
+namespace kiln::ops {
+
+// ---- matmul.cpp -------------------------------------------------------------------------
+// a: [..., M, K] ([..., K, M] when trans_a), b: [..., K, N] ([..., N, K] when trans_b) with the
+// same leading dims as a, or rank 2 (shared by every batch) -> [..., M, N].
+Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
+
+// How a linear layer stores its weight: PyTorch nn.Linear [out, in], or GPT-2 Conv1D [in, out].
+enum class WeightLayout { kOutIn, kInOut };
+// x: [..., in], weight: [out, in] or [in, out], bias: [out] or undefined -> [..., out].
+// The bias is fused into the GEMM (C is pre-filled with it, then beta = 1).
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, WeightLayout layout);
+
+// ---- elementwise.cpp --------------------------------------------------------------------
+// Broadcasting follows NumPy: shapes align at the right; a size-1 or missing dim stretches.
+Tensor add(const Tensor& a, const Tensor& b);  // -> broadcast(a, b)
+Tensor sub(const Tensor& a, const Tensor& b);  // -> broadcast(a, b)
+Tensor mul(const Tensor& a, const Tensor& b);  // -> broadcast(a, b)
+Tensor scale(const Tensor& x, float s);        // -> x.shape
+// x: [...] -> x.shape with dimension `dim` removed (kept as 1 when keepdim).
+Tensor sum(const Tensor& x, int dim, bool keepdim = false);
+Tensor mean(const Tensor& x, int dim, bool keepdim = false);
+Tensor sum_all(const Tensor& x);   // -> []
+Tensor mean_all(const Tensor& x);  // -> []
+
+// ---- shape.cpp --------------------------------------------------------------------------
+// -> `shape` (one entry may be -1), sharing storage with x.
+Tensor reshape(const Tensor& x, const Shape& shape);
+// -> x's dims reordered: out.dim(i) == x.dim(dims[i]). Copies.
+Tensor permute(const Tensor& x, const std::vector<int>& dims);
+Tensor transpose(const Tensor& x, int dim0, int dim1);
+// Splits dimension `dim` into pieces of the given sizes (which sum to x.dim(dim)).
+std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int dim);
+// Joins tensors that agree on every dimension but `dim`.
+Tensor concat(const std::vector<Tensor>& xs, int dim);
+// x: [N, ...] -> [end - begin, ...], sharing storage with x.
+Tensor slice_rows(const Tensor& x, int64_t begin, int64_t end);
+
+// ---- embedding.cpp ----------------------------------------------------------------------
+// weight: [V, D], ids: int32 [...] with values in [0, V) -> [..., D]. Backward scatter-adds.
+Tensor embedding(const Tensor& weight, const Tensor& ids);
+
+// ---- layer_norm.cpp ---------------------------------------------------------------------
+// x: [..., C], gamma, beta: [C] -> [..., C]. oneDNN layer_normalization.
+Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps);
+
+// ---- activations.cpp --------------------------------------------------------------------
+enum class GeluForm { kTanh, kErf };
+Tensor gelu(const Tensor& x, GeluForm form);  // -> x.shape, oneDNN eltwise
+Tensor tanh(const Tensor& x);                 // -> x.shape, oneDNN eltwise
+
+// ---- softmax.cpp ------------------------------------------------------------------------
+Tensor softmax(const Tensor& x);      // over the last dimension -> x.shape, oneDNN
+Tensor log_softmax(const Tensor& x);  // over the last dimension -> x.shape, oneDNN
+
+// ---- dropout.cpp ------------------------------------------------------------------------
+// Zeroes each element with probability p and scales survivors by 1 / (1 - p). Element i's
+// fate is a pure function of (seed, i). Identity when !training or p == 0. -> x.shape
+Tensor dropout(const Tensor& x, float p, uint64_t seed, bool training = true);
+
+// ---- cross_entropy.cpp ------------------------------------------------------------------
+inline constexpr int32_t kIgnoreIndex = -100;
+// logits: [..., C], targets: int32 [...] -> [] mean of -log softmax(logits)[target] over the
+// positions whose target != ignore_index (0 when there are none). Fused: saves only the
+// per-row log-sum-exp.
+Tensor cross_entropy(const Tensor& logits, const Tensor& targets,
+                     int32_t ignore_index = kIgnoreIndex);
+
+// ---- attention.cpp ----------------------------------------------------------------------
+struct AttentionOptions {
+  bool causal = false;      // query i attends to keys j <= i (+ Tk - Tq offset)
+  Tensor key_padding_mask;  // optional [B, Tk], float or int32: non-zero = attend, 0 = padding
+  float dropout = 0.0f;     // on the attention weights
+  uint64_t seed = 0;        // for that dropout
+  float scale = 0.0f;       // 0 means 1 / sqrt(head_dim)
+};
+// q: [B, H, Tq, D], k, v: [B, H, Tk, D] -> [B, H, Tq, D]. One op: scores, masks, softmax,
+// dropout and the weighted sum, with its own backward (saves the per-row log-sum-exp and
+// recomputes the weights, so no [Tq, Tk] tensor outlives the op).
+Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                 const AttentionOptions& options = {});
+
+}  // namespace kiln::ops

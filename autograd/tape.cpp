@@ -1,0 +1,123 @@
+// The tape's records and the reverse walk that runs their backward functions.
+#include "autograd/tape.h"
+
+#include <cstring>
+#include <string>
+
+#include "autograd/error.h"
+#include "autograd/kernels.h"
+
+namespace kiln {
+namespace {
+
+struct Record {
+  const char* name;
+  std::vector<Tensor> outputs;
+  std::vector<Tensor> inputs;  // kept only so callers can inspect; backward reads its captures
+  BackwardFn backward_fn;
+};
+
+struct Tape {
+  std::vector<Record> records;
+  uint64_t epoch = 1;  // bumped each time the tape is consumed or cleared
+  bool grad_enabled = true;
+};
+
+Tape& tape() {
+  thread_local Tape t;
+  return t;
+}
+
+}  // namespace
+
+bool grad_enabled() {
+  return tape().grad_enabled;
+}
+
+NoGradGuard::NoGradGuard() : previous_(tape().grad_enabled) {
+  tape().grad_enabled = false;
+}
+NoGradGuard::~NoGradGuard() {
+  tape().grad_enabled = previous_;
+}
+
+bool should_record(std::initializer_list<Tensor> inputs) {
+  if (!grad_enabled()) return false;
+  for (const Tensor& x : inputs)
+    if (x.requires_grad()) return true;
+  return false;
+}
+
+void record(const char* name, const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
+            BackwardFn backward_fn) {
+  if (!grad_enabled()) return;
+  bool any = false;
+  for (const Tensor& x : inputs) any = any || x.requires_grad();
+  if (!any) return;
+  for (const Tensor& y : outputs) {
+    y.impl()->requires_grad = true;
+    y.impl()->tape_epoch = tape().epoch;
+  }
+  tape().records.push_back({name, outputs, inputs, std::move(backward_fn)});
+}
+
+Tensor record(const char* name, const Tensor& output, const std::vector<Tensor>& inputs,
+              std::function<void(const Tensor& grad_output)> backward_fn) {
+  record(name, std::vector<Tensor>{output}, inputs,
+         [fn = std::move(backward_fn)](const std::vector<Tensor>& grads) { fn(grads[0]); });
+  return output;
+}
+
+Tensor grad_if_needed(const Tensor& x) {
+  return x.requires_grad() ? x.ensure_grad() : Tensor();
+}
+
+void backward(const Tensor& loss) {
+  KILN_CHECK(loss.defined() && loss.numel() == 1,
+             "backward: expected a one-element loss or an explicit seed gradient, got shape ",
+             loss.defined() ? shape_str(loss.shape()) : std::string("(undefined)"));
+  backward(loss, Tensor::full(loss.shape(), 1.0f));
+}
+
+void backward(const Tensor& output, const Tensor& seed) {
+  Tape& t = tape();
+  KILN_CHECK(output.requires_grad(),
+             "backward: expected a tensor that requires a gradient, got one computed without any "
+             "input that requires grad (or under NoGradGuard)");
+  uint64_t produced_in = output.impl()->tape_epoch;
+  KILN_CHECK(
+      produced_in == 0 || produced_in == t.epoch,
+      "backward: expected a tensor on the current tape, got one whose tape was already consumed "
+      "(backward called twice on the same graph?)");
+  KILN_CHECK(seed.shape() == output.shape(), "backward: expected a seed gradient of shape ",
+             shape_str(output.shape()), ", got ", shape_str(seed.shape()));
+  add_into(output.ensure_grad(), seed);
+
+  // Walk in reverse: every op runs after all ops that consumed its outputs.
+  while (!t.records.empty()) {
+    Record rec = std::move(t.records.back());
+    t.records.pop_back();
+    bool any_grad = false;
+    for (const Tensor& y : rec.outputs) any_grad = any_grad || y.grad().defined();
+    if (any_grad) {
+      std::vector<Tensor> grads;
+      grads.reserve(rec.outputs.size());
+      for (const Tensor& y : rec.outputs) grads.push_back(y.ensure_grad());
+      rec.backward_fn(grads);
+    }
+    // Intermediate gradients are used exactly once; free them with the saved activations.
+    for (const Tensor& y : rec.outputs) y.reset_grad();
+  }
+  t.epoch++;
+}
+
+std::size_t tape_size() {
+  return tape().records.size();
+}
+
+void clear_tape() {
+  tape().records.clear();
+  tape().epoch++;
+}
+
+}  // namespace kiln

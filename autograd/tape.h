@@ -1,0 +1,58 @@
+// The tape: a thread-local list of recorded ops. Walking it backwards is a topological
+// order, so backward() needs no graph search. An op joins it only through record().
+#pragma once
+
+#include <functional>
+#include <initializer_list>
+#include <vector>
+
+#include "autograd/tensor.h"
+
+namespace kiln {
+
+// Receives one gradient per output (zeros for outputs that got none) and ADDS into inputs'.
+using BackwardFn = std::function<void(const std::vector<Tensor>& grad_outputs)>;
+
+// True when gradients are being recorded (not inside a NoGradGuard).
+bool grad_enabled();
+
+// Turns recording off for its lifetime (evaluation, sampling, optimizer updates).
+class NoGradGuard {
+ public:
+  NoGradGuard();
+  ~NoGradGuard();
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
+// True when an op over `inputs` would be recorded: grad mode on and some input needs a grad.
+// Ops ask before saving anything for backward.
+bool should_record(std::initializer_list<Tensor> inputs);
+
+// Appends an op to the tape when should_record(inputs); marks the outputs as requiring grads.
+void record(const char* name, const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
+            BackwardFn backward_fn);
+// Single-output form; returns `output` so an op can end with `return record(...)`.
+Tensor record(const char* name, const Tensor& output, const std::vector<Tensor>& inputs,
+              std::function<void(const Tensor& grad_output)> backward_fn);
+
+// The gradient buffer of `x` (allocated as zeros on first use) when x needs one, else undefined.
+// Backward functions add into it and skip the work when it is undefined.
+Tensor grad_if_needed(const Tensor& x);
+
+// Back-propagates from a one-element `loss` (seed 1), then releases the tape and every
+// saved activation. Errors: a non-scalar loss, a loss that needs no gradient, or a tape
+// already consumed by an earlier backward().
+void backward(const Tensor& loss);
+// The same with an explicit seed gradient of `output`'s shape (for non-scalar outputs).
+void backward(const Tensor& output, const Tensor& seed);
+
+// Number of ops currently recorded on this thread's tape.
+std::size_t tape_size();
+// Drops every record without running backward (for a forward pass whose graph is unused).
+void clear_tape();
+
+}  // namespace kiln

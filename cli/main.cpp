@@ -1,0 +1,46 @@
+// The `kiln` command: parses the subcommand and maps kiln::Error to a one-line message and
+// a non-zero exit. The only place in kiln that exits.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+
+#include "autograd/error.h"
+#include "autograd/threads.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: kiln <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  version      print kiln's version and the thread count it would use\n"
+    "\n"
+    "Run 'kiln <command> --help' for a command's options.\n";
+
+int run(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  std::string command = argv[1];
+  if (command == "version" || command == "--version") {
+    std::printf("kiln 0.1.0 (threads: %d)\n", kiln::num_threads());
+    return 0;
+  }
+  throw kiln::Error("kiln: expected a command (see 'kiln --help'), got '" + command + "'");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const kiln::Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "internal error: %s\n", e.what());
+    return 3;
+  }
+}

@@ -150,6 +150,16 @@ Tensor Tensor::detach() const {
   return view(shape());
 }
 
+void Tensor::move_storage_to(const Tensor& destination) {
+  KILN_CHECK(destination.numel() == numel() && destination.dtype() == dtype(),
+             "move_storage_to: expected a destination of ", numel(), " ", dtype_name(dtype()), " elements, got ",
+             shape_str(destination.shape()));
+  std::memcpy(static_cast<char*>(destination.impl_->storage.get()) + destination.impl_->offset * 4,
+              static_cast<char*>(impl_->storage.get()) + impl_->offset * 4, static_cast<std::size_t>(numel()) * 4);
+  impl_->storage = destination.impl_->storage;
+  impl_->offset = destination.impl_->offset;
+}
+
 bool Tensor::requires_grad() const {
   return defined() && impl_->requires_grad;
 }

@@ -56,7 +56,9 @@ class Tensor {
   Tensor rows_view(int64_t begin, int64_t end) const;
   // A deep copy with fresh storage and no autograd state.
   Tensor clone() const;
-  // A handle to the same storage without autograd state: what saved activations hold.
+  // A handle to the same storage without autograd state (gradients do not flow through it).
+  // Backward functions capture their inputs themselves, not detached copies, because
+  // grad_if_needed() reads the autograd state.
   Tensor detach() const;
 
   bool requires_grad() const;
@@ -72,6 +74,11 @@ class Tensor {
   void reset_grad() const;
   // Sets the gradient to zero in place, keeping the buffer.
   void zero_grad() const;
+
+  // Copies this tensor's values into `destination` (same element count) and makes this
+  // tensor, and every handle sharing it, use destination's storage from now on. This is how
+  // parameters move into one flat arena after a model is built.
+  void move_storage_to(const Tensor& destination);
 
   // Identity of the handle's shared state, for tape bookkeeping and tests.
   TensorImpl* impl() const { return impl_.get(); }

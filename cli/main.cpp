@@ -7,6 +7,7 @@
 
 #include "autograd/error.h"
 #include "autograd/threads.h"
+#include "cli/commands.h"
 
 namespace {
 
@@ -14,6 +15,10 @@ constexpr const char* kUsage =
     "usage: kiln <command> [options]\n"
     "\n"
     "commands:\n"
+    "  train        train a model from a YAML config (resumable)\n"
+    "  eval         loss and perplexity of a checkpoint on held-out text\n"
+    "  sample       generate text from a GPT checkpoint\n"
+    "  bench        time training steps on synthetic data (compare with PyTorch)\n"
     "  version      print kiln's version and the thread count it would use\n"
     "\n"
     "Run 'kiln <command> --help' for a command's options.\n";
@@ -28,6 +33,12 @@ int run(int argc, char** argv) {
     std::printf("kiln 0.1.0 (threads: %d)\n", kiln::num_threads());
     return 0;
   }
+  int rest = argc - 2;
+  char** rest_argv = argv + 2;
+  if (command == "train") return kiln::cli::train_command(rest, rest_argv);
+  if (command == "eval") return kiln::cli::eval_command(rest, rest_argv);
+  if (command == "sample") return kiln::cli::sample_command(rest, rest_argv);
+  if (command == "bench") return kiln::cli::bench_command(rest, rest_argv);
   throw kiln::Error("kiln: expected a command (see 'kiln --help'), got '" + command + "'");
 }
 

@@ -1,5 +1,12 @@
-// oneDNN wrapper. Errors from oneDNN are rethrown as kiln::Error with the call named.
+// oneDNN wrapper: the engine and stream, a per-thread primitive cache, and the layer norm,
+// eltwise and softmax primitives. oneDNN errors are rethrown as kiln::Error naming the call.
 #include "autograd/backend/dnnl.h"
+
+#include <bit>
+#include <cstring>
+#include <initializer_list>
+#include <string>
+#include <unordered_map>
 
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -14,6 +21,287 @@ void dnnl_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, floa
                                     lda, b, ldb, beta, c, ldc);
   KILN_CHECK(status == dnnl_success, "dnnl_sgemm: expected success, got status ",
              static_cast<int>(status), " for M=", m, " N=", n, " K=", k);
+}
+
+namespace {
+
+using dnnl::memory;
+using dnnl::prop_kind;
+using Tag = memory::format_tag;
+constexpr auto kF32 = memory::data_type::f32;
+
+dnnl::engine& engine() {
+  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
+}
+
+// One stream per thread: a stream must not be used by two threads at once, and the tape
+// (hence every op) is per thread anyway.
+dnnl::stream& stream() {
+  thread_local dnnl::stream s(engine());
+  return s;
+}
+
+// ---- the primitive cache ----------------------------------------------------------------
+
+enum class Kind {
+  kLayerNormTrain,
+  kLayerNormInfer,
+  kLayerNormBwd,
+  kEltFwd,
+  kEltBwd,
+  kSmFwd,
+  kSmBwd
+};
+
+// What identifies a primitive: its kind, up to two sizes, and one word of flags (eps bits,
+// algorithm, log). A plain struct so that a lookup allocates nothing.
+struct Key {
+  Kind kind;
+  int64_t a, b;
+  uint32_t flags;
+  bool operator==(const Key&) const = default;
+};
+
+struct KeyHash {
+  std::size_t operator()(const Key& k) const {
+    std::size_t h = static_cast<std::size_t>(k.kind);
+    for (uint64_t v : {static_cast<uint64_t>(k.a), static_cast<uint64_t>(k.b), uint64_t{k.flags}})
+      h = (h ^ v) * 0x100000001b3ull;
+    return h;
+  }
+};
+
+// A built primitive with its argument map. The memory objects carry no buffer of their own:
+// each call points them at the caller's buffers, so a cached call allocates nothing.
+struct Cached {
+  dnnl::primitive prim;
+  std::unordered_map<int, memory> args;
+};
+
+// Per thread, so lookups need no lock and the memory objects are never shared.
+std::unordered_map<Key, Cached, KeyHash>& cache() {
+  thread_local std::unordered_map<Key, Cached, KeyHash> c;
+  return c;
+}
+
+// The entry for `key`, built by make() the first time this thread asks for it.
+template <typename Make>
+Cached& lookup(const Key& key, Make&& make) {
+  auto it = cache().find(key);
+  if (it == cache().end()) it = cache().emplace(key, make()).first;
+  return it->second;
+}
+
+// Wraps `prim` with buffer-less memory objects for `arg_ids`, described as `pd` expects them.
+Cached with_args(dnnl::primitive prim, const dnnl::primitive_desc_base& pd,
+                 std::initializer_list<int> arg_ids) {
+  Cached c{std::move(prim), {}};
+  for (int id : arg_ids)
+    c.args.emplace(id,
+                   memory(pd.query_md(dnnl::query::exec_arg_md, id), engine(), DNNL_MEMORY_NONE));
+  return c;
+}
+
+struct Bind {
+  int arg;
+  const void* data;
+};
+
+// Points every argument at its buffer and runs the primitive to completion. oneDNN only
+// reads inputs, so the const_cast never leads to a write through a const pointer.
+void execute(Cached& c, std::initializer_list<Bind> binds) {
+  for (const Bind& b : binds) c.args.at(b.arg).set_data_handle(const_cast<void*>(b.data));
+  c.prim.execute(stream(), c.args);
+  stream().wait();
+}
+
+// Runs fn(), turning a dnnl::error into kiln::Error naming the primitive and its sizes.
+template <typename Fn>
+void guarded(const char* what, int64_t a, int64_t b, Fn&& fn) {
+  try {
+    fn();
+  } catch (const dnnl::error& e) {
+    std::string sizes = b < 0 ? detail::concat("[", a, "]") : detail::concat("[", a, ", ", b, "]");
+    throw Error(detail::concat("oneDNN ", what, ": expected success for ", sizes, ", got \"",
+                               e.what(), "\" (status ", static_cast<int>(e.status), ")"));
+  }
+}
+
+// ---- layer normalization ----------------------------------------------------------------
+
+// Scale (gamma) and shift (beta) as two separate [C] buffers, as kiln stores them.
+dnnl::normalization_flags scale_shift() {
+  return dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
+}
+
+dnnl::layer_normalization_forward::primitive_desc layer_norm_pd(int64_t rows, int64_t channels,
+                                                                float eps, prop_kind prop) {
+  memory::desc data_md({rows, channels}, kF32, Tag::ab);
+  memory::desc stat_md({rows}, kF32, Tag::a);
+  return {{prop, data_md, stat_md, eps, scale_shift()}, engine()};
+}
+
+}  // namespace
+
+void layer_norm_forward(int64_t rows, int64_t channels, const float* x, const float* gamma,
+                        const float* beta, float eps, float* y, float* mean, float* variance) {
+  if (rows == 0 || channels == 0) return;
+  bool training = mean != nullptr;
+  guarded("layer_normalization_forward", rows, channels, [&] {
+    Key key{training ? Kind::kLayerNormTrain : Kind::kLayerNormInfer, rows, channels,
+            std::bit_cast<uint32_t>(eps)};
+    Cached& c = lookup(key, [&] {
+      auto pd =
+          layer_norm_pd(rows, channels, eps,
+                        training ? prop_kind::forward_training : prop_kind::forward_inference);
+      if (training)
+        return with_args(dnnl::layer_normalization_forward(pd), pd,
+                         {DNNL_ARG_SRC, DNNL_ARG_SCALE, DNNL_ARG_SHIFT, DNNL_ARG_DST, DNNL_ARG_MEAN,
+                          DNNL_ARG_VARIANCE});
+      return with_args(dnnl::layer_normalization_forward(pd), pd,
+                       {DNNL_ARG_SRC, DNNL_ARG_SCALE, DNNL_ARG_SHIFT, DNNL_ARG_DST});
+    });
+    if (training)
+      execute(c, {{DNNL_ARG_SRC, x},
+                  {DNNL_ARG_SCALE, gamma},
+                  {DNNL_ARG_SHIFT, beta},
+                  {DNNL_ARG_DST, y},
+                  {DNNL_ARG_MEAN, mean},
+                  {DNNL_ARG_VARIANCE, variance}});
+    else
+      execute(
+          c,
+          {{DNNL_ARG_SRC, x}, {DNNL_ARG_SCALE, gamma}, {DNNL_ARG_SHIFT, beta}, {DNNL_ARG_DST, y}});
+  });
+}
+
+void layer_norm_backward(int64_t rows, int64_t channels, const float* x, const float* gamma,
+                         const float* mean, const float* variance, const float* dy, float eps,
+                         float* dx, float* dgamma, float* dbeta) {
+  if (channels == 0) return;
+  if (rows == 0) {  // no rows contribute: the parameter gradients are zero
+    std::memset(dgamma, 0, sizeof(float) * channels);
+    std::memset(dbeta, 0, sizeof(float) * channels);
+    return;
+  }
+  guarded("layer_normalization_backward", rows, channels, [&] {
+    Key key{Kind::kLayerNormBwd, rows, channels, std::bit_cast<uint32_t>(eps)};
+    Cached& c = lookup(key, [&] {
+      // prop_kind::backward (not backward_data) so diff_scale / diff_shift are computed too.
+      auto fwd_pd = layer_norm_pd(rows, channels, eps, prop_kind::forward_training);
+      memory::desc data_md = fwd_pd.src_desc();
+      dnnl::layer_normalization_backward::primitive_desc pd(
+          {prop_kind::backward, data_md, data_md, fwd_pd.mean_desc(), eps, scale_shift()}, engine(),
+          fwd_pd);
+      return with_args(
+          dnnl::layer_normalization_backward(pd), pd,
+          {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_MEAN, DNNL_ARG_VARIANCE, DNNL_ARG_SCALE,
+           DNNL_ARG_SHIFT, DNNL_ARG_DIFF_SRC, DNNL_ARG_DIFF_SCALE, DNNL_ARG_DIFF_SHIFT});
+    });
+    execute(c, {{DNNL_ARG_SRC, x},
+                {DNNL_ARG_DIFF_DST, dy},
+                {DNNL_ARG_MEAN, mean},
+                {DNNL_ARG_VARIANCE, variance},
+                {DNNL_ARG_SCALE, gamma},
+                // oneDNN 2.6 insists on a shift argument although the gradient does not depend
+                // on beta and nothing reads it; gamma's [C] buffer stands in for it.
+                {DNNL_ARG_SHIFT, gamma},
+                {DNNL_ARG_DIFF_SRC, dx},
+                {DNNL_ARG_DIFF_SCALE, dgamma},
+                {DNNL_ARG_DIFF_SHIFT, dbeta}});
+  });
+}
+
+// ---- eltwise ----------------------------------------------------------------------------
+
+namespace {
+
+// tanh uses the variant whose backward reads the forward output, so the op saves y, not x.
+dnnl::algorithm to_dnnl(Eltwise alg) {
+  switch (alg) {
+    case Eltwise::kGeluTanh:
+      return dnnl::algorithm::eltwise_gelu_tanh;
+    case Eltwise::kGeluErf:
+      return dnnl::algorithm::eltwise_gelu_erf;
+    case Eltwise::kTanh:
+      return dnnl::algorithm::eltwise_tanh_use_dst_for_bwd;
+  }
+  throw Error("eltwise: expected a known algorithm, got " + std::to_string(static_cast<int>(alg)));
+}
+
+dnnl::eltwise_forward::primitive_desc eltwise_pd(Eltwise alg, int64_t n) {
+  memory::desc md({n}, kF32, Tag::a);
+  return {{prop_kind::forward_training, to_dnnl(alg), md}, engine()};
+}
+
+}  // namespace
+
+void eltwise_forward(Eltwise alg, int64_t n, const float* x, float* y) {
+  if (n == 0) return;
+  guarded("eltwise_forward", n, -1, [&] {
+    Cached& c = lookup({Kind::kEltFwd, n, 0, static_cast<uint32_t>(alg)}, [&] {
+      auto pd = eltwise_pd(alg, n);
+      return with_args(dnnl::eltwise_forward(pd), pd, {DNNL_ARG_SRC, DNNL_ARG_DST});
+    });
+    execute(c, {{DNNL_ARG_SRC, x}, {DNNL_ARG_DST, y}});
+  });
+}
+
+void eltwise_backward(Eltwise alg, int64_t n, const float* saved, const float* dy, float* dx) {
+  if (n == 0) return;
+  // The *_use_dst_for_bwd algorithms take the forward output as DNNL_ARG_DST.
+  const int saved_arg = alg == Eltwise::kTanh ? DNNL_ARG_DST : DNNL_ARG_SRC;
+  guarded("eltwise_backward", n, -1, [&] {
+    Cached& c = lookup({Kind::kEltBwd, n, 0, static_cast<uint32_t>(alg)}, [&] {
+      auto fwd_pd = eltwise_pd(alg, n);
+      memory::desc md = fwd_pd.src_desc();
+      dnnl::eltwise_backward::primitive_desc pd({to_dnnl(alg), md, md}, engine(), fwd_pd);
+      return with_args(dnnl::eltwise_backward(pd), pd,
+                       {saved_arg, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_SRC});
+    });
+    execute(c, {{saved_arg, saved}, {DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_SRC, dx}});
+  });
+}
+
+// ---- softmax ----------------------------------------------------------------------------
+
+namespace {
+
+dnnl::softmax_v2_forward::primitive_desc softmax_pd(int64_t rows, int64_t channels, bool log) {
+  memory::desc md({rows, channels}, kF32, Tag::ab);
+  auto alg = log ? dnnl::algorithm::softmax_log : dnnl::algorithm::softmax_accurate;
+  return {{prop_kind::forward_training, alg, md, md, /*softmax_axis=*/1}, engine()};
+}
+
+}  // namespace
+
+void softmax_forward(int64_t rows, int64_t channels, const float* x, float* y, bool log) {
+  if (rows == 0 || channels == 0) return;
+  guarded(log ? "softmax_v2_forward(log)" : "softmax_v2_forward", rows, channels, [&] {
+    Cached& c = lookup({Kind::kSmFwd, rows, channels, log}, [&] {
+      auto pd = softmax_pd(rows, channels, log);
+      return with_args(dnnl::softmax_v2_forward(pd), pd, {DNNL_ARG_SRC, DNNL_ARG_DST});
+    });
+    execute(c, {{DNNL_ARG_SRC, x}, {DNNL_ARG_DST, y}});
+  });
+}
+
+void softmax_backward(int64_t rows, int64_t channels, const float* y, const float* dy, float* dx,
+                      bool log) {
+  if (rows == 0 || channels == 0) return;
+  guarded(log ? "softmax_v2_backward(log)" : "softmax_v2_backward", rows, channels, [&] {
+    Cached& c = lookup({Kind::kSmBwd, rows, channels, log}, [&] {
+      auto fwd_pd = softmax_pd(rows, channels, log);
+      memory::desc md = fwd_pd.dst_desc();
+      auto alg = log ? dnnl::algorithm::softmax_log : dnnl::algorithm::softmax_accurate;
+      dnnl::softmax_v2_backward::primitive_desc pd({alg, md, md, md, /*softmax_axis=*/1}, engine(),
+                                                   fwd_pd);
+      return with_args(dnnl::softmax_v2_backward(pd), pd,
+                       {DNNL_ARG_DST, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_SRC});
+    });
+    execute(c, {{DNNL_ARG_DST, y}, {DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_SRC, dx}});
+  });
 }
 
 }  // namespace kiln::backend

@@ -12,4 +12,38 @@ void dnnl_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, floa
                const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
                int64_t ldc);
 
+// All functions below take dense row-major float32 buffers, OVERWRITE their outputs, and
+// throw kiln::Error naming the primitive and the sizes when oneDNN fails. Primitives are
+// cached per thread, keyed by kind, sizes and flags, so a training step builds none.
+
+// x, y: [rows, channels], gamma, beta: [channels] -> y = gamma * (x - mean) / sqrt(var + eps)
+// + beta per row. With mean and variance ([rows]) non-null they receive the row statistics
+// (forward_training); with both null the inference primitive runs and keeps none.
+void layer_norm_forward(int64_t rows, int64_t channels, const float* x, const float* gamma,
+                        const float* beta, float eps, float* y, float* mean, float* variance);
+
+// Gradients of layer_norm_forward given its saved x, mean and variance: dx [rows, channels],
+// dgamma, dbeta [channels]. All three are written.
+void layer_norm_backward(int64_t rows, int64_t channels, const float* x, const float* gamma,
+                         const float* mean, const float* variance, const float* dy, float eps,
+                         float* dx, float* dgamma, float* dbeta);
+
+// Elementwise functions. kGeluTanh is 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))), kGeluErf
+// is 0.5x(1 + erf(x / sqrt(2))).
+enum class Eltwise { kGeluTanh, kGeluErf, kTanh };
+
+// y[i] = f(x[i]) for i < n.
+void eltwise_forward(Eltwise alg, int64_t n, const float* x, float* y);
+
+// dx[i] = f'(x[i]) * dy[i]. `saved` is the forward INPUT x for the GELUs but the forward
+// OUTPUT y for kTanh (whose derivative 1 - y^2 needs only the output).
+void eltwise_backward(Eltwise alg, int64_t n, const float* saved, const float* dy, float* dx);
+
+// y = softmax(x) (or log_softmax when `log`) over each row of x: [rows, channels].
+void softmax_forward(int64_t rows, int64_t channels, const float* x, float* y, bool log);
+
+// dx from the forward OUTPUT y and dy, all [rows, channels].
+void softmax_backward(int64_t rows, int64_t channels, const float* y, const float* dy, float* dx,
+                      bool log);
+
 }  // namespace kiln::backend

@@ -1,0 +1,34 @@
+// kiln::gemm, the one entry point for float GEMM: it picks oneDNN or OpenBLAS per shape class
+// (the measurements behind the choice are in gemm.cpp), plus a batched form for per-head GEMMs.
+#pragma once
+
+#include <cstdint>
+
+namespace kiln {
+
+// kAuto lets gemm() choose; the others force a backend (tests and benchmarks compare them).
+// kBlas always runs on the calling thread; kDnnl is threaded over kiln's team outside a
+// parallel region and sequential inside one.
+enum class GemmBackend { kAuto, kDnnl, kBlas };
+
+// Row-major C[M,N] = alpha * op(A) * op(B) + beta * C, where op(A) is [M,K] (A stored [K,M]
+// when trans_a) and op(B) is [K,N] (B stored [N,K] when trans_b). beta == 0 never reads C,
+// so C may hold garbage; beta == 1 accumulates, which is how backward adds into gradients.
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+          int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc,
+          GemmBackend backend = GemmBackend::kAuto);
+
+// The backend gemm() picks for this problem when called from the current thread.
+GemmBackend choose_gemm_backend(int64_t m, int64_t n, int64_t k);
+
+// For i in [0, batch): C_i = alpha * op(A_i) * op(B_i) + beta * C_i with X_i = x + i * stride_x.
+// A stride of 0 shares one matrix across the batch; stride_c == 0 runs the products in batch
+// order into the one C, so with beta == 1 it sums them (a shared weight's gradient). Many small
+// matrices run as a parallel loop over the batch with one single-threaded GEMM each; otherwise
+// each GEMM in turn is threaded.
+void gemm_batched(int64_t batch, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                  float alpha, const float* a, int64_t lda, int64_t stride_a, const float* b,
+                  int64_t ldb, int64_t stride_b, float beta, float* c, int64_t ldc,
+                  int64_t stride_c);
+
+}  // namespace kiln

@@ -1,0 +1,158 @@
+// cross_entropy: log-softmax and negative log-likelihood fused into one op that saves only
+// the per-row log-sum-exp; the [rows, C] probabilities are recomputed in backward.
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+#include "autograd/ops.h"
+#include "autograd/tape.h"
+#include "autograd/threads.h"
+#include "base/error.h"
+
+namespace kiln::ops {
+namespace {
+
+constexpr int64_t kMinPerThread = 1 << 14;  // elements; below this threads cost more than they save
+constexpr int kLanes = 16;                  // independent accumulators, so row reductions vectorise
+
+// exp(x) for x <= 0 (always a logit minus something >= the row max), within 1e-7 relative.
+// A Cephes-style polynomial: std::exp does not vectorise, and with a 50k vocabulary this is
+// most of the op's time (about 10x faster). Inputs below -87 (including -inf) are clamped there
+// so 2^n stays a normal float; exp(-87) ~ 1.6e-38 is as good as 0 next to the max's 1. On the
+// bit patterns of floats <= 0 an unsigned min is that clamp, and unlike a float compare under
+// the default -ftrapping-math it does not stop GCC vectorising the loop.
+inline float exp_nonpositive(float x) {
+  x = std::bit_cast<float>(std::min(std::bit_cast<uint32_t>(x), std::bit_cast<uint32_t>(-87.0f)));
+  // x = n ln2 + r with |r| <= ln2 / 2; ln2 is split in two so n * ln2 stays exact.
+  float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round to nearest
+  float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  return p * std::bit_cast<float>((static_cast<int32_t>(n) + 127) << 23);  // * 2^n
+}
+
+// Float bits as an int32 whose integer order is the float order (for non-NaN floats): integer
+// max vectorises where a float compare does not (-ftrapping-math), 4x faster on 50k rows.
+inline int32_t ordered_bits(float x) {
+  int32_t b = std::bit_cast<int32_t>(x);
+  return b ^ ((b >> 31) & 0x7FFFFFFF);
+}
+inline float from_ordered_bits(int32_t b) {
+  return std::bit_cast<float>(b ^ ((b >> 31) & 0x7FFFFFFF));
+}
+
+// log(sum_j exp(row[j])) over c > 0 floats as max + log_sum: stable because the max is taken
+// out first, and kept in two parts so a row's loss needs no rounding of a large lse.
+struct RowLse {
+  float max;
+  double log_sum;
+};
+
+RowLse row_logsumexp(const float* row, int64_t c) {
+  int32_t max_lane[kLanes];
+  std::fill_n(max_lane, kLanes, ordered_bits(row[0]));
+  int64_t j = 0;
+  for (; j + kLanes <= c; j += kLanes)
+    for (int k = 0; k < kLanes; ++k) max_lane[k] = std::max(max_lane[k], ordered_bits(row[j + k]));
+  int32_t mb = *std::max_element(max_lane, max_lane + kLanes);
+  for (; j < c; ++j) mb = std::max(mb, ordered_bits(row[j]));
+  const float m = from_ordered_bits(mb);
+  float lane[kLanes];
+  std::fill_n(lane, kLanes, 0.0f);
+  for (j = 0; j + kLanes <= c; j += kLanes)
+    for (int k = 0; k < kLanes; ++k) lane[k] += exp_nonpositive(row[j + k] - m);
+  double sum = 0;  // lanes and tail combined in double, in a fixed order
+  for (int k = 0; k < kLanes; ++k) sum += lane[k];
+  for (; j < c; ++j) sum += exp_nonpositive(row[j] - m);
+  return {m, std::log(sum)};
+}
+
+// "[1, 3]": the multi-index of flat position `flat` in `shape`, for error messages.
+std::string index_str(int64_t flat, const Shape& shape) {
+  Shape idx(shape.size());
+  for (int64_t k = static_cast<int64_t>(shape.size()) - 1; k >= 0; --k) {
+    idx[k] = flat % shape[k];
+    flat /= shape[k];
+  }
+  return shape_str(idx);
+}
+
+}  // namespace
+
+// logits: [..., C], targets: int32 [...] -> []. Saves the per-row log-sum-exp, the targets
+// and the logits handle.
+Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int32_t ignore_index) {
+  KILN_CHECK(logits.dtype() == DType::kF32 && logits.rank() >= 1 && logits.dim(-1) > 0,
+             "cross_entropy: expected float32 logits of shape [..., C] with C > 0, got ",
+             dtype_name(logits.dtype()), " ", shape_str(logits.shape()));
+  KILN_CHECK(targets.dtype() == DType::kI32, "cross_entropy: expected int32 targets, got ",
+             dtype_name(targets.dtype()), " of shape ", shape_str(targets.shape()));
+  Shape lead(logits.shape().begin(), logits.shape().end() - 1);
+  KILN_CHECK(targets.shape() == lead, "cross_entropy: expected targets of shape ", shape_str(lead),
+             " for logits ", shape_str(logits.shape()), ", got ", shape_str(targets.shape()));
+  const int64_t c = logits.dim(-1), rows = targets.numel();
+  const int32_t* t = targets.ints();
+  int64_t count = 0;  // rows whose target is not ignored: the mean's denominator
+  for (int64_t r = 0; r < rows; ++r) {
+    if (t[r] == ignore_index) continue;
+    KILN_CHECK(t[r] >= 0 && t[r] < c, "cross_entropy: expected targets in [0, ", c,
+               ") or ignore_index ", ignore_index, ", got ", t[r], " at position ",
+               index_str(r, lead), " of targets ", shape_str(lead));
+    ++count;
+  }
+
+  // Ignored rows are skipped entirely (BERT's MLM ignores most positions).
+  Tensor lse = Tensor::empty({rows});       // [rows], saved for backward
+  Tensor row_loss = Tensor::empty({rows});  // [rows], 0 for ignored rows
+  const float* x = logits.data();
+  float* l = lse.data();
+  float* loss_of = row_loss.data();
+  parallel_for(rows, std::max<int64_t>(1, kMinPerThread / c), [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      if (t[r] == ignore_index) {
+        l[r] = loss_of[r] = 0.0f;
+        continue;
+      }
+      RowLse row = row_logsumexp(x + r * c, c);
+      l[r] = static_cast<float>(row.max + row.log_sum);
+      loss_of[r] = static_cast<float>(static_cast<double>(row.max - x[r * c + t[r]]) + row.log_sum);
+    }
+  });
+  // Summed serially in double and in row order: the same bits at any thread count.
+  double total = 0;
+  for (int64_t r = 0; r < rows; ++r) total += loss_of[r];
+  Tensor loss = Tensor::scalar(count ? static_cast<float>(total / count) : 0.0f);
+  if (!should_record({logits})) return loss;
+
+  // Saves lse [rows], the targets and the logits handle; dlogits = g * (softmax - onehot) / count.
+  auto backward = [logits, targets, lse, ignore_index, count, c](const Tensor& dy) {
+    Tensor gx = grad_if_needed(logits);
+    if (!gx.defined() || count == 0) return;
+    const float scale = dy.item() / static_cast<float>(count);
+    const float* logit = logits.data();
+    const float* row_lse = lse.data();
+    const int32_t* target = targets.ints();
+    float* g = gx.data();
+    parallel_for(targets.numel(), std::max<int64_t>(1, kMinPerThread / c),
+                 [&](int64_t b, int64_t e) {
+                   for (int64_t r = b; r < e; ++r) {
+                     if (target[r] == ignore_index) continue;
+                     const float* xr = logit + r * c;
+                     float* gr = g + r * c;
+                     for (int64_t j = 0; j < c; ++j)
+                       gr[j] += scale * exp_nonpositive(xr[j] - row_lse[r]);
+                     gr[target[r]] -= scale;
+                   }
+                 });
+  };
+  return record("cross_entropy", loss, {logits}, backward);
+}
+
+}  // namespace kiln::ops

@@ -1,0 +1,146 @@
+// matmul and linear: forward and backward side by side. All the arithmetic is kiln::gemm;
+// every backward GEMM runs with beta = 1, which is the accumulation into the gradient.
+#include <algorithm>
+#include <cstring>
+
+#include "autograd/error.h"
+#include "autograd/gemm.h"
+#include "autograd/ops.h"
+#include "autograd/tape.h"
+#include "autograd/threads.h"
+
+namespace kiln::ops {
+
+// a: [..., M, K] ([..., K, M] when trans_a), b: [..., K, N] ([..., N, K] when trans_b) or a
+// rank-2 b shared by every batch -> [..., M, N]. Saves a and b (handles, no copies).
+Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
+  KILN_CHECK(a.defined() && b.defined(), "matmul: expected defined tensors, got an undefined one");
+  KILN_CHECK(a.dtype() == DType::kF32 && b.dtype() == DType::kF32,
+             "matmul: expected float32 tensors, got ", dtype_name(a.dtype()), " ",
+             shape_str(a.shape()), " and ", dtype_name(b.dtype()), " ", shape_str(b.shape()));
+  KILN_CHECK(a.rank() >= 2 && b.rank() >= 2, "matmul: expected tensors of rank >= 2, got ",
+             shape_str(a.shape()), " and ", shape_str(b.shape()));
+  const bool shared_b = b.rank() == 2;
+  KILN_CHECK(shared_b || std::equal(a.shape().begin(), a.shape().end() - 2, b.shape().begin(),
+                                    b.shape().end() - 2),
+             "matmul: expected b to be rank 2 or to share a's leading dims, got ",
+             shape_str(a.shape()), " and ", shape_str(b.shape()));
+  const int64_t m = trans_a ? a.dim(-1) : a.dim(-2), k = trans_a ? a.dim(-2) : a.dim(-1);
+  const int64_t kb = trans_b ? b.dim(-1) : b.dim(-2), n = trans_b ? b.dim(-2) : b.dim(-1);
+  KILN_CHECK(k == kb, "matmul: expected matching inner dims (", k, " vs ", kb,
+             ", trans_a=", trans_a, ", trans_b=", trans_b, "), got ", shape_str(a.shape()), " and ",
+             shape_str(b.shape()));
+  const int64_t batch = shape_numel(Shape(a.shape().begin(), a.shape().end() - 2));
+  const int64_t lda = trans_a ? m : k, ldb = trans_b ? k : n;
+  const int64_t stride_b = shared_b ? 0 : k * n;
+
+  Shape out_shape = a.shape();
+  out_shape[out_shape.size() - 2] = m;
+  out_shape.back() = n;
+  Tensor c = Tensor::empty(out_shape);
+  // A shared b with untransposed a is one tall GEMM: the batches are consecutive rows of a.
+  const bool fold = shared_b && !trans_a;
+  const int64_t gb = fold ? 1 : batch, gm = fold ? batch * m : m;
+  gemm_batched(gb, trans_a, trans_b, gm, n, k, 1.0f, a.data(), lda, m * k, b.data(), ldb, stride_b,
+               0.0f, c.data(), n, m * n);
+  if (!should_record({a, b})) return c;
+
+  return record("matmul", c, {a, b}, [=](const Tensor& dc) {  // dc: [..., M, N]
+    if (Tensor da = grad_if_needed(a); da.defined()) {
+      if (!trans_a)  // dA[M,K] += dC[M,N] op(B)^T
+        gemm_batched(gb, false, !trans_b, gm, k, n, 1.0f, dc.data(), n, m * n, b.data(), ldb,
+                     stride_b, 1.0f, da.data(), k, m * k);
+      else  // A^T = op(A), so dA[K,M] += op(B)[K,N] dC^T
+        gemm_batched(batch, trans_b, true, k, m, n, 1.0f, b.data(), ldb, stride_b, dc.data(), n,
+                     m * n, 1.0f, da.data(), m, m * k);
+    }
+    if (Tensor db = grad_if_needed(b); db.defined()) {
+      // A shared b sums its gradient over the batch: folded, or stride_c == 0 (in order).
+      const int64_t stride_db = shared_b ? 0 : k * n;
+      if (!trans_b)  // dB[K,N] += op(A)^T dC
+        gemm_batched(gb, !trans_a, false, k, n, gm, 1.0f, a.data(), lda, m * k, dc.data(), n, m * n,
+                     1.0f, db.data(), n, stride_db);
+      else  // dB[N,K] += dC^T op(A)
+        gemm_batched(gb, true, trans_a, n, k, gm, 1.0f, dc.data(), n, m * n, a.data(), lda, m * k,
+                     1.0f, db.data(), k, stride_db);
+    }
+  });
+}
+
+namespace {
+
+// db[j] += sum over rows of dy[r, j], dy: [rows, cols]. Threads own disjoint column tiles and
+// each tile sums its rows in order (in double), so the result is the same for any thread count.
+void add_column_sums(float* db, const float* dy, int64_t rows, int64_t cols) {
+  constexpr int64_t kTile = 64;  // columns per tile: d = 768 gives 12 tiles to share out
+  const int64_t tiles = (cols + kTile - 1) / kTile;
+  const int64_t min_tiles = std::max<int64_t>(1, (int64_t{1} << 14) / (rows * kTile + 1));
+  parallel_for(tiles, min_tiles, [&](int64_t t0, int64_t t1) {
+    double acc[kTile];
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t j0 = t * kTile, w = std::min(kTile, cols - j0);
+      std::fill_n(acc, w, 0.0);
+      for (int64_t r = 0; r < rows; ++r) {
+        const float* row = dy + r * cols + j0;
+        for (int64_t j = 0; j < w; ++j) acc[j] += row[j];
+      }
+      for (int64_t j = 0; j < w; ++j) db[j0 + j] += static_cast<float>(acc[j]);
+    }
+  });
+}
+
+}  // namespace
+
+// x: [..., in], weight: [out, in] (kOutIn) or [in, out] (kInOut), bias: [out] or undefined
+// -> [..., out]. Saves x, weight and bias (handles, no copies).
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, WeightLayout layout) {
+  KILN_CHECK(x.defined() && weight.defined(),
+             "linear: expected defined x and weight, got an undefined one");
+  KILN_CHECK(x.dtype() == DType::kF32 && weight.dtype() == DType::kF32 &&
+                 (!bias.defined() || bias.dtype() == DType::kF32),
+             "linear: expected float32 tensors, got x ", dtype_name(x.dtype()), " and weight ",
+             dtype_name(weight.dtype()));
+  const bool out_in = layout == WeightLayout::kOutIn;
+  KILN_CHECK(x.rank() >= 1 && weight.rank() == 2, "linear: expected x [..., in] and weight ",
+             out_in ? "[out, in]" : "[in, out]", ", got ", shape_str(x.shape()), " and ",
+             shape_str(weight.shape()));
+  const int64_t in = x.dim(-1), out = out_in ? weight.dim(0) : weight.dim(1);
+  KILN_CHECK((out_in ? weight.dim(1) : weight.dim(0)) == in, "linear: expected weight ",
+             out_in ? "[out, in]" : "[in, out]", " with in = ", in, " (x is ", shape_str(x.shape()),
+             "), got ", shape_str(weight.shape()));
+  KILN_CHECK(!bias.defined() || bias.shape() == Shape{out}, "linear: expected bias [", out,
+             "], got ", bias.defined() ? shape_str(bias.shape()) : "");
+  const int64_t rows = x.numel() / std::max<int64_t>(in, 1);
+  const int64_t ldw = out_in ? in : out;
+
+  Shape out_shape = x.shape();
+  out_shape.back() = out;
+  Tensor y = Tensor::empty(out_shape);  // [rows, out]
+  if (bias.defined()) {
+    // The bias rides along in the GEMM: every row starts as the bias, then beta = 1.
+    const float* bp = bias.data();
+    float* yp = y.data();
+    parallel_for(rows, 64, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) std::memcpy(yp + r * out, bp, out * sizeof(float));
+    });
+  }
+  gemm(false, out_in, rows, out, in, 1.0f, x.data(), in, weight.data(), ldw,
+       bias.defined() ? 1.0f : 0.0f, y.data(), out);
+  if (!should_record({x, weight, bias})) return y;
+
+  return record("linear", y, {x, weight, bias}, [=](const Tensor& dy) {  // dy: [rows, out]
+    if (Tensor dx = grad_if_needed(x); dx.defined())  // dx[rows,in] += dy W (kOutIn) or dy W^T
+      gemm(false, !out_in, rows, in, out, 1.0f, dy.data(), out, weight.data(), ldw, 1.0f, dx.data(),
+           in);
+    if (Tensor dw = grad_if_needed(weight); dw.defined()) {
+      if (out_in)  // dW[out,in] += dy^T x
+        gemm(true, false, out, in, rows, 1.0f, dy.data(), out, x.data(), in, 1.0f, dw.data(), in);
+      else  // dW[in,out] += x^T dy
+        gemm(true, false, in, out, rows, 1.0f, x.data(), in, dy.data(), out, 1.0f, dw.data(), out);
+    }
+    if (Tensor db = grad_if_needed(bias); db.defined())
+      add_column_sums(db.data(), dy.data(), rows, out);
+  });
+}
+
+}  // namespace kiln::ops

@@ -1,0 +1,51 @@
+// The AdamW update as one parallel loop over the flat arena.
+#include "nn/adamw.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "autograd/threads.h"
+#include "base/error.h"
+
+namespace kiln::nn {
+
+AdamW::AdamW(const ParameterArena& arena, AdamWOptions options)
+    : arena_(arena), options_(options), m_(Tensor::zeros({arena.size()})), v_(Tensor::zeros({arena.size()})) {
+  KILN_CHECK(options.beta1 >= 0 && options.beta1 < 1 && options.beta2 >= 0 && options.beta2 < 1,
+             "AdamW: expected betas in [0, 1), got ", options.beta1, ", ", options.beta2);
+  KILN_CHECK(options.eps > 0, "AdamW: expected eps > 0, got ", options.eps);
+}
+
+void AdamW::step(float lr) {
+  ++steps_taken_;
+  const float b1 = options_.beta1, b2 = options_.beta2, eps = options_.eps;
+  // Bias corrections folded into the step size and the denominator, as in PyTorch.
+  const double correction1 = 1.0 - std::pow(double(b1), double(steps_taken_));
+  const double correction2 = 1.0 - std::pow(double(b2), double(steps_taken_));
+  const float step_size = static_cast<float>(lr / correction1);
+  const float sqrt_correction2 = static_cast<float>(std::sqrt(correction2));
+  const float decay = 1.0f - lr * options_.weight_decay;
+  const int64_t decayed = arena_.decayed_size();
+  float* p = arena_.values().data();
+  const float* g = arena_.grads().data();
+  float* m = m_.data();
+  float* v = v_.data();
+  parallel_for(arena_.size(), 1 << 14, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      if (i < decayed) p[i] *= decay;  // decoupled: shrinks the weight, not the gradient
+      m[i] = b1 * m[i] + (1 - b1) * g[i];
+      v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
+      p[i] -= step_size * m[i] / (std::sqrt(v[i]) / sqrt_correction2 + eps);
+    }
+  });
+}
+
+void AdamW::restore(const Tensor& m, const Tensor& v, int64_t steps_taken) {
+  KILN_CHECK(m.numel() == m_.numel() && v.numel() == v_.numel(), "AdamW::restore: expected moments of ",
+             m_.numel(), " elements, got ", m.numel(), " and ", v.numel());
+  std::memcpy(m_.data(), m.data(), static_cast<std::size_t>(m_.numel()) * 4);
+  std::memcpy(v_.data(), v.data(), static_cast<std::size_t>(v_.numel()) * 4);
+  steps_taken_ = steps_taken;
+}
+
+}  // namespace kiln::nn

@@ -1,0 +1,147 @@
+// The GPT-2 block and model: only compositions of ops, with shape comments on each step.
+#include "nn/gpt.h"
+
+#include <cmath>
+#include <functional>
+#include <string>
+
+#include "base/error.h"
+
+namespace kiln::nn {
+
+using ops::WeightLayout;
+
+// Causal self-attention with one fused QKV projection (GPT-2's c_attn).
+class GptAttention : public Module {
+ public:
+  explicit GptAttention(const GptConfig& c) : n_head_(c.n_head), dropout_(c.dropout) {
+    c_attn = register_module("c_attn", std::make_shared<Linear>(c.d_model, 3 * c.d_model, WeightLayout::kInOut));
+    c_proj = register_module("c_proj", std::make_shared<Linear>(c.d_model, c.d_model, WeightLayout::kInOut));
+  }
+  // x: [B, T, d] -> [B, T, d]
+  Tensor forward(const Tensor& x, SeedStream& seeds) const {
+    const int64_t B = x.dim(0), T = x.dim(1), d = x.dim(2), hd = d / n_head_;
+    Tensor qkv = c_attn->forward(x);                              // [B, T, 3d]
+    std::vector<Tensor> parts = ops::split(qkv, {d, d, d}, 2);    // 3 x [B, T, d]
+    auto heads = [&](const Tensor& t) {                           // [B, T, d] -> [B, H, T, hd]
+      return ops::permute(ops::reshape(t, {B, T, n_head_, hd}), {0, 2, 1, 3});
+    };
+    ops::AttentionOptions options;
+    options.causal = true;
+    options.dropout = is_training() ? dropout_ : 0.0f;
+    options.seed = seeds.next();
+    Tensor y = ops::attention(heads(parts[0]), heads(parts[1]), heads(parts[2]), options);  // [B, H, T, hd]
+    y = ops::reshape(ops::permute(y, {0, 2, 1, 3}), {B, T, d});                              // [B, T, d]
+    return ops::dropout(c_proj->forward(y), dropout_, seeds.next(), is_training());
+  }
+
+  std::shared_ptr<Linear> c_attn, c_proj;
+
+ private:
+  int64_t n_head_;
+  float dropout_;
+};
+
+// Position-wise MLP: d -> d_ff -> d with GELU in the tanh form, as GPT-2.
+class GptMlp : public Module {
+ public:
+  explicit GptMlp(const GptConfig& c) : dropout_(c.dropout) {
+    c_fc = register_module("c_fc", std::make_shared<Linear>(c.d_model, c.d_ff, WeightLayout::kInOut));
+    c_proj = register_module("c_proj", std::make_shared<Linear>(c.d_ff, c.d_model, WeightLayout::kInOut));
+  }
+  // x: [B, T, d] -> [B, T, d]
+  Tensor forward(const Tensor& x, SeedStream& seeds) const {
+    Tensor h = ops::gelu(c_fc->forward(x), ops::GeluForm::kTanh);  // [B, T, d_ff]
+    return ops::dropout(c_proj->forward(h), dropout_, seeds.next(), is_training());
+  }
+
+  std::shared_ptr<Linear> c_fc, c_proj;
+
+ private:
+  float dropout_;
+};
+
+// Pre-LN block: x + attn(ln_1(x)), then + mlp(ln_2(.)).
+class GptBlock : public Module {
+ public:
+  explicit GptBlock(const GptConfig& c) {
+    ln_1 = register_module("ln_1", std::make_shared<LayerNorm>(c.d_model, c.layer_norm_eps));
+    attn = register_module("attn", std::make_shared<GptAttention>(c));
+    ln_2 = register_module("ln_2", std::make_shared<LayerNorm>(c.d_model, c.layer_norm_eps));
+    mlp = register_module("mlp", std::make_shared<GptMlp>(c));
+  }
+  // x: [B, T, d] -> [B, T, d]
+  Tensor forward(const Tensor& x, SeedStream& seeds) const {
+    Tensor h = ops::add(x, attn->forward(ln_1->forward(x), seeds));
+    return ops::add(h, mlp->forward(ln_2->forward(h), seeds));
+  }
+
+  std::shared_ptr<LayerNorm> ln_1, ln_2;
+  std::shared_ptr<GptAttention> attn;
+  std::shared_ptr<GptMlp> mlp;
+};
+
+namespace {
+
+// A module that only groups children under a name ("transformer", "h").
+class Container : public Module {
+ public:
+  template <typename M>
+  std::shared_ptr<M> add(const std::string& name, std::shared_ptr<M> m) {
+    return register_module(name, std::move(m));
+  }
+};
+
+GptConfig validated(GptConfig c) {
+  if (c.d_ff == 0) c.d_ff = 4 * c.d_model;
+  KILN_CHECK(c.vocab_size > 0 && c.n_layer > 0 && c.n_head > 0 && c.d_model > 0 && c.max_seq_len > 0,
+             "Gpt: expected positive vocab_size, n_layer, n_head, d_model and max_seq_len, got ", c.vocab_size, ", ",
+             c.n_layer, ", ", c.n_head, ", ", c.d_model, ", ", c.max_seq_len);
+  KILN_CHECK(c.d_model % c.n_head == 0, "Gpt: expected n_head to divide d_model, got n_head ", c.n_head,
+             " and d_model ", c.d_model);
+  KILN_CHECK(c.dropout >= 0 && c.dropout < 1, "Gpt: expected dropout in [0, 1), got ", c.dropout);
+  return c;
+}
+
+}  // namespace
+
+Gpt::Gpt(const GptConfig& config, uint64_t seed) : config_(validated(config)) {
+  const GptConfig& c = config_;
+  auto transformer = register_module("transformer", std::make_shared<Container>());
+  wte_ = transformer->add("wte", std::make_shared<Embedding>(c.vocab_size, c.d_model));
+  wpe_ = transformer->add("wpe", std::make_shared<Embedding>(c.max_seq_len, c.d_model));
+  auto h = transformer->add("h", std::make_shared<Container>());
+  for (int64_t i = 0; i < c.n_layer; ++i)
+    blocks_.push_back(h->add(std::to_string(i), std::make_shared<GptBlock>(c)));
+  ln_f_ = transformer->add("ln_f", std::make_shared<LayerNorm>(c.d_model, c.layer_norm_eps));
+
+  // Each tensor's initial values depend on (seed, its name), not on construction order.
+  const float residual_std = 0.02f / std::sqrt(2.0f * float(c.n_layer));
+  for (const auto& [name, t] : named_parameters()) {
+    uint64_t stream = std::hash<std::string>{}(name);
+    bool is_matrix = t.rank() == 2;
+    bool is_residual_projection = name.ends_with("c_proj.weight");
+    if (is_matrix) init_normal(t, is_residual_projection ? residual_std : 0.02f, derive_seed(seed, stream));
+  }
+}
+
+Tensor Gpt::forward(const Tensor& ids, uint64_t dropout_seed) const {
+  KILN_CHECK(ids.rank() == 2 && ids.dtype() == DType::kI32, "Gpt::forward: expected int32 ids [B, T], got ",
+             dtype_name(ids.dtype()), " ", shape_str(ids.shape()));
+  const int64_t T = ids.dim(1);
+  KILN_CHECK(T <= config_.max_seq_len, "Gpt::forward: expected at most max_seq_len = ", config_.max_seq_len,
+             " positions, got ", T);
+  SeedStream seeds(dropout_seed);
+  Tensor positions = ops::slice_rows(wpe_->weight, 0, T);                         // [T, d]
+  Tensor x = ops::add(wte_->forward(ids), positions);                            // [B, T, d]
+  x = ops::dropout(x, config_.dropout, seeds.next(), is_training());
+  for (const auto& block : blocks_) x = block->forward(x, seeds);                // [B, T, d]
+  x = ln_f_->forward(x);                                                         // [B, T, d]
+  return ops::linear(x, wte_->weight, Tensor(), WeightLayout::kOutIn);           // [B, T, V]
+}
+
+Tensor Gpt::loss(const Tensor& ids, const Tensor& targets, uint64_t dropout_seed) const {
+  return ops::cross_entropy(forward(ids, dropout_seed), targets);
+}
+
+}  // namespace kiln::nn

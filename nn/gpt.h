@@ -1,0 +1,59 @@
+// GPT with the GPT-2 architecture: token + learned position embeddings, pre-LN blocks
+// (causal self-attention with fused QKV, GELU-tanh MLP), final layer norm, and an output
+// head tied to the token embedding. Parameter names and shapes are Hugging Face
+// GPT2LMHeadModel's (transformer.h.0.attn.c_attn.weight is [d, 3d], Conv1D layout).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "nn/layers.h"
+
+namespace kiln::nn {
+
+struct GptConfig {
+  int64_t vocab_size = 0;
+  int64_t n_layer = 0;
+  int64_t n_head = 0;
+  int64_t d_model = 0;
+  int64_t d_ff = 0;  // 0 means 4 * d_model
+  int64_t max_seq_len = 0;
+  float dropout = 0.0f;
+  float layer_norm_eps = 1e-5f;
+};
+
+// Hands out a distinct dropout seed to each dropout site within one forward pass.
+class SeedStream {
+ public:
+  explicit SeedStream(uint64_t base) : base_(base) {}
+  uint64_t next() { return derive_seed(base_, next_++); }
+
+ private:
+  uint64_t base_, next_ = 0;
+};
+
+class GptBlock;
+
+class Gpt : public Module {
+ public:
+  // Builds the model with GPT-2 initialisation: N(0, 0.02) weights, zero biases, unit
+  // layer-norm scales, residual projections (c_proj) scaled by 1/sqrt(2 n_layer).
+  Gpt(const GptConfig& config, uint64_t seed);
+
+  // ids: int32 [B, T] with T <= max_seq_len -> logits [B, T, vocab_size].
+  // `dropout_seed` makes every dropout mask of this pass reproducible.
+  Tensor forward(const Tensor& ids, uint64_t dropout_seed = 0) const;
+  // Mean next-token cross-entropy of forward(ids) against targets: int32 [B, T] -> [].
+  Tensor loss(const Tensor& ids, const Tensor& targets, uint64_t dropout_seed = 0) const;
+
+  const GptConfig& config() const { return config_; }
+
+ private:
+  GptConfig config_;
+  std::shared_ptr<Embedding> wte_, wpe_;
+  std::vector<std::shared_ptr<GptBlock>> blocks_;
+  std::shared_ptr<LayerNorm> ln_f_;
+};
+
+}  // namespace kiln::nn

@@ -1,0 +1,52 @@
+// The basic layers: Linear (either weight layout), Embedding, LayerNorm. Each only composes
+// ops; backward lives with the ops in autograd/.
+#pragma once
+
+#include "autograd/ops.h"
+#include "nn/init.h"
+#include "nn/module.h"
+
+namespace kiln::nn {
+
+// y = x W^T + b (layout kOutIn, PyTorch nn.Linear) or y = x W + b (kInOut, GPT-2 Conv1D).
+class Linear : public Module {
+ public:
+  Linear(int64_t in, int64_t out, ops::WeightLayout layout, bool with_bias = true) : layout_(layout) {
+    Shape shape = layout == ops::WeightLayout::kOutIn ? Shape{out, in} : Shape{in, out};
+    weight = register_parameter("weight", Tensor::zeros(shape));
+    if (with_bias) bias = register_parameter("bias", Tensor::zeros({out}));
+  }
+  // x: [..., in] -> [..., out]
+  Tensor forward(const Tensor& x) const { return ops::linear(x, weight, bias, layout_); }
+
+  Tensor weight, bias;
+
+ private:
+  ops::WeightLayout layout_;
+};
+
+// ids: int32 [...] -> [..., dim]
+class Embedding : public Module {
+ public:
+  Embedding(int64_t count, int64_t dim) { weight = register_parameter("weight", Tensor::zeros({count, dim})); }
+  Tensor forward(const Tensor& ids) const { return ops::embedding(weight, ids); }
+
+  Tensor weight;
+};
+
+// x: [..., dim] -> [..., dim], normalised over the last dimension with scale and shift.
+class LayerNorm : public Module {
+ public:
+  LayerNorm(int64_t dim, float eps) : eps_(eps) {
+    weight = register_parameter("weight", Tensor::full({dim}, 1.0f));
+    bias = register_parameter("bias", Tensor::zeros({dim}));
+  }
+  Tensor forward(const Tensor& x) const { return ops::layer_norm(x, weight, bias, eps_); }
+
+  Tensor weight, bias;
+
+ private:
+  float eps_;
+};
+
+}  // namespace kiln::nn

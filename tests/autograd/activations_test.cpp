@@ -1,0 +1,156 @@
+// Tests for ops::gelu (tanh and erf forms) and ops::tanh: forward and derivative against the
+// closed forms in double, gradients against central differences, and error messages.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <numbers>
+#include <string>
+#include <vector>
+
+#include "autograd/error.h"
+#include "autograd/ops.h"
+#include "autograd/tape.h"
+#include "tests/autograd/gradcheck.h"
+
+namespace kiln {
+namespace {
+
+using testing::random_tensor;
+
+const double kSqrt2OverPi = std::sqrt(2.0 / std::numbers::pi);
+
+double gelu_tanh_ref(double x) {
+  return 0.5 * x * (1 + std::tanh(kSqrt2OverPi * (x + 0.044715 * x * x * x)));
+}
+double gelu_tanh_grad_ref(double x) {
+  double t = std::tanh(kSqrt2OverPi * (x + 0.044715 * x * x * x));
+  return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * kSqrt2OverPi * (1 + 3 * 0.044715 * x * x);
+}
+double gelu_erf_ref(double x) {
+  return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
+}
+double gelu_erf_grad_ref(double x) {
+  return 0.5 * (1 + std::erf(x / std::sqrt(2.0))) +
+         x * std::exp(-0.5 * x * x) / std::sqrt(2 * std::numbers::pi);
+}
+double tanh_grad_ref(double x) {
+  return 1 - std::tanh(x) * std::tanh(x);
+}
+
+struct Case {
+  const char* name;
+  std::function<Tensor(const Tensor&)> op;
+  double (*value)(double);
+  double (*grad)(double);
+};
+
+std::vector<Case> cases() {
+  return {{"gelu_tanh", [](const Tensor& x) { return ops::gelu(x, ops::GeluForm::kTanh); },
+           gelu_tanh_ref, gelu_tanh_grad_ref},
+          {"gelu_erf", [](const Tensor& x) { return ops::gelu(x, ops::GeluForm::kErf); },
+           gelu_erf_ref, gelu_erf_grad_ref},
+          {"tanh", [](const Tensor& x) { return ops::tanh(x); },
+           [](double v) { return std::tanh(v); }, tanh_grad_ref}};
+}
+
+// Values spread over [-6, 6] including the exact points 0, +-1 and the saturated tails.
+Tensor wide_input(const Shape& shape, uint64_t seed) {
+  Tensor x = random_tensor(shape, seed, -6.0f, 6.0f);
+  const float fixed[] = {0.0f, 1.0f, -1.0f, 6.0f, -6.0f};
+  for (int64_t i = 0; i < 5 && i < x.numel(); ++i) x.data()[i] = fixed[i];
+  return x;
+}
+
+template <typename Fn>
+std::string error_message(Fn&& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no kiln::Error thrown)";
+}
+
+TEST(ActivationOpTest, ForwardMatchesClosedForm) {
+  for (const Case& c : cases()) {
+    for (const Shape& shape : std::vector<Shape>{{4, 33}, {7}, {2, 3, 5}}) {
+      Tensor x = wide_input(shape, 1);
+      Tensor y = c.op(x);
+      ASSERT_EQ(y.shape(), shape);
+      for (int64_t i = 0; i < x.numel(); ++i) {
+        double expected = c.value(x.data()[i]);
+        ASSERT_NEAR(y.data()[i], expected, 1e-5 + 1e-5 * std::fabs(expected))
+            << c.name << " at x = " << x.data()[i];
+      }
+    }
+  }
+}
+
+TEST(ActivationOpTest, ForwardKnownValues) {
+  Tensor x = Tensor::from_floats({3}, {0.0f, 1.0f, -2.0f});
+  std::vector<float> g = ops::gelu(x, ops::GeluForm::kErf).to_floats();
+  EXPECT_FLOAT_EQ(g[0], 0.0f);
+  EXPECT_NEAR(g[1], 0.8413447f, 1e-6);   // Phi(1)
+  EXPECT_NEAR(g[2], -0.0455003f, 1e-6);  // -2 * Phi(-2)
+  std::vector<float> t = ops::tanh(x).to_floats();
+  EXPECT_NEAR(t[1], 0.7615942f, 1e-6);
+  EXPECT_NEAR(t[2], -0.9640276f, 1e-6);
+}
+
+TEST(ActivationOpTest, BackwardMatchesClosedFormDerivative) {
+  for (const Case& c : cases()) {
+    Tensor x = wide_input({4, 33}, 2).set_requires_grad(true);
+    Tensor seed = random_tensor({4, 33}, 3, 0.5f, 1.5f);
+    backward(c.op(x), seed);
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      double expected = c.grad(x.data()[i]) * seed.data()[i];
+      ASSERT_NEAR(x.grad().data()[i], expected, 1e-5 + 1e-5 * std::fabs(expected))
+          << c.name << " at x = " << x.data()[i];
+    }
+  }
+}
+
+TEST(ActivationOpTest, BackwardMatchesFiniteDifference) {
+  for (const Case& c : cases()) {
+    auto fn = [&](const std::vector<Tensor>& in) { return c.op(in[0]); };
+    for (const Shape& shape : std::vector<Shape>{{3, 5}, {2, 3, 7}, {4, 33}}) {
+      std::vector<Tensor> inputs = {random_tensor(shape, 4, -3.0f, 3.0f).set_requires_grad(true)};
+      SCOPED_TRACE(std::string(c.name) + " " + shape_str(shape));
+      EXPECT_GRADIENTS_MATCH(fn, inputs);
+    }
+  }
+}
+
+TEST(ActivationOpTest, BackwardAddsIntoExistingGradient) {
+  for (const Case& c : cases()) {
+    Tensor x = random_tensor({9}, 5, -2.0f, 2.0f).set_requires_grad(true);
+    x.set_grad(Tensor::full({9}, 1.0f));
+    backward(c.op(x), Tensor::full({9}, 1.0f));
+    for (int64_t i = 0; i < 9; ++i)
+      EXPECT_NEAR(x.grad().data()[i], 1.0 + c.grad(x.data()[i]), 1e-5) << c.name;
+  }
+}
+
+TEST(ActivationOpTest, NoGradRecordsNothing) {
+  Tensor x = random_tensor({5}, 6).set_requires_grad(true);
+  NoGradGuard no_grad;
+  ops::gelu(x, ops::GeluForm::kTanh);
+  ops::tanh(x);
+  EXPECT_EQ(tape_size(), 0u);
+}
+
+TEST(ActivationOpTest, RejectsBadInputsWithHelpfulMessages) {
+  Tensor ints = Tensor::from_ints({2, 3}, {1, 2, 3, 4, 5, 6});
+  std::string msg = error_message([&] { ops::gelu(ints, ops::GeluForm::kErf); });
+  EXPECT_NE(msg.find("gelu: expected a float32 tensor, got int32 of shape [2, 3]"),
+            std::string::npos)
+      << msg;
+  msg = error_message([&] { ops::tanh(ints); });
+  EXPECT_NE(msg.find("tanh: expected a float32 tensor, got int32"), std::string::npos) << msg;
+  msg = error_message([&] { ops::tanh(Tensor()); });
+  EXPECT_NE(msg.find("tanh: expected a defined tensor"), std::string::npos) << msg;
+}
+
+}  // namespace
+}  // namespace kiln

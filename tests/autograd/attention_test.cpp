@@ -1,0 +1,307 @@
+// Tests for ops::attention: forward against a double-precision reference loop, backward against
+// central differences, masks, dropout, fully masked rows, determinism and error messages.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "autograd/ops.h"
+#include "autograd/tape.h"
+#include "autograd/threads.h"
+#include "base/error.h"
+#include "base/rng.h"
+#include "tests/autograd/gradcheck.h"
+
+namespace kiln {
+namespace {
+
+using ops::AttentionOptions;
+using testing::random_tensor;
+
+// Plain-loop attention in double: the oracle. Dropout uses the documented counter formula.
+std::vector<float> reference_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                       const AttentionOptions& o) {
+  const int64_t B = q.dim(0), H = q.dim(1), Tq = q.dim(2), Tk = k.dim(2), D = q.dim(3);
+  const double scale = o.scale != 0.0f ? o.scale : 1.0 / std::sqrt(static_cast<double>(D));
+  const Tensor& mask = o.key_padding_mask;
+  std::vector<float> out(static_cast<std::size_t>(B * H * Tq * D), 0.0f);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t i = 0; i < Tq; ++i) {
+        const int64_t bh = b * H + h;
+        std::vector<double> w(static_cast<std::size_t>(Tk), 0.0);
+        std::vector<bool> allowed(static_cast<std::size_t>(Tk), true);
+        double mx = -INFINITY;
+        for (int64_t j = 0; j < Tk; ++j) {
+          if (o.causal && j > i + (Tk - Tq)) allowed[j] = false;
+          if (mask.defined()) {
+            bool attend = mask.dtype() == DType::kI32 ? mask.ints()[b * Tk + j] != 0
+                                                      : mask.data()[b * Tk + j] != 0.0f;
+            if (!attend) allowed[j] = false;
+          }
+          if (!allowed[j]) continue;
+          double s = 0;
+          for (int64_t d = 0; d < D; ++d)
+            s += static_cast<double>(q.data()[(bh * Tq + i) * D + d]) *
+                 k.data()[(bh * Tk + j) * D + d];
+          w[j] = s * scale;
+          mx = std::max(mx, w[j]);
+        }
+        if (mx == -INFINITY) continue;  // no visible key: the row stays 0
+        double sum = 0;
+        for (int64_t j = 0; j < Tk; ++j) sum += allowed[j] ? (w[j] = std::exp(w[j] - mx)) : 0.0;
+        std::vector<double> acc(static_cast<std::size_t>(D), 0.0);
+        for (int64_t j = 0; j < Tk; ++j) {
+          double p = allowed[j] ? w[j] / sum : 0.0;
+          if (o.dropout > 0) {
+            uint64_t counter = static_cast<uint64_t>((bh * Tq + i) * Tk + j);
+            p = random_uniform(o.seed, counter) >= o.dropout ? p / (1.0 - o.dropout) : 0.0;
+          }
+          for (int64_t d = 0; d < D; ++d) acc[d] += p * v.data()[(bh * Tk + j) * D + d];
+        }
+        for (int64_t d = 0; d < D; ++d) out[(bh * Tq + i) * D + d] = static_cast<float>(acc[d]);
+      }
+  return out;
+}
+
+// Runs forward on random q, k, v and compares with the reference.
+void expect_forward_matches(Shape q_shape, Shape kv_shape, const AttentionOptions& o) {
+  Tensor q = random_tensor(q_shape, 1), k = random_tensor(kv_shape, 2),
+         v = random_tensor(kv_shape, 3);
+  std::vector<float> got = ops::attention(q, k, v, o).to_floats();
+  std::vector<float> want = reference_attention(q, k, v, o);
+  EXPECT_LT(testing::max_abs_diff(got, want), 2e-5f)
+      << "q " << shape_str(q_shape) << " k " << shape_str(kv_shape) << " causal " << o.causal;
+}
+
+// [B, Tk] mask with `keep[b]` leading keys attended in batch b (float or int32 form).
+Tensor prefix_mask(int64_t Tk, const std::vector<int64_t>& keep, bool as_int) {
+  const int64_t B = static_cast<int64_t>(keep.size());
+  std::vector<float> f;
+  std::vector<int32_t> n;
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t j = 0; j < Tk; ++j) {
+      f.push_back(j < keep[b] ? 1.0f : 0.0f);
+      n.push_back(j < keep[b] ? 1 : 0);
+    }
+  return as_int ? Tensor::from_ints({B, Tk}, n) : Tensor::from_floats({B, Tk}, f);
+}
+
+// Gradcheck of attention over three fresh inputs that require grads.
+void expect_gradients(Shape q_shape, Shape kv_shape, const AttentionOptions& o) {
+  std::vector<Tensor> in = {random_tensor(q_shape, 11), random_tensor(kv_shape, 12),
+                            random_tensor(kv_shape, 13)};
+  for (Tensor& x : in) x.set_requires_grad(true);
+  auto fn = [o](const std::vector<Tensor>& x) { return ops::attention(x[0], x[1], x[2], o); };
+  EXPECT_GRADIENTS_MATCH(fn, in);
+}
+
+TEST(AttentionOpTest, ForwardMatchesReference) {
+  expect_forward_matches({2, 2, 5, 3}, {2, 2, 5, 3}, {});
+  expect_forward_matches({1, 3, 7, 4}, {1, 3, 9, 4}, {});
+  expect_forward_matches({1, 2, 70, 8}, {1, 2, 67, 8}, {});  // more than one row tile
+}
+
+TEST(AttentionOpTest, ScaleOptionReplacesDefault) {
+  AttentionOptions o;
+  o.scale = 0.7f;
+  expect_forward_matches({2, 1, 6, 5}, {2, 1, 6, 5}, o);
+  // Scores in the hundreds: exp overflows unless the row maximum is subtracted first.
+  o.scale = 60.0f;
+  o.causal = true;
+  expect_forward_matches({2, 1, 6, 5}, {2, 1, 6, 5}, o);
+}
+
+TEST(AttentionOpTest, CausalForwardMatchesReference) {
+  AttentionOptions o;
+  o.causal = true;
+  expect_forward_matches({2, 2, 5, 3}, {2, 2, 5, 3}, o);
+  expect_forward_matches({1, 2, 130, 4}, {1, 2, 130, 4}, o);  // tiles skip invisible keys
+}
+
+TEST(AttentionOpTest, CausalOffsetWhenTqDiffersFromTk) {
+  AttentionOptions o;
+  o.causal = true;
+  expect_forward_matches({1, 3, 3, 4}, {1, 3, 7, 4}, o);  // row i sees keys j <= i + 4
+  expect_forward_matches({1, 3, 7, 4}, {1, 3, 3, 4}, o);  // rows 0..3 see nothing: zeros
+  expect_forward_matches({1, 1, 66, 2}, {1, 1, 80, 2}, o);
+}
+
+TEST(AttentionOpTest, PaddingMaskMatchesReferenceInBothForms) {
+  for (bool as_int : {false, true}) {
+    AttentionOptions o;
+    o.key_padding_mask = prefix_mask(9, {9, 4, 1}, as_int);
+    expect_forward_matches({3, 2, 7, 4}, {3, 2, 9, 4}, o);
+  }
+  // Any non-zero value means attend, not just 1.
+  AttentionOptions o;
+  o.key_padding_mask = Tensor::from_floats({1, 4}, {0.5f, 0.0f, -2.0f, 0.0f});
+  expect_forward_matches({1, 2, 3, 3}, {1, 2, 4, 3}, o);
+}
+
+TEST(AttentionOpTest, CausalWithPaddingMatchesReference) {
+  AttentionOptions o;
+  o.causal = true;
+  o.key_padding_mask = Tensor::from_ints({2, 6}, {1, 1, 0, 1, 1, 0, 0, 1, 1, 1, 1, 1});
+  expect_forward_matches({2, 2, 6, 3}, {2, 2, 6, 3}, o);
+}
+
+TEST(AttentionOpTest, DropoutMatchesCounterBasedReference) {
+  AttentionOptions o;
+  o.dropout = 0.3f;
+  o.seed = 42;
+  expect_forward_matches({2, 2, 5, 3}, {2, 2, 5, 3}, o);
+  o.causal = true;
+  expect_forward_matches({1, 2, 70, 4}, {1, 2, 70, 4}, o);
+  // The mask really depends on the seed.
+  Tensor q = random_tensor({1, 1, 8, 4}, 1), k = random_tensor({1, 1, 8, 4}, 2),
+         v = random_tensor({1, 1, 8, 4}, 3);
+  AttentionOptions other = o;
+  other.seed = 43;
+  EXPECT_GT(testing::max_abs_diff(ops::attention(q, k, v, o).to_floats(),
+                                  ops::attention(q, k, v, other).to_floats()),
+            1e-3f);
+}
+
+TEST(AttentionOpTest, FullyMaskedRowGivesZerosAndZeroGradient) {
+  AttentionOptions o;
+  o.key_padding_mask = prefix_mask(4, {4, 0}, /*as_int=*/false);  // batch 1: every key padded
+  Tensor q = random_tensor({2, 2, 3, 5}, 1).set_requires_grad(true);
+  Tensor k = random_tensor({2, 2, 4, 5}, 2).set_requires_grad(true);
+  Tensor v = random_tensor({2, 2, 4, 5}, 3).set_requires_grad(true);
+  Tensor out = ops::attention(q, k, v, o);
+  backward(out, random_tensor(out.shape(), 4));
+  const int64_t half_q = q.numel() / 2, half_kv = k.numel() / 2;
+  for (int64_t e = out.numel() / 2; e < out.numel(); ++e) EXPECT_EQ(out.data()[e], 0.0f) << e;
+  for (int64_t e = half_q; e < q.numel(); ++e) EXPECT_EQ(q.grad().data()[e], 0.0f) << e;
+  for (int64_t e = half_kv; e < k.numel(); ++e) {
+    EXPECT_EQ(k.grad().data()[e], 0.0f) << e;
+    EXPECT_EQ(v.grad().data()[e], 0.0f) << e;
+  }
+  // Batch 0 is untouched by batch 1's padding and gets real gradients.
+  EXPECT_GT(std::fabs(q.grad().data()[0]) + std::fabs(v.grad().data()[0]), 0.0f);
+  for (float g : q.grad().to_floats()) EXPECT_TRUE(std::isfinite(g));
+}
+
+TEST(AttentionOpTest, BackwardMatchesFiniteDifference) {
+  expect_gradients({2, 2, 5, 3}, {2, 2, 5, 3}, {});
+  expect_gradients({1, 3, 7, 4}, {1, 3, 9, 4}, {});
+}
+
+TEST(AttentionOpTest, CausalBackwardMatchesFiniteDifference) {
+  AttentionOptions o;
+  o.causal = true;
+  expect_gradients({2, 2, 5, 3}, {2, 2, 5, 3}, o);
+  expect_gradients({1, 3, 7, 4}, {1, 3, 9, 4}, o);
+  expect_gradients({1, 2, 7, 3}, {1, 2, 4, 3}, o);    // fully masked leading rows
+  expect_gradients({1, 1, 67, 2}, {1, 1, 67, 2}, o);  // crosses a row-tile boundary
+}
+
+TEST(AttentionOpTest, PaddingBackwardMatchesFiniteDifference) {
+  AttentionOptions o;
+  o.key_padding_mask = prefix_mask(5, {5, 2}, /*as_int=*/true);
+  expect_gradients({2, 2, 5, 3}, {2, 2, 5, 3}, o);
+  o.key_padding_mask = prefix_mask(9, {3}, /*as_int=*/false);
+  o.causal = true;
+  expect_gradients({1, 3, 7, 4}, {1, 3, 9, 4}, o);
+}
+
+TEST(AttentionOpTest, DropoutBackwardMatchesFiniteDifference) {
+  AttentionOptions o;
+  o.dropout = 0.25f;
+  o.seed = 7;
+  expect_gradients({2, 2, 5, 3}, {2, 2, 5, 3}, o);
+  o.causal = true;
+  expect_gradients({1, 3, 7, 4}, {1, 3, 9, 4}, o);
+}
+
+TEST(AttentionOpTest, SharedInputBackwardMatchesFiniteDifference) {
+  // q = k = v: the input receives three gradient contributions.
+  for (bool causal : {false, true}) {
+    AttentionOptions o;
+    o.causal = causal;
+    std::vector<Tensor> in = {random_tensor({2, 2, 5, 3}, 21).set_requires_grad(true)};
+    auto fn = [o](const std::vector<Tensor>& x) { return ops::attention(x[0], x[0], x[0], o); };
+    EXPECT_GRADIENTS_MATCH(fn, in);
+  }
+}
+
+TEST(AttentionOpTest, OnlyRequestedGradientsAreProduced) {
+  Tensor q = random_tensor({1, 2, 4, 3}, 1), k = random_tensor({1, 2, 4, 3}, 2);
+  Tensor v = random_tensor({1, 2, 4, 3}, 3).set_requires_grad(true);
+  Tensor out = ops::attention(q, k, v);
+  backward(out, random_tensor(out.shape(), 4));
+  EXPECT_FALSE(q.grad().defined());
+  EXPECT_FALSE(k.grad().defined());
+  ASSERT_TRUE(v.grad().defined());
+  EXPECT_GT(std::fabs(v.grad().data()[0]), 0.0f);
+  {
+    NoGradGuard no_grad;
+    std::size_t before = tape_size();
+    ops::attention(q, k, v);
+    EXPECT_EQ(tape_size(), before);
+  }
+}
+
+TEST(AttentionOpTest, ParallelResultsMatchOneThreadBitForBit) {
+  // Big enough that both passes split across two threads: every row and every head's gradient
+  // is computed by one thread in a fixed order, so the thread count cannot change a bit.
+  AttentionOptions o;
+  o.causal = true;
+  o.dropout = 0.1f;
+  o.seed = 3;
+  auto run = [&](int threads) {
+    set_num_threads(threads);
+    Tensor q = random_tensor({2, 2, 130, 16}, 1).set_requires_grad(true);
+    Tensor k = random_tensor({2, 2, 130, 16}, 2).set_requires_grad(true);
+    Tensor v = random_tensor({2, 2, 130, 16}, 3).set_requires_grad(true);
+    Tensor out = ops::attention(q, k, v, o);
+    backward(out, random_tensor(out.shape(), 4));
+    std::vector<float> all = out.to_floats();
+    for (const Tensor& x : {q, k, v})
+      for (float g : x.grad().to_floats()) all.push_back(g);
+    return all;
+  };
+  const int saved = num_threads();
+  std::vector<float> one = run(1), two = run(2), again = run(2);
+  set_num_threads(saved);
+  EXPECT_EQ(two, again);
+  EXPECT_EQ(one, two);
+}
+
+// Expects attention(q, k, v, o) to throw a kiln::Error whose message contains every fragment.
+void expect_error(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o,
+                  const std::vector<std::string>& fragments) {
+  try {
+    ops::attention(q, k, v, o);
+    ADD_FAILURE() << "expected kiln::Error containing " << fragments[0];
+  } catch (const Error& e) {
+    for (const std::string& f : fragments)
+      EXPECT_NE(std::string(e.what()).find(f), std::string::npos) << e.what();
+  }
+}
+
+TEST(AttentionOpTest, RejectsBadInputsWithHelpfulMessages) {
+  Tensor q = Tensor::zeros({2, 3, 5, 4}), kv = Tensor::zeros({2, 3, 6, 4});
+  expect_error(Tensor::zeros({3, 5, 4}), kv, kv, {}, {"attention", "q of rank 4", "[3, 5, 4]"});
+  expect_error(q, Tensor::zeros({2, 3, 6, 4, 1}), kv, {}, {"attention", "k of rank 4"});
+  expect_error(q, kv, Tensor::zeros({2, 3, 7, 4}), {},
+               {"attention", "k and v of the same shape", "[2, 3, 6, 4]", "[2, 3, 7, 4]"});
+  for (const Shape& bad : {Shape{1, 3, 6, 4}, Shape{2, 2, 6, 4}, Shape{2, 3, 6, 5}}) {
+    Tensor k = Tensor::zeros(bad);
+    expect_error(q, k, k, {}, {"attention", "match q [2, 3, 5, 4]", shape_str(bad)});
+  }
+  expect_error(Tensor::zeros({2, 3, 5, 4}, DType::kI32), kv, kv, {}, {"attention", "float32 q"});
+  AttentionOptions o;
+  o.key_padding_mask = Tensor::zeros({2, 5});
+  expect_error(q, kv, kv, o, {"attention", "key_padding_mask", "[2, 6]", "got [2, 5]"});
+  o.key_padding_mask = Tensor::zeros({2, 3, 6});
+  expect_error(q, kv, kv, o, {"attention", "key_padding_mask", "got [2, 3, 6]"});
+  AttentionOptions p;
+  p.dropout = 1.0f;
+  expect_error(q, kv, kv, p, {"attention", "dropout in [0, 1)", "got 1"});
+}
+
+}  // namespace
+}  // namespace kiln

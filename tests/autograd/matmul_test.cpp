@@ -1,0 +1,341 @@
+// Tests for kiln::gemm (both backends, batching, run-to-run identity) and the matmul and
+// linear ops: forwards against double-precision loops, gradients against central differences.
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "autograd/error.h"
+#include "autograd/gemm.h"
+#include "autograd/ops.h"
+#include "autograd/tape.h"
+#include "autograd/threads.h"
+#include "tests/autograd/gradcheck.h"
+
+namespace kiln {
+namespace {
+
+using testing::random_tensor;
+
+template <typename Fn>
+std::string error_message(Fn&& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no kiln::Error thrown)";
+}
+
+// Element (i, j) of op(X) for a row-major X with leading dimension ld.
+float op_at(const float* x, int64_t ld, bool trans, int64_t i, int64_t j) {
+  return trans ? x[j * ld + i] : x[i * ld + j];
+}
+
+// Plain loop, double accumulation: C = alpha * op(A) op(B) + beta * C.
+void reference_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                    int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double s = 0;
+      for (int64_t p = 0; p < k; ++p)
+        s += static_cast<double>(op_at(a, lda, ta, i, p)) * op_at(b, ldb, tb, p, j);
+      c[i * ldc + j] = static_cast<float>(alpha * s + (beta == 0.0f ? 0.0 : beta * c[i * ldc + j]));
+    }
+}
+
+// The matmul op's semantics as a loop over batches (b rank 2 is shared).
+std::vector<float> reference_matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
+  const int64_t m = ta ? a.dim(-1) : a.dim(-2), k = ta ? a.dim(-2) : a.dim(-1);
+  const int64_t n = tb ? b.dim(-2) : b.dim(-1), batch = a.numel() / (m * k);
+  std::vector<float> c(batch * m * n);
+  for (int64_t i = 0; i < batch; ++i)
+    reference_gemm(ta, tb, m, n, k, 1.0f, a.data() + i * m * k, ta ? m : k,
+                   b.data() + (b.rank() == 2 ? 0 : i * k * n), tb ? k : n, 0.0f,
+                   c.data() + i * m * n, n);
+  return c;
+}
+
+void expect_close(const std::vector<float>& got, const std::vector<float>& want,
+                  const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (std::size_t i = 0; i < got.size(); ++i)
+    ASSERT_NEAR(got[i], want[i], 1e-4 + 1e-4 * std::fabs(want[i])) << what << " element " << i;
+}
+
+// ---- kiln::gemm ------------------------------------------------------------------------
+
+TEST(GemmTest, BackendsMatchReferenceForAllTransposes) {
+  // Odd sizes, padded leading dims, alpha != 1; beta = 0 must ignore NaNs in C, beta = 1 adds.
+  const int64_t m = 13, n = 7, k = 11, pad = 3;
+  for (GemmBackend backend : {GemmBackend::kAuto, GemmBackend::kDnnl, GemmBackend::kBlas}) {
+    for (int t = 0; t < 4; ++t) {
+      const bool ta = t & 1, tb = t & 2;
+      const int64_t lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
+      Tensor a = random_tensor({ta ? k : m, lda}, 1), b = random_tensor({tb ? n : k, ldb}, 2);
+      Tensor c0 = random_tensor({m, ldc}, 3);
+      for (float beta : {0.0f, 1.0f}) {
+        std::vector<float> want = c0.to_floats(), got = c0.to_floats();
+        if (beta == 0.0f)
+          for (int64_t i = 0; i < m; ++i)
+            for (int64_t j = 0; j < n; ++j) got[i * ldc + j] = std::nanf("");
+        reference_gemm(ta, tb, m, n, k, 0.5f, a.data(), lda, b.data(), ldb, beta, want.data(), ldc);
+        gemm(ta, tb, m, n, k, 0.5f, a.data(), lda, b.data(), ldb, beta, got.data(), ldc, backend);
+        // The padding columns of C must be untouched, so compare the whole buffer.
+        expect_close(got, want,
+                     "backend " + std::to_string(static_cast<int>(backend)) + " trans " +
+                         std::to_string(t) + " beta " + std::to_string(beta));
+      }
+    }
+  }
+}
+
+TEST(GemmTest, EmptyInnerDimensionScalesC) {
+  std::vector<float> c = {1, 2, 3, 4, 5, 6};
+  gemm(false, false, 2, 3, 0, 1.0f, nullptr, 1, nullptr, 3, 1.0f, c.data(), 3);
+  EXPECT_EQ(c, (std::vector<float>{1, 2, 3, 4, 5, 6}));
+  gemm(false, false, 2, 3, 0, 1.0f, nullptr, 1, nullptr, 3, 0.0f, c.data(), 3);
+  EXPECT_EQ(c, std::vector<float>(6, 0.0f));
+}
+
+TEST(GemmTest, InsideParallelRegionUsesSingleThreadedBackend) {
+  GemmBackend inside = GemmBackend::kAuto;
+#pragma omp parallel num_threads(2)
+  {
+#pragma omp single
+    inside = choose_gemm_backend(256, 256, 64);
+  }
+  if (omp_get_max_threads() > 1) {
+    EXPECT_EQ(inside, GemmBackend::kDnnl) << "oneDNN runs sequential";
+  }
+  EXPECT_EQ(choose_gemm_backend(2048, 768, 768), GemmBackend::kDnnl);
+}
+
+TEST(GemmTest, RepeatedRunsAreBitIdenticalAtFixedThreadCount) {
+  // Large enough that oneDNN splits the work (including along K) over the team.
+  const int64_t m = 192, n = 160, k = 1000;
+  Tensor a = random_tensor({m, k}, 4), b = random_tensor({k, n}, 5);
+  for (int threads : {1, 2}) {
+    int saved = num_threads();
+    set_num_threads(threads);
+    std::vector<float> first(m * n), again(m * n);
+    gemm(false, false, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, first.data(), n);
+    for (int rep = 0; rep < 3; ++rep) {
+      gemm(false, false, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, again.data(), n);
+      EXPECT_EQ(std::memcmp(first.data(), again.data(), first.size() * sizeof(float)), 0)
+          << threads << " threads, repeat " << rep;
+    }
+    set_num_threads(saved);
+  }
+}
+
+TEST(GemmTest, BatchedMatchesLoopAndSumsIntoSharedOutput) {
+  const int64_t batch = 6, m = 9, n = 5, k = 7;
+  Tensor a = random_tensor({batch, m, k}, 6), b = random_tensor({batch, k, n}, 7);
+  std::vector<float> got(batch * m * n), want(batch * m * n);
+  gemm_batched(batch, false, false, m, n, k, 1.0f, a.data(), k, m * k, b.data(), n, k * n, 0.0f,
+               got.data(), n, m * n);
+  for (int64_t i = 0; i < batch; ++i)
+    reference_gemm(false, false, m, n, k, 1.0f, a.data() + i * m * k, k, b.data() + i * k * n, n,
+                   0.0f, want.data() + i * m * n, n);
+  expect_close(got, want, "per-matrix outputs");
+
+  // stride_c == 0 with beta == 1: C accumulates every product (a shared weight's gradient).
+  std::vector<float> sum(m * n, 1.0f), sum_want(m * n, 1.0f);
+  gemm_batched(batch, false, false, m, n, k, 1.0f, a.data(), k, m * k, b.data(), n, k * n, 1.0f,
+               sum.data(), n, 0);
+  for (int64_t i = 0; i < batch; ++i)
+    for (int64_t j = 0; j < m * n; ++j) sum_want[j] += want[i * m * n + j];
+  expect_close(sum, sum_want, "shared output");
+}
+
+// ---- ops::matmul ------------------------------------------------------------------------
+
+struct MatmulCase {
+  Shape a, b;  // as stored (already transposed where the flags say so)
+  bool ta, tb;
+};
+
+std::vector<MatmulCase> matmul_cases() {
+  std::vector<MatmulCase> cases = {{{5, 7}, {7, 3}, false, false},
+                                   {{3, 1, 4}, {4, 1}, false, false},  // 1s everywhere
+                                   {{1, 1}, {1, 6}, false, false}};
+  for (int t = 0; t < 4; ++t) {
+    const bool ta = t & 1, tb = t & 2;
+    Shape a = ta ? Shape{2, 3, 4, 5} : Shape{2, 3, 5, 4};  // M = 5, K = 4
+    Shape b = tb ? Shape{2, 3, 6, 4} : Shape{2, 3, 4, 6};  // N = 6
+    Shape shared = tb ? Shape{6, 4} : Shape{4, 6};
+    cases.push_back({a, b, ta, tb});
+    cases.push_back({a, shared, ta, tb});
+  }
+  return cases;
+}
+
+std::string describe(const MatmulCase& c) {
+  return shape_str(c.a) + " x " + shape_str(c.b) + " ta=" + std::to_string(c.ta) +
+         " tb=" + std::to_string(c.tb);
+}
+
+TEST(MatmulOpTest, ForwardMatchesReferenceLoop) {
+  for (const MatmulCase& c : matmul_cases()) {
+    Tensor a = random_tensor(c.a, 8), b = random_tensor(c.b, 9);
+    Tensor y = ops::matmul(a, b, c.ta, c.tb);
+    Shape want_shape = c.a;
+    want_shape[want_shape.size() - 2] = c.ta ? c.a.back() : c.a[c.a.size() - 2];
+    want_shape.back() = c.tb ? c.b[c.b.size() - 2] : c.b.back();
+    EXPECT_EQ(y.shape(), want_shape) << describe(c);
+    expect_close(y.to_floats(), reference_matmul(a, b, c.ta, c.tb), describe(c));
+  }
+}
+
+TEST(MatmulOpTest, BackwardMatchesFiniteDifference) {
+  for (const MatmulCase& c : matmul_cases()) {
+    Tensor a = random_tensor(c.a, 10).set_requires_grad(true);
+    Tensor b = random_tensor(c.b, 11).set_requires_grad(true);
+    auto fn = [&](const std::vector<Tensor>& in) { return ops::matmul(in[0], in[1], c.ta, c.tb); };
+    SCOPED_TRACE(describe(c));
+    EXPECT_GRADIENTS_MATCH(fn, (std::vector<Tensor>{a, b}));
+  }
+}
+
+TEST(MatmulOpTest, BackwardAccumulatesIntoExistingGradient) {
+  // Backward GEMMs run with beta = 1: a second use of the same input adds to its gradient.
+  Tensor a = random_tensor({4, 3}, 12).set_requires_grad(true);
+  Tensor b = random_tensor({3, 5}, 13);
+  backward(ops::sum_all(ops::matmul(a, b)));
+  std::vector<float> once = a.grad().to_floats();
+  backward(ops::sum_all(ops::matmul(a, b)));
+  std::vector<float> twice = a.grad().to_floats();
+  for (std::size_t i = 0; i < once.size(); ++i) {
+    double row_sum = 0;  // d(sum(a b)) / d a[r, p] = sum_j b[p, j]
+    for (int64_t j = 0; j < 5; ++j) row_sum += b.data()[(i % 3) * 5 + j];
+    EXPECT_NEAR(once[i], row_sum, 1e-5);
+    EXPECT_NEAR(twice[i], 2 * row_sum, 1e-5);
+  }
+  EXPECT_FALSE(b.grad().defined());
+}
+
+TEST(MatmulOpTest, RejectsBadShapesWithHelpfulMessage) {
+  Tensor a = Tensor::zeros({2, 3, 4}), b = Tensor::zeros({5, 6});
+  std::string msg = error_message([&] { ops::matmul(a, b); });
+  EXPECT_NE(msg.find("matmul: expected matching inner dims"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("[2, 3, 4] and [5, 6]"), std::string::npos) << msg;
+
+  msg = error_message([&] { ops::matmul(a, Tensor::zeros({3, 4, 2})); });
+  EXPECT_NE(msg.find("leading dims"), std::string::npos) << msg;
+  msg = error_message([&] { ops::matmul(Tensor::zeros({4}), b); });
+  EXPECT_NE(msg.find("rank >= 2"), std::string::npos) << msg;
+  msg = error_message([&] {
+    ops::matmul(Tensor::zeros({2, 2}, DType::kI32), Tensor::zeros({2, 2}));
+  });
+  EXPECT_NE(msg.find("float32"), std::string::npos) << msg;
+}
+
+// ---- ops::linear ------------------------------------------------------------------------
+
+// y[r, o] = sum_i x[r, i] * W(o, i) + bias[o], W stored [out, in] or [in, out].
+std::vector<float> reference_linear(const Tensor& x, const Tensor& w, const Tensor& bias,
+                                    ops::WeightLayout layout) {
+  const bool out_in = layout == ops::WeightLayout::kOutIn;
+  const int64_t in = x.dim(-1), out = out_in ? w.dim(0) : w.dim(1), rows = x.numel() / in;
+  std::vector<float> y(rows * out);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t o = 0; o < out; ++o) {
+      double s = bias.defined() ? bias.data()[o] : 0.0;
+      for (int64_t i = 0; i < in; ++i)
+        s += static_cast<double>(x.data()[r * in + i]) *
+             (out_in ? w.data()[o * in + i] : w.data()[i * out + o]);
+      y[r * out + o] = static_cast<float>(s);
+    }
+  return y;
+}
+
+struct LinearCase {
+  Shape x;
+  ops::WeightLayout layout;
+  bool bias;
+};
+
+std::vector<LinearCase> linear_cases() {
+  std::vector<LinearCase> cases;
+  for (auto layout : {ops::WeightLayout::kOutIn, ops::WeightLayout::kInOut})
+    for (bool bias : {true, false})
+      for (const Shape& x : {Shape{5, 13}, Shape{2, 3, 13}, Shape{13}})
+        cases.push_back({x, layout, bias});
+  return cases;
+}
+
+std::string describe(const LinearCase& c) {
+  return "x " + shape_str(c.x) +
+         (c.layout == ops::WeightLayout::kOutIn ? " [out, in]" : " [in, out]") +
+         (c.bias ? " with bias" : " no bias");
+}
+
+TEST(LinearOpTest, ForwardMatchesReferenceLoop) {
+  const int64_t in = 13, out = 7;
+  for (const LinearCase& c : linear_cases()) {
+    Tensor x = random_tensor(c.x, 14);
+    Tensor w =
+        random_tensor(c.layout == ops::WeightLayout::kOutIn ? Shape{out, in} : Shape{in, out}, 15);
+    Tensor bias = c.bias ? random_tensor({out}, 16) : Tensor();
+    Tensor y = ops::linear(x, w, bias, c.layout);
+    Shape want_shape = c.x;
+    want_shape.back() = out;
+    EXPECT_EQ(y.shape(), want_shape) << describe(c);
+    expect_close(y.to_floats(), reference_linear(x, w, bias, c.layout), describe(c));
+  }
+}
+
+TEST(LinearOpTest, BackwardMatchesFiniteDifference) {
+  const int64_t in = 13, out = 7;
+  for (const LinearCase& c : linear_cases()) {
+    Tensor x = random_tensor(c.x, 17).set_requires_grad(true);
+    Tensor w =
+        random_tensor(c.layout == ops::WeightLayout::kOutIn ? Shape{out, in} : Shape{in, out}, 18)
+            .set_requires_grad(true);
+    std::vector<Tensor> inputs = {x, w};
+    if (c.bias) inputs.push_back(random_tensor({out}, 19).set_requires_grad(true));
+    auto fn = [&](const std::vector<Tensor>& t) {
+      return ops::linear(t[0], t[1], t.size() > 2 ? t[2] : Tensor(), c.layout);
+    };
+    SCOPED_TRACE(describe(c));
+    EXPECT_GRADIENTS_MATCH(fn, inputs);
+  }
+}
+
+TEST(LinearOpTest, BiasGradientIsIdenticalAcrossThreadCounts) {
+  // Column sums are parallel over columns only, so each column's order never changes.
+  Tensor x = random_tensor({300, 13}, 20), w = random_tensor({600, 13}, 21);
+  Tensor bias = random_tensor({600}, 22).set_requires_grad(true);
+  std::vector<std::vector<float>> grads;
+  int saved = num_threads();
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    backward(ops::sum_all(ops::linear(x, w, bias, ops::WeightLayout::kOutIn)));
+    grads.push_back(bias.grad().to_floats());
+    bias.reset_grad();
+  }
+  set_num_threads(saved);
+  EXPECT_EQ(grads[0], grads[1]);
+  EXPECT_NEAR(grads[0][0], 300.0f, 1e-4);  // d(sum y)/d bias[o] = rows
+}
+
+TEST(LinearOpTest, RejectsBadShapesWithHelpfulMessage) {
+  Tensor x = Tensor::zeros({4, 13});
+  std::string msg = error_message([&] {
+    ops::linear(x, Tensor::zeros({13, 7}), Tensor(), ops::WeightLayout::kOutIn);
+  });
+  EXPECT_NE(msg.find("linear: expected weight [out, in] with in = 13"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("got [13, 7]"), std::string::npos) << msg;
+  msg = error_message([&] {
+    ops::linear(x, Tensor::zeros({13, 7}), Tensor::zeros({8}), ops::WeightLayout::kInOut);
+  });
+  EXPECT_NE(msg.find("linear: expected bias [7], got [8]"), std::string::npos) << msg;
+}
+
+}  // namespace
+}  // namespace kiln

@@ -1,0 +1,128 @@
+// Tape semantics: accumulation, fan-out, no-grad scopes, release of saved activations,
+// the two misuse errors, and that the gradient checker itself catches a wrong backward.
+#include <gtest/gtest.h>
+
+#include "autograd/ops.h"
+#include "autograd/tape.h"
+#include "base/error.h"
+#include "tests/autograd/gradcheck.h"
+
+namespace kiln {
+namespace {
+
+TEST(TapeTest, FanOutSumsGradients) {
+  // y = x*x + x: every use of x contributes, so dy/dx = 2x + 1.
+  Tensor x = Tensor::from_floats({3}, {1.f, -2.f, 0.5f}).set_requires_grad(true);
+  backward(ops::sum_all(ops::add(ops::mul(x, x), x)));
+  EXPECT_EQ(x.grad().to_floats(), (std::vector<float>{3.f, -3.f, 2.f}));
+}
+
+TEST(TapeTest, GradientsAccumulateAcrossBackwardCallsUntilZeroed) {
+  Tensor x = Tensor::from_floats({2}, {1.f, 2.f}).set_requires_grad(true);
+  backward(ops::sum_all(ops::scale(x, 3.f)));
+  backward(ops::sum_all(ops::scale(x, 3.f)));
+  EXPECT_EQ(x.grad().to_floats(), (std::vector<float>{6.f, 6.f}));
+  x.zero_grad();
+  backward(ops::sum_all(ops::scale(x, 3.f)));
+  EXPECT_EQ(x.grad().to_floats(), (std::vector<float>{3.f, 3.f}));
+}
+
+TEST(TapeTest, NoGradScopeRecordsNothing) {
+  Tensor x = Tensor::from_floats({2}, {1.f, 2.f}).set_requires_grad(true);
+  std::size_t before = tape_size();
+  Tensor y;
+  {
+    NoGradGuard no_grad;
+    y = ops::mul(x, x);
+  }
+  EXPECT_EQ(tape_size(), before);
+  EXPECT_FALSE(y.requires_grad());
+  EXPECT_EQ(y.to_floats(), (std::vector<float>{1.f, 4.f}));
+  EXPECT_TRUE(grad_enabled());
+}
+
+TEST(TapeTest, OpsOnTensorsWithoutGradAreNotRecorded) {
+  Tensor a = Tensor::from_floats({2}, {1.f, 2.f});
+  std::size_t before = tape_size();
+  Tensor y = ops::mul(a, a);
+  EXPECT_EQ(tape_size(), before);
+  EXPECT_FALSE(y.requires_grad());
+}
+
+TEST(TapeTest, BackwardReleasesTheTapeAndSavedActivations) {
+  Tensor x = Tensor::from_floats({4}, {0.1f, 0.2f, 0.3f, 0.4f}).set_requires_grad(true);
+  Tensor hidden = ops::tanh(x);  // saved by tanh's backward and by mul's
+  Tensor loss = ops::sum_all(ops::mul(hidden, hidden));
+  EXPECT_GT(tape_size(), 0u);
+  long held_with_tape = hidden.use_count();
+  backward(loss);
+  EXPECT_EQ(tape_size(), 0u);
+  EXPECT_LT(hidden.use_count(), held_with_tape);
+  EXPECT_EQ(hidden.use_count(), 1);       // only this test's handle is left
+  EXPECT_FALSE(hidden.grad().defined());  // intermediate gradients are freed too
+  EXPECT_TRUE(x.grad().defined());
+}
+
+TEST(TapeTest, BackwardTwiceOnOneGraphIsAnError) {
+  Tensor x = Tensor::from_floats({2}, {1.f, 2.f}).set_requires_grad(true);
+  Tensor loss = ops::sum_all(ops::mul(x, x));
+  backward(loss);
+  try {
+    backward(loss);
+    FAIL() << "expected kiln::Error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("already consumed"), std::string::npos) << e.what();
+  }
+}
+
+TEST(TapeTest, NonScalarWithoutSeedIsAnError) {
+  Tensor x = Tensor::from_floats({2, 3}, {1, 2, 3, 4, 5, 6}).set_requires_grad(true);
+  Tensor y = ops::scale(x, 2.f);
+  try {
+    backward(y);
+    FAIL() << "expected kiln::Error";
+  } catch (const Error& e) {
+    EXPECT_EQ(
+        std::string(e.what()),
+        "backward: expected a one-element loss or an explicit seed gradient, got shape [2, 3]");
+  }
+  clear_tape();
+}
+
+TEST(TapeTest, SeedGradientIsUsedForNonScalarOutputs) {
+  Tensor x = Tensor::from_floats({2}, {1.f, 2.f}).set_requires_grad(true);
+  Tensor y = ops::scale(x, 2.f);
+  backward(y, Tensor::from_floats({2}, {10.f, 100.f}));
+  EXPECT_EQ(x.grad().to_floats(), (std::vector<float>{20.f, 200.f}));
+}
+
+TEST(TapeTest, BackwardOnATensorThatNeedsNoGradIsAnError) {
+  Tensor x = Tensor::from_floats({1}, {1.f});
+  EXPECT_THROW(backward(ops::scale(x, 2.f)), Error);
+}
+
+// A deliberately wrong backward (gradient doubled) must fail the checker: otherwise the
+// gradient checks of every op could pass vacuously.
+TEST(GradCheckTest, DetectsAWrongBackward) {
+  auto wrong_square = [](const std::vector<Tensor>& in) {
+    const Tensor& x = in[0];
+    Tensor y = Tensor::empty(x.shape());
+    for (int64_t i = 0; i < x.numel(); ++i) y.data()[i] = x.data()[i] * x.data()[i];
+    return record("wrong_square", y, {x}, [x](const Tensor& dy) {
+      Tensor dx = grad_if_needed(x);
+      for (int64_t i = 0; i < x.numel(); ++i)
+        dx.data()[i] += 4.f * x.data()[i] * dy.data()[i];  // should be 2x
+    });
+  };
+  Tensor x = testing::random_tensor({5}, 7).set_requires_grad(true);
+  EXPECT_FALSE(testing::check_gradients(wrong_square, {x}).ok);
+}
+
+TEST(GradCheckTest, AcceptsACorrectBackward) {
+  Tensor x = testing::random_tensor({5}, 7).set_requires_grad(true);
+  EXPECT_GRADIENTS_MATCH([](const std::vector<Tensor>& in) { return ops::mul(in[0], in[0]); },
+                         std::vector<Tensor>{x});
+}
+
+}  // namespace
+}  // namespace kiln

@@ -1,0 +1,96 @@
+// AdamW against a plain double-precision transcription of PyTorch's update, the flat
+// arena, gradient norm, and the learning-rate schedules.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "autograd/tape.h"
+#include "base/error.h"
+#include "nn/adamw.h"
+#include "nn/layers.h"
+#include "nn/parameter_arena.h"
+#include "nn/schedule.h"
+
+namespace kiln::nn {
+namespace {
+
+// A module with one decayed matrix and one bias.
+class TwoParams : public Module {
+ public:
+  TwoParams() {
+    bias = register_parameter("bias", Tensor::from_floats({2}, {0.5f, -0.5f}));
+    weight = register_parameter("weight", Tensor::from_floats({2, 2}, {1.f, 2.f, 3.f, 4.f}));
+  }
+  Tensor weight, bias;
+};
+
+TEST(ParameterArenaTest, MatricesComeFirstAndHandlesSeeTheArena) {
+  TwoParams m;
+  ParameterArena arena(m);
+  EXPECT_EQ(arena.size(), 6);
+  EXPECT_EQ(arena.decayed_size(), 4);
+  EXPECT_EQ(arena.named_parameters()[0].first, "weight");
+  EXPECT_EQ(arena.values().to_floats(), (std::vector<float>{1, 2, 3, 4, 0.5f, -0.5f}));
+  arena.values().data()[0] = 9.f;
+  EXPECT_EQ(m.weight.data()[0], 9.f);  // the module's handle now points into the arena
+  m.bias.grad().data()[1] = 3.f;
+  EXPECT_EQ(arena.grads().data()[5], 3.f);
+  arena.grads().data()[0] = 4.f;
+  EXPECT_DOUBLE_EQ(arena.grad_norm(), 5.0);
+  arena.zero_grads();
+  EXPECT_DOUBLE_EQ(arena.grad_norm(), 0.0);
+}
+
+TEST(AdamWTest, MatchesReferenceUpdateWithDecoupledDecayOnMatricesOnly) {
+  TwoParams m;
+  ParameterArena arena(m);
+  AdamWOptions o{0.9f, 0.95f, 1e-8f, 0.1f};
+  AdamW optimizer(arena, o);
+  std::vector<double> p = {1, 2, 3, 4, 0.5, -0.5}, mm(6, 0), vv(6, 0);
+  const double lr = 0.01;
+  for (int t = 1; t <= 3; ++t) {
+    std::vector<float> g = {0.1f * t, -0.2f, 0.3f, 0.05f * t, -1.f, 2.f};
+    for (int i = 0; i < 6; ++i) arena.grads().data()[i] = g[i];
+    optimizer.step(static_cast<float>(lr));
+    for (int i = 0; i < 6; ++i) {
+      if (i < 4) p[i] *= 1 - lr * 0.1;
+      mm[i] = 0.9 * mm[i] + 0.1 * g[i];
+      vv[i] = 0.95 * vv[i] + 0.05 * double(g[i]) * g[i];
+      double m_hat = mm[i] / (1 - std::pow(0.9, t)), v_hat = vv[i] / (1 - std::pow(0.95, t));
+      p[i] -= lr * m_hat / (std::sqrt(v_hat) + 1e-8);
+    }
+  }
+  for (int i = 0; i < 6; ++i) EXPECT_NEAR(arena.values().data()[i], p[i], 1e-6) << i;
+  EXPECT_EQ(optimizer.steps_taken(), 3);
+}
+
+TEST(ScheduleTest, WarmupThenCosineReachesTheFloor) {
+  Schedule s{ScheduleKind::kCosine, 1.0, 0.1, 10, 110};
+  EXPECT_DOUBLE_EQ(s.lr(0), 0.1);
+  EXPECT_DOUBLE_EQ(s.lr(9), 1.0);
+  EXPECT_DOUBLE_EQ(s.lr(10), 1.0);
+  EXPECT_NEAR(s.lr(60), 0.55, 1e-12);
+  EXPECT_NEAR(s.lr(110), 0.1, 1e-12);
+  EXPECT_NEAR(s.lr(500), 0.1, 1e-12);
+}
+
+TEST(ScheduleTest, LinearDecayAndConstant) {
+  Schedule linear{ScheduleKind::kLinear, 2.0, 0.0, 0, 100};
+  EXPECT_DOUBLE_EQ(linear.lr(0), 2.0);
+  EXPECT_DOUBLE_EQ(linear.lr(50), 1.0);
+  EXPECT_DOUBLE_EQ(linear.lr(100), 0.0);
+  Schedule constant{ScheduleKind::kConstant, 3.0, 0.0, 4, 100};
+  EXPECT_DOUBLE_EQ(constant.lr(1), 1.5);
+  EXPECT_DOUBLE_EQ(constant.lr(99), 3.0);
+}
+
+TEST(ModuleTest, DottedNamesAreRejected) {
+  class Bad : public Module {
+   public:
+    Bad() { register_parameter("a.b", Tensor::zeros({1})); }
+  };
+  EXPECT_THROW(Bad{}, Error);
+}
+
+}  // namespace
+}  // namespace kiln::nn

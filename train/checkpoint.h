@@ -1,0 +1,55 @@
+// Checkpoints: everything needed to continue a run bit-identically, in one HDF5 file whose
+// /model datasets carry Hugging Face names and shapes (see docs/checkpoint.md).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "autograd/tensor.h"
+#include "nn/adamw.h"
+#include "nn/parameter_arena.h"
+
+namespace kiln {
+
+inline constexpr const char* kCheckpointFormat = "kiln-checkpoint";
+inline constexpr int64_t kCheckpointVersion = 1;
+
+// The non-tensor part of a checkpoint.
+struct CheckpointState {
+  int64_t step = 0;         // optimizer steps completed; batch `step` is the next one drawn
+  int64_t tokens_seen = 0;  // training tokens consumed so far
+  std::string config_yaml;  // the resolved config of the run
+  std::string tokenizer;    // the serialised tokenizer
+};
+
+struct Checkpoint {
+  std::string path;
+  CheckpointState state;
+  std::map<std::string, Tensor> model;       // Hugging Face name -> tensor
+  std::map<std::string, Tensor> exp_avg;     // AdamW first moments, same names (may be empty)
+  std::map<std::string, Tensor> exp_avg_sq;  // AdamW second moments
+  int64_t optimizer_steps = 0;
+};
+
+// Writes `path` atomically: to "<path>.tmp", fsync, rename, fsync of the directory. An
+// existing file at `path` is replaced only once the new one is complete.
+void save_checkpoint(const std::string& path, const nn::ParameterArena& arena, const nn::AdamW* optimizer,
+                     const CheckpointState& state);
+
+// Reads and validates a checkpoint (format name and version); errors name the path.
+Checkpoint load_checkpoint(const std::string& path);
+
+// Copies the checkpoint's weights (and moments, when `optimizer` is given) into the arena,
+// by name. A missing name or a shape that differs is an error naming both.
+void restore_checkpoint(const Checkpoint& checkpoint, const nn::ParameterArena& arena, nn::AdamW* optimizer);
+
+// "<dir>/ckpt-00001200.h5" for step 1200.
+std::string checkpoint_path(const std::string& dir, int64_t step);
+// The newest checkpoint in `dir` that opens and validates, if any (corrupt ones are skipped).
+std::optional<std::string> find_latest_checkpoint(const std::string& dir);
+// Deletes all but the newest `keep` checkpoints in `dir`.
+void prune_checkpoints(const std::string& dir, int keep);
+
+}  // namespace kiln

@@ -1,0 +1,135 @@
+// The training config: one plain struct per YAML section, loading with file:line:key errors,
+// `--set key.path=value` overrides, the resolved config as YAML, and the rules for resuming.
+// Each key is declared once, in the table in train/config_schema.cpp; docs/config.md has them all.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kiln {
+
+// Member defaults are the config defaults; keys marked "required" have a placeholder here.
+// Empty strings and zeros marked "derived" are filled in from other keys while parsing.
+
+struct RunConfig {
+  std::string name;     // required; a name, not a path
+  std::string out_dir;  // derived: "runs/<name>"
+  uint64_t seed = 1337;
+  int threads = 0;  // 0 = all cores
+  bool operator==(const RunConfig&) const = default;
+};
+
+struct DataConfig {
+  std::vector<std::string> train_files;  // required; relative to the working directory
+  std::vector<std::string> val_files;    // empty = hold out val_fraction of the train files
+  double val_fraction = 0.1;
+  std::string tokenizer = "char";
+  std::string cache_dir;  // derived: "<run.out_dir>/cache"
+  bool operator==(const DataConfig&) const = default;
+};
+
+struct ModelConfig {
+  std::string arch = "gpt";
+  std::optional<int> vocab_size;  // nullopt = "auto": the tokenizer's vocabulary size
+  int n_layer = 0;                // required
+  int n_head = 0;                 // required
+  int d_model = 0;                // required
+  int d_ff = 0;                   // derived: 4 * d_model
+  int max_seq_len = 0;            // required
+  double dropout = 0.0;
+  double layer_norm_eps = 1e-5;
+  bool operator==(const ModelConfig&) const = default;
+};
+
+struct OptimizerConfig {
+  std::string name = "adamw";
+  double lr = 0.0;  // required
+  std::array<double, 2> betas = {0.9, 0.95};
+  double eps = 1e-8;
+  double weight_decay = 0.1;
+  bool operator==(const OptimizerConfig&) const = default;
+};
+
+struct ScheduleConfig {
+  std::string name = "constant";  // constant | cosine | linear
+  int64_t warmup_steps = 0;
+  double min_lr = 0.0;
+  bool operator==(const ScheduleConfig&) const = default;
+};
+
+struct TrainConfig {
+  int batch_size = 0;  // required
+  int seq_len = 0;     // required
+  int grad_accum = 1;
+  int64_t max_steps = 0;  // required
+  OptimizerConfig optimizer;
+  ScheduleConfig schedule;
+  double grad_clip = 1.0;  // 0 = no clipping
+  bool operator==(const TrainConfig&) const = default;
+};
+
+struct EvalConfig {
+  int64_t every = 100;  // steps; 0 = never
+  int batches = 20;
+  bool operator==(const EvalConfig&) const = default;
+};
+
+struct CheckpointConfig {
+  int64_t every = 500;  // steps; 0 = no periodic checkpoints
+  int keep_last = 3;
+  bool operator==(const CheckpointConfig&) const = default;
+};
+
+struct LogConfig {
+  int64_t every = 10;  // steps; 0 = never
+  bool operator==(const LogConfig&) const = default;
+};
+
+struct Config {
+  RunConfig run;
+  DataConfig data;
+  ModelConfig model;
+  TrainConfig train;
+  EvalConfig eval;
+  CheckpointConfig checkpoint;
+  LogConfig log;
+  bool operator==(const Config&) const = default;
+};
+
+// Reads, validates and resolves the YAML file at `path`, then applies `overrides`
+// ("key.path=value", the value a YAML scalar or flow list). Throws kiln::Error naming the
+// file, line and key path (or "--set key.path") of the first problem.
+Config load_config(const std::string& path, const std::vector<std::string>& overrides = {});
+
+// As load_config, from YAML text; `source_name` stands for the file in error messages.
+Config parse_config(const std::string& yaml_text, const std::string& source_name,
+                    const std::vector<std::string>& overrides = {});
+
+// The resolved config as YAML, every key present; parse_config reads it back to an equal Config.
+std::string to_yaml(const Config& config);
+
+// Dotted paths of the keys whose values differ, in schema order.
+std::vector<std::string> config_differences(const Config& a, const Config& b);
+
+// A key's value as YAML text (strings quoted), e.g. for "checkpoint has X, config has Y".
+std::string config_value(const Config& config, const std::string& key_path);
+
+// What changing a key between a checkpoint and the config that resumes it means.
+enum class KeyRole {
+  kIdentity,    // what is trained, on what data, from which seed: a change is refused
+  kTrajectory,  // how it is optimised (lr, batch, clipping): allowed, ends bit-identical resume
+  kSchedule,    // when and where (max_steps, eval, log, checkpoint, threads, paths): allowed
+};
+
+// The role of a key path such as "model.d_model"; throws kiln::Error for an unknown key.
+KeyRole key_role(const std::string& key_path);
+
+// Throws kiln::Error listing every identity key that differs between the checkpoint's config
+// and the requested one, with both values. Returns the differing trajectory keys, which the
+// caller should report because the run no longer matches an uninterrupted one bit for bit.
+std::vector<std::string> check_resume(const Config& checkpoint, const Config& requested);
+
+}  // namespace kiln

@@ -1,0 +1,125 @@
+// Corpus -> tokens -> batches -> GPT loss, for training and evaluation.
+#include "train/gpt_task.h"
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+
+#include "autograd/tape.h"
+#include "base/error.h"
+#include "data/corpus.h"
+#include "data/token_cache.h"
+#include "train/checkpoint.h"
+
+namespace kiln {
+namespace fs = std::filesystem;
+
+// Separate random streams derived from run.seed.
+inline constexpr uint64_t kModelInitStream = 1;
+inline constexpr uint64_t kTrainBatchStream = 2;
+
+Tensor ids_tensor(const std::vector<int32_t>& ids, int batch_size, int seq_len) {
+  Tensor t = Tensor::empty({batch_size, seq_len}, DType::kI32);
+  std::memcpy(t.ints(), ids.data(), sizeof(int32_t) * static_cast<std::size_t>(batch_size) * seq_len);
+  return t;
+}
+
+nn::GptConfig gpt_config_for(const Config& config, int tokenizer_vocab_size) {
+  const ModelConfig& m = config.model;
+  KILN_CHECK(m.arch == "gpt", "model.arch: expected \"gpt\" for a GPT task, got \"", m.arch, "\"");
+  int vocab = m.vocab_size.value_or(tokenizer_vocab_size);
+  KILN_CHECK(vocab >= tokenizer_vocab_size, "model.vocab_size: expected at least the tokenizer's ",
+             tokenizer_vocab_size, " tokens, got ", vocab);
+  nn::GptConfig g;
+  g.vocab_size = vocab;
+  g.n_layer = m.n_layer;
+  g.n_head = m.n_head;
+  g.d_model = m.d_model;
+  g.d_ff = m.d_ff;
+  g.max_seq_len = m.max_seq_len;
+  g.dropout = static_cast<float>(m.dropout);
+  g.layer_norm_eps = static_cast<float>(m.layer_norm_eps);
+  return g;
+}
+
+GptTask::GptTask(const Config& config, const std::optional<std::string>& serialized_tokenizer)
+    : config_(config) {
+  const DataConfig& d = config.data;
+  KILN_CHECK(d.tokenizer == "char", "data.tokenizer: expected \"char\" for the GPT task, got \"", d.tokenizer, "\"");
+  Corpus corpus =
+      d.val_files.empty() ? Corpus::from_files(d.train_files, d.val_fraction) : Corpus::from_files(d.train_files, d.val_files);
+  tokenizer_ = serialized_tokenizer ? CharTokenizer::from_serialized(*serialized_tokenizer)
+                                    : CharTokenizer::from_corpus(corpus);
+  uint64_t key = token_cache_fingerprint(corpus.fingerprint(), tokenizer_->fingerprint());
+  auto cached = [&](const char* file, Split split) {
+    return load_or_build((fs::path(d.cache_dir) / file).string(), key,
+                         [&] { return tokenizer_->encode_split(corpus, split); });
+  };
+  std::vector<int32_t> train_tokens = cached("train.tok", Split::kTrain);
+  val_tokens_ = cached("validation.tok", Split::kValidation);
+  const TrainConfig& t = config.train;
+  batches_.emplace(std::move(train_tokens), t.batch_size, t.seq_len, derive_seed(config.run.seed, kTrainBatchStream),
+                   "train");
+  eval_batches_.emplace(val_tokens_, t.batch_size, t.seq_len, std::max(config.eval.batches, 1), "validation");
+  model_ = std::make_unique<nn::Gpt>(gpt_config_for(config, tokenizer_->vocab_size()),
+                                     derive_seed(config.run.seed, kModelInitStream));
+}
+
+int64_t GptTask::tokens_per_micro_batch() const {
+  return int64_t{config_.train.batch_size} * config_.train.seq_len;
+}
+
+Tensor GptTask::train_loss(int64_t step, int micro, uint64_t dropout_seed) {
+  model_->train(true);
+  batches_->fill(static_cast<uint64_t>(step) * config_.train.grad_accum + micro, scratch_);
+  return model_->loss(ids_tensor(scratch_.inputs, scratch_.batch_size, scratch_.seq_len),
+                      ids_tensor(scratch_.targets, scratch_.batch_size, scratch_.seq_len), dropout_seed);
+}
+
+Metrics GptTask::evaluate() {
+  NoGradGuard no_grad;
+  model_->train(false);
+  double total = 0;
+  for (int i = 0; i < eval_batches_->num_batches(); ++i) {
+    eval_batches_->fill(i, scratch_);
+    total += model_->loss(ids_tensor(scratch_.inputs, scratch_.batch_size, scratch_.seq_len),
+                          ids_tensor(scratch_.targets, scratch_.batch_size, scratch_.seq_len))
+                 .item();
+  }
+  model_->train(true);
+  return {{"val_loss", total / eval_batches_->num_batches()}};
+}
+
+double GptTask::mean_loss_over_windows(const std::vector<int32_t>& tokens) {
+  NoGradGuard no_grad;
+  model_->train(false);
+  const int T = config_.train.seq_len, B = config_.train.batch_size;
+  GptEvalBatches windows(tokens, B, T, 1, "evaluation data");
+  const int64_t count = windows.window_count();
+  std::vector<int32_t> inputs(static_cast<std::size_t>(B) * T), targets(inputs.size());
+  double total = 0;  // sum of per-window mean losses; every window has T targets
+  for (int64_t first = 0; first < count; first += B) {
+    int rows = static_cast<int>(std::min<int64_t>(B, count - first));
+    for (int r = 0; r < rows; ++r) windows.window(first + r, &inputs[std::size_t(r) * T], &targets[std::size_t(r) * T]);
+    total += model_->loss(ids_tensor(inputs, rows, T), ids_tensor(targets, rows, T)).item() * rows;
+  }
+  return total / double(count);
+}
+
+}  // namespace kiln
+
+namespace kiln {
+
+LoadedGpt load_gpt(const std::string& checkpoint_path) {
+  Checkpoint checkpoint = load_checkpoint(checkpoint_path);
+  LoadedGpt loaded;
+  loaded.config = parse_config(checkpoint.state.config_yaml, checkpoint_path + ":/config");
+  loaded.tokenizer = CharTokenizer::from_serialized(checkpoint.state.tokenizer);
+  loaded.model = std::make_unique<nn::Gpt>(gpt_config_for(loaded.config, loaded.tokenizer->vocab_size()), 0);
+  loaded.arena = std::make_unique<nn::ParameterArena>(*loaded.model);
+  restore_checkpoint(checkpoint, *loaded.arena, nullptr);
+  loaded.model->train(false);
+  return loaded;
+}
+
+}  // namespace kiln

@@ -1,0 +1,187 @@
+// HDF5 C-API calls behind Hdf5File. HDF5's own error printing is silenced; we check every
+// return code and throw kiln::Error with the file and object path instead.
+#include "train/hdf5_file.h"
+
+#include <hdf5.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "base/error.h"
+
+namespace kiln {
+namespace {
+
+void silence_hdf5() {
+  static bool done = [] {
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    return true;
+  }();
+  (void)done;
+}
+
+// Closes an HDF5 handle when it goes out of scope.
+struct Handle {
+  hid_t id;
+  herr_t (*closer)(hid_t);
+  ~Handle() {
+    if (id >= 0) closer(id);
+  }
+};
+
+}  // namespace
+
+Hdf5File::Hdf5File(const std::string& path, Mode mode) : path_(path) {
+  silence_hdf5();
+  if (mode == Mode::kCreate)
+    file_ = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  else
+    file_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  KILN_CHECK(file_ >= 0, path, ": expected ", mode == Mode::kCreate ? "a writable path" : "a readable HDF5 file",
+             ", got a file HDF5 cannot ", mode == Mode::kCreate ? "create" : "open",
+             " (missing, unreadable, or not HDF5)");
+}
+
+Hdf5File::~Hdf5File() {
+  if (file_ >= 0) H5Fclose(file_);
+}
+
+void Hdf5File::close() {
+  if (file_ < 0) return;
+  H5Fflush(file_, H5F_SCOPE_GLOBAL);
+  herr_t status = H5Fclose(file_);
+  file_ = -1;
+  KILN_CHECK(status >= 0, path_, ": expected the file to close cleanly, got an HDF5 error");
+}
+
+void Hdf5File::ensure_parent_groups(const std::string& name) {
+  for (std::size_t slash = name.find('/', 1); slash != std::string::npos; slash = name.find('/', slash + 1)) {
+    std::string group = name.substr(0, slash);
+    if (H5Lexists(file_, group.c_str(), H5P_DEFAULT) > 0) continue;
+    Handle g{H5Gcreate2(file_, group.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose};
+    KILN_CHECK(g.id >= 0, path_, ": expected to create group ", group, ", got an HDF5 error");
+  }
+}
+
+bool Hdf5File::has(const std::string& name) const {
+  // H5Lexists needs every parent to exist, so test each prefix in turn.
+  for (std::size_t slash = name.find('/', 1);; slash = name.find('/', slash + 1)) {
+    std::string prefix = name.substr(0, slash);
+    if (H5Lexists(file_, prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+    if (slash == std::string::npos) return true;
+  }
+}
+
+void Hdf5File::write_tensor(const std::string& name, const Tensor& t) {
+  ensure_parent_groups(name);
+  std::vector<hsize_t> dims(t.shape().begin(), t.shape().end());
+  Handle space{H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose};
+  hid_t type = t.dtype() == DType::kF32 ? H5T_IEEE_F32LE : H5T_STD_I32LE;
+  hid_t memtype = t.dtype() == DType::kF32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_INT32;
+  Handle set{H5Dcreate2(file_, name.c_str(), type, space.id, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose};
+  KILN_CHECK(set.id >= 0, path_, ": expected to create dataset ", name, ", got an HDF5 error");
+  const void* data = t.dtype() == DType::kF32 ? static_cast<const void*>(t.data()) : t.ints();
+  KILN_CHECK(H5Dwrite(set.id, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0, path_,
+             ": expected to write dataset ", name, ", got an HDF5 error");
+}
+
+Tensor Hdf5File::read_tensor(const std::string& name) const {
+  KILN_CHECK(has(name), path_, ": expected a dataset ", name, ", got none");
+  Handle set{H5Dopen2(file_, name.c_str(), H5P_DEFAULT), H5Dclose};
+  KILN_CHECK(set.id >= 0, path_, ": expected ", name, " to be a dataset, got something else");
+  Handle space{H5Dget_space(set.id), H5Sclose};
+  int rank = H5Sget_simple_extent_ndims(space.id);
+  KILN_CHECK(rank >= 0, path_, ": expected a simple dataspace for ", name, ", got another kind");
+  std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
+  H5Sget_simple_extent_dims(space.id, dims.data(), nullptr);
+  Shape shape(dims.begin(), dims.end());
+  Handle type{H5Dget_type(set.id), H5Tclose};
+  bool is_int = H5Tget_class(type.id) == H5T_INTEGER;
+  Tensor t = Tensor::empty(shape, is_int ? DType::kI32 : DType::kF32);
+  void* data = is_int ? static_cast<void*>(t.ints()) : static_cast<void*>(t.data());
+  KILN_CHECK(H5Dread(set.id, is_int ? H5T_NATIVE_INT32 : H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0,
+             path_, ": expected to read dataset ", name, " as ", is_int ? "int32" : "float32", ", got an HDF5 error");
+  return t;
+}
+
+void Hdf5File::write_string(const std::string& name, const std::string& text) {
+  ensure_parent_groups(name);
+  // Stored as a byte array: exact for any content (embedded NULs, any encoding) and
+  // readable from h5py as bytes(f[name][()]).
+  hsize_t n = text.size();
+  Handle space{H5Screate_simple(1, &n, nullptr), H5Sclose};
+  Handle set{H5Dcreate2(file_, name.c_str(), H5T_STD_U8LE, space.id, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+             H5Dclose};
+  KILN_CHECK(set.id >= 0, path_, ": expected to create dataset ", name, ", got an HDF5 error");
+  if (n > 0)
+    KILN_CHECK(H5Dwrite(set.id, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT, text.data()) >= 0, path_,
+               ": expected to write ", name, ", got an HDF5 error");
+}
+
+std::string Hdf5File::read_string(const std::string& name) const {
+  KILN_CHECK(has(name), path_, ": expected a dataset ", name, ", got none");
+  Handle set{H5Dopen2(file_, name.c_str(), H5P_DEFAULT), H5Dclose};
+  Handle space{H5Dget_space(set.id), H5Sclose};
+  hssize_t n = H5Sget_simple_extent_npoints(space.id);
+  KILN_CHECK(n >= 0, path_, ": expected a byte array at ", name, ", got an unreadable dataspace");
+  std::string text(static_cast<std::size_t>(n), '\0');
+  if (n > 0)
+    KILN_CHECK(H5Dread(set.id, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT, text.data()) >= 0, path_,
+               ": expected a byte array at ", name, ", got an HDF5 read error");
+  return text;
+}
+
+std::vector<std::string> Hdf5File::list(const std::string& group) const {
+  std::vector<std::string> names;
+  if (!has(group)) return names;
+  auto visit = [](hid_t, const char* name, const H5L_info_t*, void* out) -> herr_t {
+    static_cast<std::vector<std::string>*>(out)->emplace_back(name);
+    return 0;
+  };
+  H5Literate_by_name(file_, group.c_str(), H5_INDEX_NAME, H5_ITER_INC, nullptr, visit, &names, H5P_DEFAULT);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+void Hdf5File::set_attribute(const std::string& key, int64_t value) {
+  Handle space{H5Screate(H5S_SCALAR), H5Sclose};
+  Handle attr{H5Acreate2(file_, key.c_str(), H5T_STD_I64LE, space.id, H5P_DEFAULT, H5P_DEFAULT), H5Aclose};
+  KILN_CHECK(attr.id >= 0 && H5Awrite(attr.id, H5T_NATIVE_INT64, &value) >= 0, path_, ": expected to write attribute ",
+             key, ", got an HDF5 error");
+}
+
+void Hdf5File::set_attribute(const std::string& key, const std::string& value) {
+  Handle type{H5Tcopy(H5T_C_S1), H5Tclose};
+  H5Tset_size(type.id, std::max<std::size_t>(1, value.size()));
+  Handle space{H5Screate(H5S_SCALAR), H5Sclose};
+  Handle attr{H5Acreate2(file_, key.c_str(), type.id, space.id, H5P_DEFAULT, H5P_DEFAULT), H5Aclose};
+  std::string padded = value.empty() ? std::string(1, '\0') : value;
+  KILN_CHECK(attr.id >= 0 && H5Awrite(attr.id, type.id, padded.data()) >= 0, path_, ": expected to write attribute ",
+             key, ", got an HDF5 error");
+}
+
+bool Hdf5File::has_attribute(const std::string& key) const { return H5Aexists(file_, key.c_str()) > 0; }
+
+int64_t Hdf5File::int_attribute(const std::string& key) const {
+  KILN_CHECK(has_attribute(key), path_, ": expected a root attribute '", key, "', got none");
+  Handle attr{H5Aopen(file_, key.c_str(), H5P_DEFAULT), H5Aclose};
+  int64_t value = 0;
+  KILN_CHECK(H5Aread(attr.id, H5T_NATIVE_INT64, &value) >= 0, path_, ": expected attribute '", key,
+             "' to be an integer, got another type");
+  return value;
+}
+
+std::string Hdf5File::string_attribute(const std::string& key) const {
+  KILN_CHECK(has_attribute(key), path_, ": expected a root attribute '", key, "', got none");
+  Handle attr{H5Aopen(file_, key.c_str(), H5P_DEFAULT), H5Aclose};
+  Handle type{H5Aget_type(attr.id), H5Tclose};
+  KILN_CHECK(H5Tget_class(type.id) == H5T_STRING && !H5Tis_variable_str(type.id), path_, ": expected attribute '",
+             key, "' to be a fixed-length string, got another type");
+  std::string value(H5Tget_size(type.id), '\0');
+  KILN_CHECK(H5Aread(attr.id, type.id, value.data()) >= 0, path_, ": expected to read attribute '", key,
+             "', got an HDF5 error");
+  value.resize(std::strlen(value.c_str()));
+  return value;
+}
+
+}  // namespace kiln

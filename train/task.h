@@ -1,0 +1,30 @@
+// Task: what the shared training loop needs from a model family (GPT now, BERT later): the
+// model, a loss for micro-batch (step, i), evaluation metrics, and the tokenizer to save.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "autograd/tensor.h"
+#include "nn/module.h"
+
+namespace kiln {
+
+using Metrics = std::vector<std::pair<std::string, double>>;
+
+class Task {
+ public:
+  virtual ~Task() = default;
+  virtual nn::Module& model() = 0;
+  // The training loss of micro-batch `micro` of optimizer step `step`, recorded on the tape.
+  // Which data it sees is a pure function of (seed, step, micro).
+  virtual Tensor train_loss(int64_t step, int micro, uint64_t dropout_seed) = 0;
+  virtual int64_t tokens_per_micro_batch() const = 0;
+  // Metrics over the fixed evaluation batches, in evaluation mode; includes "val_loss".
+  virtual Metrics evaluate() = 0;
+  virtual std::string serialized_tokenizer() const = 0;
+};
+
+}  // namespace kiln

@@ -1,0 +1,30 @@
+// The training loop shared by every task: forward, backward, clip, AdamW step, schedule;
+// periodic evaluation, logging, metrics, plots and checkpoints; exact resume.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "train/config.h"
+
+namespace kiln {
+
+struct TrainOptions {
+  std::string config_path;
+  std::vector<std::string> overrides;  // --set key.path=value
+  std::string resume;                  // "" (fresh), "auto", or a checkpoint path
+};
+
+struct TrainResult {
+  int64_t final_step = 0;
+  bool interrupted = false;      // stopped by SIGINT/SIGTERM (a checkpoint was written)
+  std::string last_checkpoint;   // path of the checkpoint written last
+  double last_val_loss = 0;
+};
+
+// Runs (or resumes) training as configured. Progress goes to stderr; metrics.jsonl,
+// loss.svg and checkpoints go to run.out_dir.
+TrainResult train(const TrainOptions& options);
+
+}  // namespace kiln

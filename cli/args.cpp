@@ -8,8 +8,8 @@
 
 namespace kiln::cli {
 
-Args::Args(const std::string& command, int argc, char** argv, const std::vector<std::string>& options,
-           const std::vector<std::string>& flags)
+Args::Args(const std::string& command, int argc, char** argv,
+           const std::vector<std::string>& options, const std::vector<std::string>& flags)
     : command_(command) {
   auto known = [](const std::vector<std::string>& list, const std::string& name) {
     return std::find(list.begin(), list.end(), name) != list.end();
@@ -27,12 +27,14 @@ Args::Args(const std::string& command, int argc, char** argv, const std::vector<
         values_[name].push_back("");
       } else if (known(options, name)) {
         if (!inline_value) {
-          KILN_CHECK(i + 1 < argc, "kiln ", command_, ": expected a value after --", name, ", got the end of the line");
+          KILN_CHECK(i + 1 < argc, "kiln ", command_, ": expected a value after --", name,
+                     ", got the end of the line");
           value = argv[++i];
         }
         values_[name].push_back(value);
       } else {
-        throw Error("kiln " + command_ + ": expected a known option (see 'kiln " + command_ + " --help'), got " + arg);
+        throw Error("kiln " + command_ + ": expected a known option (see 'kiln " + command_ +
+                    " --help'), got " + arg);
       }
     } else {
       positionals_.push_back(arg);
@@ -55,7 +57,8 @@ long long Args::get_int(const std::string& name, long long fallback) const {
   std::string v = get(name);
   char* end = nullptr;
   long long n = std::strtoll(v.c_str(), &end, 10);
-  KILN_CHECK(!v.empty() && *end == '\0', "kiln ", command_, ": --", name, ": expected an integer, got \"", v, "\"");
+  KILN_CHECK(!v.empty() && *end == '\0', "kiln ", command_, ": --", name,
+             ": expected an integer, got \"", v, "\"");
   return n;
 }
 
@@ -64,12 +67,14 @@ double Args::get_double(const std::string& name, double fallback) const {
   std::string v = get(name);
   char* end = nullptr;
   double n = std::strtod(v.c_str(), &end);
-  KILN_CHECK(!v.empty() && *end == '\0', "kiln ", command_, ": --", name, ": expected a number, got \"", v, "\"");
+  KILN_CHECK(!v.empty() && *end == '\0', "kiln ", command_, ": --", name,
+             ": expected a number, got \"", v, "\"");
   return n;
 }
 
 std::string Args::require(const std::string& name) const {
-  KILN_CHECK(has(name), "kiln ", command_, ": expected --", name, " (see 'kiln ", command_, " --help'), got none");
+  KILN_CHECK(has(name), "kiln ", command_, ": expected --", name, " (see 'kiln ", command_,
+             " --help'), got none");
   return get(name);
 }
 

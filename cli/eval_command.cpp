@@ -32,8 +32,8 @@ int eval_command(int argc, char** argv) {
     tokens = task.tokenizer().encode(read_text_file(file), file);
   }
   double loss = task.mean_loss_over_windows(tokens);
-  std::printf("{\"checkpoint\":\"%s\",\"step\":%lld,\"val_loss\":%.6f,\"perplexity\":%.4f}\n", path.c_str(),
-              static_cast<long long>(checkpoint.state.step), loss, std::exp(loss));
+  std::printf("{\"checkpoint\":\"%s\",\"step\":%lld,\"val_loss\":%.6f,\"perplexity\":%.4f}\n",
+              path.c_str(), static_cast<long long>(checkpoint.state.step), loss, std::exp(loss));
   return 0;
 }
 

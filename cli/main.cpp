@@ -1,6 +1,9 @@
 // The `kiln` command: parses the subcommand and maps kiln::Error to a one-line message and
 // a non-zero exit. The only place in kiln that exits.
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <string>
@@ -44,7 +47,18 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
+// libgomp reads OMP_WAIT_POLICY once, when it loads, so it cannot be changed from main().
+// Busy-waiting workers cost kiln up to 20x on a shared 2-core machine (a descheduled thread
+// holds up a spinning one at every barrier), so unless the user chose a policy, restart
+// once with the passive one, as ../shared/bench/torch_reference.py does for PyTorch.
+void prefer_passive_openmp_waiting(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+  setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  execv("/proc/self/exe", argv);  // returns only on failure; then carry on as we are
+}
+
 int main(int argc, char** argv) {
+  prefer_passive_openmp_waiting(argv);
   try {
     return run(argc, argv);
   } catch (const kiln::Error& e) {

@@ -11,7 +11,8 @@
 namespace kiln::cli {
 
 int sample_command(int argc, char** argv) {
-  Args args("sample", argc, argv, {"checkpoint", "prompt", "max-new-tokens", "temperature", "top-k", "top-p", "seed"});
+  Args args("sample", argc, argv,
+            {"checkpoint", "prompt", "max-new-tokens", "temperature", "top-k", "top-p", "seed"});
   if (args.help()) {
     std::puts(
         "usage: kiln sample --checkpoint PATH --prompt TEXT [options]\n"

@@ -23,8 +23,8 @@ int train_command(int argc, char** argv) {
         "Writes to run.out_dir: checkpoints (ckpt-*.h5), metrics.jsonl, loss.svg, config.yaml.");
     return 0;
   }
-  KILN_CHECK(args.positionals().size() == 1, "kiln train: expected one CONFIG file, got ", args.positionals().size(),
-             " (see 'kiln train --help')");
+  KILN_CHECK(args.positionals().size() == 1, "kiln train: expected one CONFIG file, got ",
+             args.positionals().size(), " (see 'kiln train --help')");
   TrainOptions options{args.positionals()[0], args.all("set"), args.get("resume")};
   TrainResult result = train(options);
   return result.interrupted ? 130 : 0;

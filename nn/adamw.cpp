@@ -10,7 +10,10 @@
 namespace kiln::nn {
 
 AdamW::AdamW(const ParameterArena& arena, AdamWOptions options)
-    : arena_(arena), options_(options), m_(Tensor::zeros({arena.size()})), v_(Tensor::zeros({arena.size()})) {
+    : arena_(arena),
+      options_(options),
+      m_(Tensor::zeros({arena.size()})),
+      v_(Tensor::zeros({arena.size()})) {
   KILN_CHECK(options.beta1 >= 0 && options.beta1 < 1 && options.beta2 >= 0 && options.beta2 < 1,
              "AdamW: expected betas in [0, 1), got ", options.beta1, ", ", options.beta2);
   KILN_CHECK(options.eps > 0, "AdamW: expected eps > 0, got ", options.eps);
@@ -41,8 +44,9 @@ void AdamW::step(float lr) {
 }
 
 void AdamW::restore(const Tensor& m, const Tensor& v, int64_t steps_taken) {
-  KILN_CHECK(m.numel() == m_.numel() && v.numel() == v_.numel(), "AdamW::restore: expected moments of ",
-             m_.numel(), " elements, got ", m.numel(), " and ", v.numel());
+  KILN_CHECK(m.numel() == m_.numel() && v.numel() == v_.numel(),
+             "AdamW::restore: expected moments of ", m_.numel(), " elements, got ", m.numel(),
+             " and ", v.numel());
   std::memcpy(m_.data(), m.data(), static_cast<std::size_t>(m_.numel()) * 4);
   std::memcpy(v_.data(), v.data(), static_cast<std::size_t>(v_.numel()) * 4);
   steps_taken_ = steps_taken;

@@ -15,23 +15,26 @@ using ops::WeightLayout;
 class GptAttention : public Module {
  public:
   explicit GptAttention(const GptConfig& c) : n_head_(c.n_head), dropout_(c.dropout) {
-    c_attn = register_module("c_attn", std::make_shared<Linear>(c.d_model, 3 * c.d_model, WeightLayout::kInOut));
-    c_proj = register_module("c_proj", std::make_shared<Linear>(c.d_model, c.d_model, WeightLayout::kInOut));
+    c_attn = register_module(
+        "c_attn", std::make_shared<Linear>(c.d_model, 3 * c.d_model, WeightLayout::kInOut));
+    c_proj = register_module("c_proj",
+                             std::make_shared<Linear>(c.d_model, c.d_model, WeightLayout::kInOut));
   }
   // x: [B, T, d] -> [B, T, d]
   Tensor forward(const Tensor& x, SeedStream& seeds) const {
     const int64_t B = x.dim(0), T = x.dim(1), d = x.dim(2), hd = d / n_head_;
-    Tensor qkv = c_attn->forward(x);                              // [B, T, 3d]
-    std::vector<Tensor> parts = ops::split(qkv, {d, d, d}, 2);    // 3 x [B, T, d]
-    auto heads = [&](const Tensor& t) {                           // [B, T, d] -> [B, H, T, hd]
+    Tensor qkv = c_attn->forward(x);                            // [B, T, 3d]
+    std::vector<Tensor> parts = ops::split(qkv, {d, d, d}, 2);  // 3 x [B, T, d]
+    auto heads = [&](const Tensor& t) {                         // [B, T, d] -> [B, H, T, hd]
       return ops::permute(ops::reshape(t, {B, T, n_head_, hd}), {0, 2, 1, 3});
     };
     ops::AttentionOptions options;
     options.causal = true;
     options.dropout = is_training() ? dropout_ : 0.0f;
     options.seed = seeds.next();
-    Tensor y = ops::attention(heads(parts[0]), heads(parts[1]), heads(parts[2]), options);  // [B, H, T, hd]
-    y = ops::reshape(ops::permute(y, {0, 2, 1, 3}), {B, T, d});                              // [B, T, d]
+    Tensor y = ops::attention(heads(parts[0]), heads(parts[1]), heads(parts[2]),
+                              options);                          // [B, H, T, hd]
+    y = ops::reshape(ops::permute(y, {0, 2, 1, 3}), {B, T, d});  // [B, T, d]
     return ops::dropout(c_proj->forward(y), dropout_, seeds.next(), is_training());
   }
 
@@ -46,8 +49,10 @@ class GptAttention : public Module {
 class GptMlp : public Module {
  public:
   explicit GptMlp(const GptConfig& c) : dropout_(c.dropout) {
-    c_fc = register_module("c_fc", std::make_shared<Linear>(c.d_model, c.d_ff, WeightLayout::kInOut));
-    c_proj = register_module("c_proj", std::make_shared<Linear>(c.d_ff, c.d_model, WeightLayout::kInOut));
+    c_fc =
+        register_module("c_fc", std::make_shared<Linear>(c.d_model, c.d_ff, WeightLayout::kInOut));
+    c_proj = register_module("c_proj",
+                             std::make_shared<Linear>(c.d_ff, c.d_model, WeightLayout::kInOut));
   }
   // x: [B, T, d] -> [B, T, d]
   Tensor forward(const Tensor& x, SeedStream& seeds) const {
@@ -94,11 +99,12 @@ class Container : public Module {
 
 GptConfig validated(GptConfig c) {
   if (c.d_ff == 0) c.d_ff = 4 * c.d_model;
-  KILN_CHECK(c.vocab_size > 0 && c.n_layer > 0 && c.n_head > 0 && c.d_model > 0 && c.max_seq_len > 0,
-             "Gpt: expected positive vocab_size, n_layer, n_head, d_model and max_seq_len, got ", c.vocab_size, ", ",
-             c.n_layer, ", ", c.n_head, ", ", c.d_model, ", ", c.max_seq_len);
-  KILN_CHECK(c.d_model % c.n_head == 0, "Gpt: expected n_head to divide d_model, got n_head ", c.n_head,
-             " and d_model ", c.d_model);
+  KILN_CHECK(
+      c.vocab_size > 0 && c.n_layer > 0 && c.n_head > 0 && c.d_model > 0 && c.max_seq_len > 0,
+      "Gpt: expected positive vocab_size, n_layer, n_head, d_model and max_seq_len, got ",
+      c.vocab_size, ", ", c.n_layer, ", ", c.n_head, ", ", c.d_model, ", ", c.max_seq_len);
+  KILN_CHECK(c.d_model % c.n_head == 0, "Gpt: expected n_head to divide d_model, got n_head ",
+             c.n_head, " and d_model ", c.d_model);
   KILN_CHECK(c.dropout >= 0 && c.dropout < 1, "Gpt: expected dropout in [0, 1), got ", c.dropout);
   return c;
 }
@@ -121,23 +127,26 @@ Gpt::Gpt(const GptConfig& config, uint64_t seed) : config_(validated(config)) {
     uint64_t stream = std::hash<std::string>{}(name);
     bool is_matrix = t.rank() == 2;
     bool is_residual_projection = name.ends_with("c_proj.weight");
-    if (is_matrix) init_normal(t, is_residual_projection ? residual_std : 0.02f, derive_seed(seed, stream));
+    if (is_matrix)
+      init_normal(t, is_residual_projection ? residual_std : 0.02f, derive_seed(seed, stream));
   }
 }
 
 Tensor Gpt::forward(const Tensor& ids, uint64_t dropout_seed) const {
-  KILN_CHECK(ids.rank() == 2 && ids.dtype() == DType::kI32, "Gpt::forward: expected int32 ids [B, T], got ",
-             dtype_name(ids.dtype()), " ", shape_str(ids.shape()));
+  KILN_CHECK(ids.rank() == 2 && ids.dtype() == DType::kI32,
+             "Gpt::forward: expected int32 ids [B, T], got ", dtype_name(ids.dtype()), " ",
+             shape_str(ids.shape()));
   const int64_t T = ids.dim(1);
-  KILN_CHECK(T <= config_.max_seq_len, "Gpt::forward: expected at most max_seq_len = ", config_.max_seq_len,
+  KILN_CHECK(T <= config_.max_seq_len,
+             "Gpt::forward: expected at most max_seq_len = ", config_.max_seq_len,
              " positions, got ", T);
   SeedStream seeds(dropout_seed);
-  Tensor positions = ops::slice_rows(wpe_->weight, 0, T);                         // [T, d]
-  Tensor x = ops::add(wte_->forward(ids), positions);                            // [B, T, d]
+  Tensor positions = ops::slice_rows(wpe_->weight, 0, T);  // [T, d]
+  Tensor x = ops::add(wte_->forward(ids), positions);      // [B, T, d]
   x = ops::dropout(x, config_.dropout, seeds.next(), is_training());
-  for (const auto& block : blocks_) x = block->forward(x, seeds);                // [B, T, d]
-  x = ln_f_->forward(x);                                                         // [B, T, d]
-  return ops::linear(x, wte_->weight, Tensor(), WeightLayout::kOutIn);           // [B, T, V]
+  for (const auto& block : blocks_) x = block->forward(x, seeds);       // [B, T, d]
+  x = ln_f_->forward(x);                                                // [B, T, d]
+  return ops::linear(x, wte_->weight, Tensor(), WeightLayout::kOutIn);  // [B, T, V]
 }
 
 Tensor Gpt::loss(const Tensor& ids, const Tensor& targets, uint64_t dropout_seed) const {

@@ -11,7 +11,8 @@ namespace kiln::nn {
 // y = x W^T + b (layout kOutIn, PyTorch nn.Linear) or y = x W + b (kInOut, GPT-2 Conv1D).
 class Linear : public Module {
  public:
-  Linear(int64_t in, int64_t out, ops::WeightLayout layout, bool with_bias = true) : layout_(layout) {
+  Linear(int64_t in, int64_t out, ops::WeightLayout layout, bool with_bias = true)
+      : layout_(layout) {
     Shape shape = layout == ops::WeightLayout::kOutIn ? Shape{out, in} : Shape{in, out};
     weight = register_parameter("weight", Tensor::zeros(shape));
     if (with_bias) bias = register_parameter("bias", Tensor::zeros({out}));
@@ -28,7 +29,9 @@ class Linear : public Module {
 // ids: int32 [...] -> [..., dim]
 class Embedding : public Module {
  public:
-  Embedding(int64_t count, int64_t dim) { weight = register_parameter("weight", Tensor::zeros({count, dim})); }
+  Embedding(int64_t count, int64_t dim) {
+    weight = register_parameter("weight", Tensor::zeros({count, dim}));
+  }
   Tensor forward(const Tensor& ids) const { return ops::embedding(weight, ids); }
 
   Tensor weight;

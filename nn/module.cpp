@@ -24,13 +24,15 @@ Tensor Module::register_parameter(const std::string& name, Tensor tensor) {
 
 void Module::add_child(const std::string& name, std::shared_ptr<Module> module) {
   check_name(name, "register_module");
-  KILN_CHECK(module != nullptr, "Module::register_module: expected a module for '", name, "', got null");
+  KILN_CHECK(module != nullptr, "Module::register_module: expected a module for '", name,
+             "', got null");
   children_.emplace_back(name, std::move(module));
 }
 
 void Module::collect(const std::string& prefix, std::vector<NamedTensor>& out) const {
   for (const auto& [name, tensor] : parameters_) {
-    bool seen = std::any_of(out.begin(), out.end(), [&](const NamedTensor& p) { return p.second.same(tensor); });
+    bool seen = std::any_of(out.begin(), out.end(),
+                            [&](const NamedTensor& p) { return p.second.same(tensor); });
     if (!seen) out.emplace_back(prefix + name, tensor);
   }
   for (const auto& [name, child] : children_) child->collect(prefix + name + ".", out);

@@ -11,7 +11,8 @@ namespace kiln::nn {
 
 ParameterArena::ParameterArena(const Module& model) {
   std::vector<NamedTensor> all = model.named_parameters();
-  std::stable_partition(all.begin(), all.end(), [](const NamedTensor& p) { return p.second.rank() >= 2; });
+  std::stable_partition(all.begin(), all.end(),
+                        [](const NamedTensor& p) { return p.second.rank() >= 2; });
   int64_t total = 0;
   for (const auto& [name, t] : all) {
     if (t.rank() >= 2) decayed_size_ += t.numel();
@@ -29,7 +30,9 @@ ParameterArena::ParameterArena(const Module& model) {
   named_ = std::move(all);
 }
 
-void ParameterArena::zero_grads() const { std::memset(grads_.data(), 0, static_cast<std::size_t>(size()) * 4); }
+void ParameterArena::zero_grads() const {
+  std::memset(grads_.data(), 0, static_cast<std::size_t>(size()) * 4);
+}
 
 double sum_of_squares(const float* x, int64_t n) {
   constexpr int64_t kBlock = 1 << 16;
@@ -38,7 +41,8 @@ double sum_of_squares(const float* x, int64_t n) {
   parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
       double s = 0;
-      for (int64_t i = b * kBlock, e = std::min(n, i + kBlock); i < e; ++i) s += double(x[i]) * x[i];
+      for (int64_t i = b * kBlock, e = std::min(n, i + kBlock); i < e; ++i)
+        s += double(x[i]) * x[i];
       partial[static_cast<std::size_t>(b)] = s;
     }
   });
@@ -47,7 +51,9 @@ double sum_of_squares(const float* x, int64_t n) {
   return total;
 }
 
-double ParameterArena::grad_norm() const { return std::sqrt(sum_of_squares(grads_.data(), size())); }
+double ParameterArena::grad_norm() const {
+  return std::sqrt(sum_of_squares(grads_.data(), size()));
+}
 
 void ParameterArena::scale_grads(float factor) const {
   float* g = grads_.data();

@@ -22,8 +22,10 @@ struct Schedule {
     if (step < warmup_steps) return max_lr * double(step + 1) / double(warmup_steps);
     if (kind == ScheduleKind::kConstant) return max_lr;
     int64_t decay_steps = total_steps - warmup_steps;
-    double progress = decay_steps <= 0 ? 1.0 : std::min(1.0, double(step - warmup_steps) / double(decay_steps));
-    double coefficient = kind == ScheduleKind::kCosine ? 0.5 * (1.0 + std::cos(M_PI * progress)) : 1.0 - progress;
+    double progress =
+        decay_steps <= 0 ? 1.0 : std::min(1.0, double(step - warmup_steps) / double(decay_steps));
+    double coefficient =
+        kind == ScheduleKind::kCosine ? 0.5 * (1.0 + std::cos(M_PI * progress)) : 1.0 - progress;
     return min_lr + coefficient * (max_lr - min_lr);
   }
 };

@@ -37,8 +37,8 @@ void for_each_slice(const nn::ParameterArena& arena, Fn&& fn) {
 
 }  // namespace
 
-void save_checkpoint(const std::string& path, const nn::ParameterArena& arena, const nn::AdamW* optimizer,
-                     const CheckpointState& state) {
+void save_checkpoint(const std::string& path, const nn::ParameterArena& arena,
+                     const nn::AdamW* optimizer, const CheckpointState& state) {
   const std::string tmp = path + ".tmp";
   {
     Hdf5File file(tmp, Hdf5File::Mode::kCreate);
@@ -49,10 +49,12 @@ void save_checkpoint(const std::string& path, const nn::ParameterArena& arena, c
     for_each_slice(arena, [&](const std::string& name, int64_t offset, const Tensor& t) {
       file.write_tensor("/model/" + name, t);
       if (optimizer == nullptr) return;
-      file.write_tensor("/optimizer/exp_avg/" + name,
-                        optimizer->first_moment().rows_view(offset, offset + t.numel()).view(t.shape()));
-      file.write_tensor("/optimizer/exp_avg_sq/" + name,
-                        optimizer->second_moment().rows_view(offset, offset + t.numel()).view(t.shape()));
+      file.write_tensor(
+          "/optimizer/exp_avg/" + name,
+          optimizer->first_moment().rows_view(offset, offset + t.numel()).view(t.shape()));
+      file.write_tensor(
+          "/optimizer/exp_avg_sq/" + name,
+          optimizer->second_moment().rows_view(offset, offset + t.numel()).view(t.shape()));
     });
     if (optimizer != nullptr) file.set_attribute("optimizer_steps", optimizer->steps_taken());
     file.write_string("/config", state.config_yaml);
@@ -70,34 +72,41 @@ void save_checkpoint(const std::string& path, const nn::ParameterArena& arena, c
 Checkpoint load_checkpoint(const std::string& path) {
   KILN_CHECK(fs::exists(path), path, ": expected a checkpoint file, got no such file");
   Hdf5File file(path, Hdf5File::Mode::kRead);
-  KILN_CHECK(file.has_attribute("format") && file.string_attribute("format") == kCheckpointFormat, path,
-             ": expected a kiln checkpoint (root attribute format = '", kCheckpointFormat, "'), got ",
-             file.has_attribute("format") ? "'" + file.string_attribute("format") + "'" : std::string("none"));
+  KILN_CHECK(file.has_attribute("format") && file.string_attribute("format") == kCheckpointFormat,
+             path, ": expected a kiln checkpoint (root attribute format = '", kCheckpointFormat,
+             "'), got ",
+             file.has_attribute("format") ? "'" + file.string_attribute("format") + "'"
+                                          : std::string("none"));
   int64_t version = file.int_attribute("version");
-  KILN_CHECK(version == kCheckpointVersion, path, ": expected checkpoint format version ", kCheckpointVersion,
-             ", got ", version);
+  KILN_CHECK(version == kCheckpointVersion, path, ": expected checkpoint format version ",
+             kCheckpointVersion, ", got ", version);
   Checkpoint c;
   c.path = path;
   c.state.step = file.int_attribute("step");
   c.state.tokens_seen = file.int_attribute("tokens_seen");
   c.state.config_yaml = file.read_string("/config");
   c.state.tokenizer = file.read_string("/tokenizer");
-  for (const std::string& name : file.list("/model")) c.model[name] = file.read_tensor("/model/" + name);
+  for (const std::string& name : file.list("/model"))
+    c.model[name] = file.read_tensor("/model/" + name);
   for (const std::string& name : file.list("/optimizer/exp_avg"))
     c.exp_avg[name] = file.read_tensor("/optimizer/exp_avg/" + name);
   for (const std::string& name : file.list("/optimizer/exp_avg_sq"))
     c.exp_avg_sq[name] = file.read_tensor("/optimizer/exp_avg_sq/" + name);
-  if (file.has_attribute("optimizer_steps")) c.optimizer_steps = file.int_attribute("optimizer_steps");
+  if (file.has_attribute("optimizer_steps"))
+    c.optimizer_steps = file.int_attribute("optimizer_steps");
   return c;
 }
 
-void restore_checkpoint(const Checkpoint& checkpoint, const nn::ParameterArena& arena, nn::AdamW* optimizer) {
-  auto fetch = [&](const std::map<std::string, Tensor>& from, const char* group, const std::string& name,
-                   const Tensor& like) {
+void restore_checkpoint(const Checkpoint& checkpoint, const nn::ParameterArena& arena,
+                        nn::AdamW* optimizer) {
+  auto fetch = [&](const std::map<std::string, Tensor>& from, const char* group,
+                   const std::string& name, const Tensor& like) {
     auto it = from.find(name);
-    KILN_CHECK(it != from.end(), checkpoint.path, ": expected /", group, "/", name, ", got no such dataset");
-    KILN_CHECK(it->second.shape() == like.shape(), checkpoint.path, ": /", group, "/", name, ": expected shape ",
-               shape_str(like.shape()), ", got ", shape_str(it->second.shape()));
+    KILN_CHECK(it != from.end(), checkpoint.path, ": expected /", group, "/", name,
+               ", got no such dataset");
+    KILN_CHECK(it->second.shape() == like.shape(), checkpoint.path, ": /", group, "/", name,
+               ": expected shape ", shape_str(like.shape()), ", got ",
+               shape_str(it->second.shape()));
     return it->second;
   };
   Tensor m, v;
@@ -111,7 +120,8 @@ void restore_checkpoint(const Checkpoint& checkpoint, const nn::ParameterArena& 
     if (optimizer == nullptr) return;
     std::memcpy(m.data() + offset, fetch(checkpoint.exp_avg, "optimizer/exp_avg", name, t).data(),
                 static_cast<std::size_t>(t.numel()) * 4);
-    std::memcpy(v.data() + offset, fetch(checkpoint.exp_avg_sq, "optimizer/exp_avg_sq", name, t).data(),
+    std::memcpy(v.data() + offset,
+                fetch(checkpoint.exp_avg_sq, "optimizer/exp_avg_sq", name, t).data(),
                 static_cast<std::size_t>(t.numel()) * 4);
   });
   if (optimizer != nullptr) optimizer->restore(m, v, checkpoint.optimizer_steps);
@@ -131,7 +141,8 @@ std::vector<std::string> list_checkpoints(const std::string& dir) {
   if (!fs::is_directory(dir)) return found;
   static const std::regex pattern("ckpt-[0-9]{8}\\.h5");
   for (const auto& entry : fs::directory_iterator(dir))
-    if (std::regex_match(entry.path().filename().string(), pattern)) found.push_back(entry.path().string());
+    if (std::regex_match(entry.path().filename().string(), pattern))
+      found.push_back(entry.path().string());
   std::sort(found.rbegin(), found.rend());
   return found;
 }
@@ -152,7 +163,8 @@ std::optional<std::string> find_latest_checkpoint(const std::string& dir) {
 
 void prune_checkpoints(const std::string& dir, int keep) {
   std::vector<std::string> all = list_checkpoints(dir);
-  for (std::size_t i = static_cast<std::size_t>(std::max(keep, 0)); i < all.size(); ++i) fs::remove(all[i]);
+  for (std::size_t i = static_cast<std::size_t>(std::max(keep, 0)); i < all.size(); ++i)
+    fs::remove(all[i]);
 }
 
 }  // namespace kiln

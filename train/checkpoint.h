@@ -35,15 +35,16 @@ struct Checkpoint {
 
 // Writes `path` atomically: to "<path>.tmp", fsync, rename, fsync of the directory. An
 // existing file at `path` is replaced only once the new one is complete.
-void save_checkpoint(const std::string& path, const nn::ParameterArena& arena, const nn::AdamW* optimizer,
-                     const CheckpointState& state);
+void save_checkpoint(const std::string& path, const nn::ParameterArena& arena,
+                     const nn::AdamW* optimizer, const CheckpointState& state);
 
 // Reads and validates a checkpoint (format name and version); errors name the path.
 Checkpoint load_checkpoint(const std::string& path);
 
 // Copies the checkpoint's weights (and moments, when `optimizer` is given) into the arena,
 // by name. A missing name or a shape that differs is an error naming both.
-void restore_checkpoint(const Checkpoint& checkpoint, const nn::ParameterArena& arena, nn::AdamW* optimizer);
+void restore_checkpoint(const Checkpoint& checkpoint, const nn::ParameterArena& arena,
+                        nn::AdamW* optimizer);
 
 // "<dir>/ckpt-00001200.h5" for step 1200.
 std::string checkpoint_path(const std::string& dir, int64_t step);

@@ -20,7 +20,8 @@ inline constexpr uint64_t kTrainBatchStream = 2;
 
 Tensor ids_tensor(const std::vector<int32_t>& ids, int batch_size, int seq_len) {
   Tensor t = Tensor::empty({batch_size, seq_len}, DType::kI32);
-  std::memcpy(t.ints(), ids.data(), sizeof(int32_t) * static_cast<std::size_t>(batch_size) * seq_len);
+  std::memcpy(t.ints(), ids.data(),
+              sizeof(int32_t) * static_cast<std::size_t>(batch_size) * seq_len);
   return t;
 }
 
@@ -45,9 +46,10 @@ nn::GptConfig gpt_config_for(const Config& config, int tokenizer_vocab_size) {
 GptTask::GptTask(const Config& config, const std::optional<std::string>& serialized_tokenizer)
     : config_(config) {
   const DataConfig& d = config.data;
-  KILN_CHECK(d.tokenizer == "char", "data.tokenizer: expected \"char\" for the GPT task, got \"", d.tokenizer, "\"");
-  Corpus corpus =
-      d.val_files.empty() ? Corpus::from_files(d.train_files, d.val_fraction) : Corpus::from_files(d.train_files, d.val_files);
+  KILN_CHECK(d.tokenizer == "char", "data.tokenizer: expected \"char\" for the GPT task, got \"",
+             d.tokenizer, "\"");
+  Corpus corpus = d.val_files.empty() ? Corpus::from_files(d.train_files, d.val_fraction)
+                                      : Corpus::from_files(d.train_files, d.val_files);
   tokenizer_ = serialized_tokenizer ? CharTokenizer::from_serialized(*serialized_tokenizer)
                                     : CharTokenizer::from_corpus(corpus);
   uint64_t key = token_cache_fingerprint(corpus.fingerprint(), tokenizer_->fingerprint());
@@ -58,9 +60,10 @@ GptTask::GptTask(const Config& config, const std::optional<std::string>& seriali
   std::vector<int32_t> train_tokens = cached("train.tok", Split::kTrain);
   val_tokens_ = cached("validation.tok", Split::kValidation);
   const TrainConfig& t = config.train;
-  batches_.emplace(std::move(train_tokens), t.batch_size, t.seq_len, derive_seed(config.run.seed, kTrainBatchStream),
-                   "train");
-  eval_batches_.emplace(val_tokens_, t.batch_size, t.seq_len, std::max(config.eval.batches, 1), "validation");
+  batches_.emplace(std::move(train_tokens), t.batch_size, t.seq_len,
+                   derive_seed(config.run.seed, kTrainBatchStream), "train");
+  eval_batches_.emplace(val_tokens_, t.batch_size, t.seq_len, std::max(config.eval.batches, 1),
+                        "validation");
   model_ = std::make_unique<nn::Gpt>(gpt_config_for(config, tokenizer_->vocab_size()),
                                      derive_seed(config.run.seed, kModelInitStream));
 }
@@ -73,7 +76,8 @@ Tensor GptTask::train_loss(int64_t step, int micro, uint64_t dropout_seed) {
   model_->train(true);
   batches_->fill(static_cast<uint64_t>(step) * config_.train.grad_accum + micro, scratch_);
   return model_->loss(ids_tensor(scratch_.inputs, scratch_.batch_size, scratch_.seq_len),
-                      ids_tensor(scratch_.targets, scratch_.batch_size, scratch_.seq_len), dropout_seed);
+                      ids_tensor(scratch_.targets, scratch_.batch_size, scratch_.seq_len),
+                      dropout_seed);
 }
 
 Metrics GptTask::evaluate() {
@@ -82,8 +86,9 @@ Metrics GptTask::evaluate() {
   double total = 0;
   for (int i = 0; i < eval_batches_->num_batches(); ++i) {
     eval_batches_->fill(i, scratch_);
-    total += model_->loss(ids_tensor(scratch_.inputs, scratch_.batch_size, scratch_.seq_len),
-                          ids_tensor(scratch_.targets, scratch_.batch_size, scratch_.seq_len))
+    total += model_
+                 ->loss(ids_tensor(scratch_.inputs, scratch_.batch_size, scratch_.seq_len),
+                        ids_tensor(scratch_.targets, scratch_.batch_size, scratch_.seq_len))
                  .item();
   }
   model_->train(true);
@@ -100,7 +105,8 @@ double GptTask::mean_loss_over_windows(const std::vector<int32_t>& tokens) {
   double total = 0;  // sum of per-window mean losses; every window has T targets
   for (int64_t first = 0; first < count; first += B) {
     int rows = static_cast<int>(std::min<int64_t>(B, count - first));
-    for (int r = 0; r < rows; ++r) windows.window(first + r, &inputs[std::size_t(r) * T], &targets[std::size_t(r) * T]);
+    for (int r = 0; r < rows; ++r)
+      windows.window(first + r, &inputs[std::size_t(r) * T], &targets[std::size_t(r) * T]);
     total += model_->loss(ids_tensor(inputs, rows, T), ids_tensor(targets, rows, T)).item() * rows;
   }
   return total / double(count);
@@ -115,7 +121,8 @@ LoadedGpt load_gpt(const std::string& checkpoint_path) {
   LoadedGpt loaded;
   loaded.config = parse_config(checkpoint.state.config_yaml, checkpoint_path + ":/config");
   loaded.tokenizer = CharTokenizer::from_serialized(checkpoint.state.tokenizer);
-  loaded.model = std::make_unique<nn::Gpt>(gpt_config_for(loaded.config, loaded.tokenizer->vocab_size()), 0);
+  loaded.model =
+      std::make_unique<nn::Gpt>(gpt_config_for(loaded.config, loaded.tokenizer->vocab_size()), 0);
   loaded.arena = std::make_unique<nn::ParameterArena>(*loaded.model);
   restore_checkpoint(checkpoint, *loaded.arena, nullptr);
   loaded.model->train(false);

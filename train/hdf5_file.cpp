@@ -37,7 +37,8 @@ Hdf5File::Hdf5File(const std::string& path, Mode mode) : path_(path) {
     file_ = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   else
     file_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  KILN_CHECK(file_ >= 0, path, ": expected ", mode == Mode::kCreate ? "a writable path" : "a readable HDF5 file",
+  KILN_CHECK(file_ >= 0, path, ": expected ",
+             mode == Mode::kCreate ? "a writable path" : "a readable HDF5 file",
              ", got a file HDF5 cannot ", mode == Mode::kCreate ? "create" : "open",
              " (missing, unreadable, or not HDF5)");
 }
@@ -55,7 +56,8 @@ void Hdf5File::close() {
 }
 
 void Hdf5File::ensure_parent_groups(const std::string& name) {
-  for (std::size_t slash = name.find('/', 1); slash != std::string::npos; slash = name.find('/', slash + 1)) {
+  for (std::size_t slash = name.find('/', 1); slash != std::string::npos;
+       slash = name.find('/', slash + 1)) {
     std::string group = name.substr(0, slash);
     if (H5Lexists(file_, group.c_str(), H5P_DEFAULT) > 0) continue;
     Handle g{H5Gcreate2(file_, group.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose};
@@ -78,7 +80,8 @@ void Hdf5File::write_tensor(const std::string& name, const Tensor& t) {
   Handle space{H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose};
   hid_t type = t.dtype() == DType::kF32 ? H5T_IEEE_F32LE : H5T_STD_I32LE;
   hid_t memtype = t.dtype() == DType::kF32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_INT32;
-  Handle set{H5Dcreate2(file_, name.c_str(), type, space.id, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose};
+  Handle set{H5Dcreate2(file_, name.c_str(), type, space.id, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+             H5Dclose};
   KILN_CHECK(set.id >= 0, path_, ": expected to create dataset ", name, ", got an HDF5 error");
   const void* data = t.dtype() == DType::kF32 ? static_cast<const void*>(t.data()) : t.ints();
   KILN_CHECK(H5Dwrite(set.id, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0, path_,
@@ -99,8 +102,10 @@ Tensor Hdf5File::read_tensor(const std::string& name) const {
   bool is_int = H5Tget_class(type.id) == H5T_INTEGER;
   Tensor t = Tensor::empty(shape, is_int ? DType::kI32 : DType::kF32);
   void* data = is_int ? static_cast<void*>(t.ints()) : static_cast<void*>(t.data());
-  KILN_CHECK(H5Dread(set.id, is_int ? H5T_NATIVE_INT32 : H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0,
-             path_, ": expected to read dataset ", name, " as ", is_int ? "int32" : "float32", ", got an HDF5 error");
+  KILN_CHECK(H5Dread(set.id, is_int ? H5T_NATIVE_INT32 : H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL,
+                     H5P_DEFAULT, data) >= 0,
+             path_, ": expected to read dataset ", name, " as ", is_int ? "int32" : "float32",
+             ", got an HDF5 error");
   return t;
 }
 
@@ -110,12 +115,13 @@ void Hdf5File::write_string(const std::string& name, const std::string& text) {
   // readable from h5py as bytes(f[name][()]).
   hsize_t n = text.size();
   Handle space{H5Screate_simple(1, &n, nullptr), H5Sclose};
-  Handle set{H5Dcreate2(file_, name.c_str(), H5T_STD_U8LE, space.id, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+  Handle set{H5Dcreate2(file_, name.c_str(), H5T_STD_U8LE, space.id, H5P_DEFAULT, H5P_DEFAULT,
+                        H5P_DEFAULT),
              H5Dclose};
   KILN_CHECK(set.id >= 0, path_, ": expected to create dataset ", name, ", got an HDF5 error");
   if (n > 0)
-    KILN_CHECK(H5Dwrite(set.id, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT, text.data()) >= 0, path_,
-               ": expected to write ", name, ", got an HDF5 error");
+    KILN_CHECK(H5Dwrite(set.id, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT, text.data()) >= 0,
+               path_, ": expected to write ", name, ", got an HDF5 error");
 }
 
 std::string Hdf5File::read_string(const std::string& name) const {
@@ -126,8 +132,8 @@ std::string Hdf5File::read_string(const std::string& name) const {
   KILN_CHECK(n >= 0, path_, ": expected a byte array at ", name, ", got an unreadable dataspace");
   std::string text(static_cast<std::size_t>(n), '\0');
   if (n > 0)
-    KILN_CHECK(H5Dread(set.id, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT, text.data()) >= 0, path_,
-               ": expected a byte array at ", name, ", got an HDF5 read error");
+    KILN_CHECK(H5Dread(set.id, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT, text.data()) >= 0,
+               path_, ": expected a byte array at ", name, ", got an HDF5 read error");
   return text;
 }
 
@@ -138,29 +144,34 @@ std::vector<std::string> Hdf5File::list(const std::string& group) const {
     static_cast<std::vector<std::string>*>(out)->emplace_back(name);
     return 0;
   };
-  H5Literate_by_name(file_, group.c_str(), H5_INDEX_NAME, H5_ITER_INC, nullptr, visit, &names, H5P_DEFAULT);
+  H5Literate_by_name(file_, group.c_str(), H5_INDEX_NAME, H5_ITER_INC, nullptr, visit, &names,
+                     H5P_DEFAULT);
   std::sort(names.begin(), names.end());
   return names;
 }
 
 void Hdf5File::set_attribute(const std::string& key, int64_t value) {
   Handle space{H5Screate(H5S_SCALAR), H5Sclose};
-  Handle attr{H5Acreate2(file_, key.c_str(), H5T_STD_I64LE, space.id, H5P_DEFAULT, H5P_DEFAULT), H5Aclose};
-  KILN_CHECK(attr.id >= 0 && H5Awrite(attr.id, H5T_NATIVE_INT64, &value) >= 0, path_, ": expected to write attribute ",
-             key, ", got an HDF5 error");
+  Handle attr{H5Acreate2(file_, key.c_str(), H5T_STD_I64LE, space.id, H5P_DEFAULT, H5P_DEFAULT),
+              H5Aclose};
+  KILN_CHECK(attr.id >= 0 && H5Awrite(attr.id, H5T_NATIVE_INT64, &value) >= 0, path_,
+             ": expected to write attribute ", key, ", got an HDF5 error");
 }
 
 void Hdf5File::set_attribute(const std::string& key, const std::string& value) {
   Handle type{H5Tcopy(H5T_C_S1), H5Tclose};
   H5Tset_size(type.id, std::max<std::size_t>(1, value.size()));
   Handle space{H5Screate(H5S_SCALAR), H5Sclose};
-  Handle attr{H5Acreate2(file_, key.c_str(), type.id, space.id, H5P_DEFAULT, H5P_DEFAULT), H5Aclose};
+  Handle attr{H5Acreate2(file_, key.c_str(), type.id, space.id, H5P_DEFAULT, H5P_DEFAULT),
+              H5Aclose};
   std::string padded = value.empty() ? std::string(1, '\0') : value;
-  KILN_CHECK(attr.id >= 0 && H5Awrite(attr.id, type.id, padded.data()) >= 0, path_, ": expected to write attribute ",
-             key, ", got an HDF5 error");
+  KILN_CHECK(attr.id >= 0 && H5Awrite(attr.id, type.id, padded.data()) >= 0, path_,
+             ": expected to write attribute ", key, ", got an HDF5 error");
 }
 
-bool Hdf5File::has_attribute(const std::string& key) const { return H5Aexists(file_, key.c_str()) > 0; }
+bool Hdf5File::has_attribute(const std::string& key) const {
+  return H5Aexists(file_, key.c_str()) > 0;
+}
 
 int64_t Hdf5File::int_attribute(const std::string& key) const {
   KILN_CHECK(has_attribute(key), path_, ": expected a root attribute '", key, "', got none");
@@ -175,11 +186,11 @@ std::string Hdf5File::string_attribute(const std::string& key) const {
   KILN_CHECK(has_attribute(key), path_, ": expected a root attribute '", key, "', got none");
   Handle attr{H5Aopen(file_, key.c_str(), H5P_DEFAULT), H5Aclose};
   Handle type{H5Aget_type(attr.id), H5Tclose};
-  KILN_CHECK(H5Tget_class(type.id) == H5T_STRING && !H5Tis_variable_str(type.id), path_, ": expected attribute '",
-             key, "' to be a fixed-length string, got another type");
+  KILN_CHECK(H5Tget_class(type.id) == H5T_STRING && !H5Tis_variable_str(type.id), path_,
+             ": expected attribute '", key, "' to be a fixed-length string, got another type");
   std::string value(H5Tget_size(type.id), '\0');
-  KILN_CHECK(H5Aread(attr.id, type.id, value.data()) >= 0, path_, ": expected to read attribute '", key,
-             "', got an HDF5 error");
+  KILN_CHECK(H5Aread(attr.id, type.id, value.data()) >= 0, path_, ": expected to read attribute '",
+             key, "', got an HDF5 error");
   value.resize(std::strlen(value.c_str()));
   return value;
 }

@@ -83,7 +83,8 @@ void MetricsLog::write_plot() const {
         series[(e.kind == "train" ? "train " : "") + key].emplace_back(double(e.step), value);
   double x_max = 1, y_min = INFINITY, y_max = -INFINITY;
   for (const auto& [name, points] : series)
-    for (auto [x, y] : points) x_max = std::max(x_max, x), y_min = std::min(y_min, y), y_max = std::max(y_max, y);
+    for (auto [x, y] : points)
+      x_max = std::max(x_max, x), y_min = std::min(y_min, y), y_max = std::max(y_max, y);
   if (!std::isfinite(y_min)) y_min = 0, y_max = 1;
   if (y_max - y_min < 1e-6) y_max = y_min + 1;
 
@@ -93,24 +94,27 @@ void MetricsLog::write_plot() const {
   const char* colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"};
   std::ostringstream svg;
   svg << "<svg xmlns='http://www.w3.org/2000/svg' width='" << width << "' height='" << height
-      << "' font-family='sans-serif' font-size='12'>\n<rect width='100%' height='100%' fill='white'/>\n";
-  svg << "<line x1='" << left << "' y1='" << height - bottom << "' x2='" << width - right << "' y2='"
-      << height - bottom << "' stroke='black'/>\n<line x1='" << left << "' y1='" << top << "' x2='" << left
-      << "' y2='" << height - bottom << "' stroke='black'/>\n";
+      << "' font-family='sans-serif' font-size='12'>\n<rect width='100%' height='100%' "
+         "fill='white'/>\n";
+  svg << "<line x1='" << left << "' y1='" << height - bottom << "' x2='" << width - right
+      << "' y2='" << height - bottom << "' stroke='black'/>\n<line x1='" << left << "' y1='" << top
+      << "' x2='" << left << "' y2='" << height - bottom << "' stroke='black'/>\n";
   for (int i = 0; i <= 4; ++i) {
     double y = y_min + (y_max - y_min) * i / 4, x = x_max * i / 4;
-    svg << "<text x='" << left - 6 << "' y='" << py(y) + 4 << "' text-anchor='end'>" << std::setprecision(3) << y
-        << "</text>\n<text x='" << px(x) << "' y='" << height - bottom + 16 << "' text-anchor='middle'>"
-        << static_cast<int64_t>(x) << "</text>\n";
+    svg << "<text x='" << left - 6 << "' y='" << py(y) + 4 << "' text-anchor='end'>"
+        << std::setprecision(3) << y << "</text>\n<text x='" << px(x) << "' y='"
+        << height - bottom + 16 << "' text-anchor='middle'>" << static_cast<int64_t>(x)
+        << "</text>\n";
   }
-  svg << "<text x='" << (left + width - right) / 2 << "' y='" << height - 8 << "' text-anchor='middle'>step</text>\n";
+  svg << "<text x='" << (left + width - right) / 2 << "' y='" << height - 8
+      << "' text-anchor='middle'>step</text>\n";
   int index = 0;
   for (const auto& [name, points] : series) {
     const char* color = colors[index % 6];
     svg << "<polyline fill='none' stroke='" << color << "' stroke-width='1.5' points='";
     for (auto [x, y] : points) svg << px(x) << "," << py(y) << " ";
-    svg << "'/>\n<text x='" << width - right - 140 << "' y='" << top + 14 * index << "' fill='" << color << "'>"
-        << name << "</text>\n";
+    svg << "'/>\n<text x='" << width - right - 140 << "' y='" << top + 14 * index << "' fill='"
+        << color << "'>" << name << "</text>\n";
     ++index;
   }
   svg << "</svg>\n";

@@ -21,10 +21,12 @@ struct SamplingOptions {
 
 // Picks the next token from `logits` (one row of vocab_size values). Draw `draw` of a run
 // uses random_uniform(seed, draw), so the same seed always gives the same text.
-int32_t sample_token(const float* logits, int64_t vocab_size, const SamplingOptions& options, uint64_t draw);
+int32_t sample_token(const float* logits, int64_t vocab_size, const SamplingOptions& options,
+                     uint64_t draw);
 
 // Appends up to max_new_tokens tokens to `prompt_ids`; calls on_token(id) after each.
-std::vector<int32_t> generate(const nn::Gpt& model, std::vector<int32_t> prompt_ids, const SamplingOptions& options,
+std::vector<int32_t> generate(const nn::Gpt& model, std::vector<int32_t> prompt_ids,
+                              const SamplingOptions& options,
                               const std::function<void(int32_t)>& on_token = {});
 
 }  // namespace kiln

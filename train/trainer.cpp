@@ -30,7 +30,9 @@ namespace {
 inline constexpr uint64_t kDropoutStream = 3;
 
 std::atomic<int> g_stop_signal{0};
-extern "C" void on_stop_signal(int signal) { g_stop_signal = signal; }
+extern "C" void on_stop_signal(int signal) {
+  g_stop_signal = signal;
+}
 
 // Installs SIGINT/SIGTERM handlers for the loop's lifetime; restores the old ones after.
 class StopSignals {
@@ -99,23 +101,25 @@ TrainResult train(const TrainOptions& options) {
     Config saved = parse_config(checkpoint->state.config_yaml, resume_path + ":/config");
     for (const std::string& key : check_resume(saved, config))
       progress.show("note: " + key + " changed from " + config_value(saved, key) + " to " +
-                        config_value(config, key) + "; the run will differ from an uninterrupted one",
+                        config_value(config, key) +
+                        "; the run will differ from an uninterrupted one",
                     true);
     for (const std::string& key : config_differences(saved, config))
       if (key_role(key) == KeyRole::kSchedule)
-        progress.show("note: " + key + " is now " + config_value(config, key) + " (was " + config_value(saved, key) + ")",
+        progress.show("note: " + key + " is now " + config_value(config, key) + " (was " +
+                          config_value(saved, key) + ")",
                       true);
   }
 
   set_num_threads(config.run.threads > 0 ? config.run.threads : num_threads());
   fs::create_directories(config.run.out_dir);
-  {
-    std::ofstream(fs::path(config.run.out_dir) / "config.yaml") << to_yaml(config);
-  }
-  GptTask task(config, checkpoint ? std::optional<std::string>(checkpoint->state.tokenizer) : std::nullopt);
+  { std::ofstream(fs::path(config.run.out_dir) / "config.yaml") << to_yaml(config); }
+  GptTask task(config,
+               checkpoint ? std::optional<std::string>(checkpoint->state.tokenizer) : std::nullopt);
   nn::ParameterArena arena(task.model());
   const OptimizerConfig& o = config.train.optimizer;
-  nn::AdamW optimizer(arena, {float(o.betas[0]), float(o.betas[1]), float(o.eps), float(o.weight_decay)});
+  nn::AdamW optimizer(arena,
+                      {float(o.betas[0]), float(o.betas[1]), float(o.eps), float(o.weight_decay)});
   CheckpointState state;
   if (checkpoint) {
     restore_checkpoint(*checkpoint, arena, &optimizer);
@@ -127,8 +131,8 @@ TrainResult train(const TrainOptions& options) {
   const nn::Schedule schedule = schedule_for(config);
   MetricsLog metrics(config.run.out_dir, state.step);
   progress.show("model: " + std::to_string(arena.size()) + " parameters; training steps " +
-                    std::to_string(state.step) + " -> " + std::to_string(config.train.max_steps) + " on " +
-                    std::to_string(num_threads()) + " threads",
+                    std::to_string(state.step) + " -> " + std::to_string(config.train.max_steps) +
+                    " on " + std::to_string(num_threads()) + " threads",
                 true);
 
   TrainResult result;
@@ -161,13 +165,14 @@ TrainResult train(const TrainOptions& options) {
     arena.zero_grads();
     double step_loss = 0;
     for (int micro = 0; micro < accum; ++micro) {
-      uint64_t dropout_seed = derive_seed(derive_seed(config.run.seed, kDropoutStream), state.step * accum + micro);
+      uint64_t dropout_seed =
+          derive_seed(derive_seed(config.run.seed, kDropoutStream), state.step * accum + micro);
       Tensor loss = task.train_loss(state.step, micro, dropout_seed);
       step_loss += loss.item() / accum;
       backward(loss);
     }
-    KILN_CHECK(std::isfinite(step_loss), "train: expected a finite loss, got ", step_loss, " at step ", state.step,
-               " (try a lower train.optimizer.lr)");
+    KILN_CHECK(std::isfinite(step_loss), "train: expected a finite loss, got ", step_loss,
+               " at step ", state.step, " (try a lower train.optimizer.lr)");
     if (accum > 1) arena.scale_grads(1.0f / float(accum));
     double grad_norm = arena.grad_norm();
     if (config.train.grad_clip > 0 && grad_norm > config.train.grad_clip)
@@ -186,12 +191,17 @@ TrainResult train(const TrainOptions& options) {
       double tokens_per_s = interval_tokens / std::max(seconds, 1e-9);
       double eta = (config.train.max_steps - state.step) * seconds / double(interval_steps);
       double mean_loss = interval_loss / double(interval_steps);
-      metrics.add({"train", state.step, {{"loss", mean_loss}, {"lr", lr}, {"grad_norm", grad_norm},
-                                         {"tokens_per_s", tokens_per_s}}});
+      metrics.add({"train",
+                   state.step,
+                   {{"loss", mean_loss},
+                    {"lr", lr},
+                    {"grad_norm", grad_norm},
+                    {"tokens_per_s", tokens_per_s}}});
       char line[160];
       std::snprintf(line, sizeof line, "step %lld/%lld  loss %.4f  lr %.2e  %.0f tok/s  left %s",
-                    static_cast<long long>(state.step), static_cast<long long>(config.train.max_steps), mean_loss, lr,
-                    tokens_per_s, format_duration(eta).c_str());
+                    static_cast<long long>(state.step),
+                    static_cast<long long>(config.train.max_steps), mean_loss, lr, tokens_per_s,
+                    format_duration(eta).c_str());
       progress.show(line, false);
       interval_start = Clock::now();
       interval_tokens = interval_steps = 0;
@@ -205,7 +215,8 @@ TrainResult train(const TrainOptions& options) {
   if (!result.interrupted) evaluate();
   save();
   result.final_step = state.step;
-  progress.show((result.interrupted ? "interrupted; saved " : "done; saved ") + result.last_checkpoint, true);
+  progress.show(
+      (result.interrupted ? "interrupted; saved " : "done; saved ") + result.last_checkpoint, true);
   return result;
 }
 

@@ -18,8 +18,8 @@ struct TrainOptions {
 
 struct TrainResult {
   int64_t final_step = 0;
-  bool interrupted = false;      // stopped by SIGINT/SIGTERM (a checkpoint was written)
-  std::string last_checkpoint;   // path of the checkpoint written last
+  bool interrupted = false;     // stopped by SIGINT/SIGTERM (a checkpoint was written)
+  std::string last_checkpoint;  // path of the checkpoint written last
   double last_val_loss = 0;
 };
 

@@ -56,7 +56,8 @@ TEST(GptTest, ParameterCountMatchesGpt2Formula) {
   GptConfig c;
   c.vocab_size = 50257, c.n_layer = 12, c.n_head = 12, c.d_model = 768, c.max_seq_len = 1024;
   const int64_t d = c.d_model;
-  int64_t formula = c.vocab_size * d + c.max_seq_len * d + c.n_layer * (12 * d * d + 13 * d) + 2 * d;
+  int64_t formula =
+      c.vocab_size * d + c.max_seq_len * d + c.n_layer * (12 * d * d + 13 * d) + 2 * d;
   EXPECT_EQ(formula, 124439808);
   Gpt small(tiny_config(), 1);
   int64_t counted = 0;
@@ -77,8 +78,10 @@ TEST(GptTest, InitialisationFollowsGpt2) {
   };
   EXPECT_NEAR(std_of(model.parameter("transformer.wte.weight")), 0.02, 0.002);
   EXPECT_NEAR(std_of(model.parameter("transformer.h.0.mlp.c_fc.weight")), 0.02, 0.002);
-  EXPECT_NEAR(std_of(model.parameter("transformer.h.1.mlp.c_proj.weight")), 0.02 / std::sqrt(4.0), 0.001);
-  EXPECT_EQ(model.parameter("transformer.h.0.attn.c_attn.bias").to_floats(), std::vector<float>(192, 0.f));
+  EXPECT_NEAR(std_of(model.parameter("transformer.h.1.mlp.c_proj.weight")), 0.02 / std::sqrt(4.0),
+              0.001);
+  EXPECT_EQ(model.parameter("transformer.h.0.attn.c_attn.bias").to_floats(),
+            std::vector<float>(192, 0.f));
   EXPECT_EQ(model.parameter("transformer.ln_f.weight").to_floats(), std::vector<float>(64, 1.f));
 }
 

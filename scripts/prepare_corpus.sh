@@ -2,7 +2,8 @@
 # Writes the built-in corpora from Debian packages into corpora/ (idempotent):
 #   kjv       corpora/kjv.txt       the King James Bible, one verse a line, a blank line
 #                                   between chapters (a chapter is a document)
-#   fortunes  corpora/fortunes.txt  every fortune, a blank line between entries
+#   fortunes  corpora/fortunes.txt  every fortune, a blank line between entries (blank
+#                                   lines inside an entry are dropped: an entry is a document)
 # Usage: scripts/prepare_corpus.sh kjv|fortunes|all
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +31,7 @@ prepare_fortunes() {
     [ -f "$f" ] && cat "$f" && printf '\n%%\n'
   done | awk 'BEGIN { entry = "" }
               /^%$/ { if (entry != "") printf "%s\n", entry; entry = ""; next }
+              /^[ \t]*$/ { next }
               { entry = entry $0 "\n" }' > corpora/fortunes.txt.tmp
   mv corpora/fortunes.txt.tmp corpora/fortunes.txt
   echo "prepare_corpus: corpora/fortunes.txt ($(wc -c < corpora/fortunes.txt) bytes)"

@@ -1,0 +1,80 @@
+// The BERT encoder layer: only compositions of ops, with shape comments on each step.
+#include "nn/bert_layer.h"
+
+#include "base/error.h"
+
+namespace kiln::nn {
+
+using ops::WeightLayout;
+
+BertSelfAttention::BertSelfAttention(const BertConfig& c)
+    : n_head_(c.n_head), attention_dropout_(c.attention_dropout) {
+  KILN_CHECK(c.n_head > 0 && c.d_model % c.n_head == 0,
+             "BertSelfAttention: expected n_head to divide d_model, got n_head ", c.n_head,
+             " and d_model ", c.d_model);
+  const int64_t d = c.d_model;
+  query = register_module("query", std::make_shared<Linear>(d, d, WeightLayout::kOutIn));
+  key = register_module("key", std::make_shared<Linear>(d, d, WeightLayout::kOutIn));
+  value = register_module("value", std::make_shared<Linear>(d, d, WeightLayout::kOutIn));
+}
+
+Tensor BertSelfAttention::forward(const Tensor& x, const Tensor& attention_mask,
+                                  SeedStream& seeds) const {
+  const int64_t B = x.dim(0), T = x.dim(1), d = x.dim(2), hd = d / n_head_;
+  auto heads = [&](const Tensor& t) {  // [B, T, d] -> [B, H, T, hd]
+    return ops::permute(ops::reshape(t, {B, T, n_head_, hd}), {0, 2, 1, 3});
+  };
+  ops::AttentionOptions options;
+  // The fused op masks padded keys with -inf where HF adds finfo.min: the same weights (zero).
+  options.key_padding_mask = attention_mask;
+  options.dropout = is_training() ? attention_dropout_ : 0.0f;
+  options.seed = seeds.next();
+  Tensor y = ops::attention(heads(query->forward(x)), heads(key->forward(x)),
+                            heads(value->forward(x)), options);   // [B, H, T, hd]
+  return ops::reshape(ops::permute(y, {0, 2, 1, 3}), {B, T, d});  // [B, T, d]
+}
+
+BertResidualOutput::BertResidualOutput(int64_t in, const BertConfig& c) : dropout_(c.dropout) {
+  dense = register_module("dense", std::make_shared<Linear>(in, c.d_model, WeightLayout::kOutIn));
+  layer_norm =
+      register_module("LayerNorm", std::make_shared<LayerNorm>(c.d_model, c.layer_norm_eps));
+}
+
+Tensor BertResidualOutput::forward(const Tensor& h, const Tensor& residual,
+                                   SeedStream& seeds) const {
+  Tensor y = ops::dropout(dense->forward(h), dropout_, seeds.next(), is_training());  // [B, T, d]
+  return layer_norm->forward(ops::add(y, residual));                                  // [B, T, d]
+}
+
+BertAttention::BertAttention(const BertConfig& c) {
+  self = register_module("self", std::make_shared<BertSelfAttention>(c));
+  output = register_module("output", std::make_shared<BertResidualOutput>(c.d_model, c));
+}
+
+Tensor BertAttention::forward(const Tensor& x, const Tensor& attention_mask,
+                              SeedStream& seeds) const {
+  return output->forward(self->forward(x, attention_mask, seeds), x, seeds);
+}
+
+BertIntermediate::BertIntermediate(const BertConfig& c) {
+  dense =
+      register_module("dense", std::make_shared<Linear>(c.d_model, c.d_ff, WeightLayout::kOutIn));
+}
+
+Tensor BertIntermediate::forward(const Tensor& x) const {
+  return ops::gelu(dense->forward(x), ops::GeluForm::kErf);  // HF "gelu" is the exact erf form
+}
+
+BertLayer::BertLayer(const BertConfig& c) {
+  KILN_CHECK(c.d_ff > 0, "BertLayer: expected a resolved d_ff > 0, got ", c.d_ff);
+  attention = register_module("attention", std::make_shared<BertAttention>(c));
+  intermediate = register_module("intermediate", std::make_shared<BertIntermediate>(c));
+  output = register_module("output", std::make_shared<BertResidualOutput>(c.d_ff, c));
+}
+
+Tensor BertLayer::forward(const Tensor& x, const Tensor& attention_mask, SeedStream& seeds) const {
+  Tensor a = attention->forward(x, attention_mask, seeds);     // [B, T, d]
+  return output->forward(intermediate->forward(a), a, seeds);  // [B, T, d]
+}
+
+}  // namespace kiln::nn

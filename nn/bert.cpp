@@ -15,15 +15,6 @@ using ops::WeightLayout;
 namespace {
 
 // A module that only groups children under a name ("bert", "embeddings", "cls", ...).
-class Container : public Module {
- public:
-  template <typename M>
-  std::shared_ptr<M> add(const std::string& name, std::shared_ptr<M> m) {
-    return register_module(name, std::move(m));
-  }
-  Tensor add_parameter(const std::string& name, Tensor t) { return register_parameter(name, t); }
-};
-
 BertConfig validated(BertConfig c) {
   if (c.d_ff == 0) c.d_ff = 4 * c.d_model;
   KILN_CHECK(c.vocab_size > 0 && c.n_layer > 0 && c.n_head > 0 && c.d_model > 0 && c.d_ff > 0 &&
@@ -43,12 +34,21 @@ BertConfig validated(BertConfig c) {
   return c;
 }
 
+// "int32 [2, 3]" or "an undefined tensor", for error messages.
+std::string describe(const Tensor& t) {
+  return t.defined() ? std::string(dtype_name(t.dtype())) + " " + shape_str(t.shape())
+                     : std::string("an undefined tensor");
+}
+
+void check_input_ids(const Tensor& ids, const char* where) {
+  KILN_CHECK(ids.defined() && ids.rank() == 2 && ids.dtype() == DType::kI32, where,
+             ": expected int32 input_ids [B, T], got ", describe(ids));
+}
+
 // Checks that `t` is an int32 tensor of `shape`, naming the argument.
 void check_ints(const Tensor& t, const Shape& shape, const char* where, const char* name) {
   KILN_CHECK(t.defined() && t.dtype() == DType::kI32 && t.shape() == shape, where, ": expected ",
-             name, " as int32 ", shape_str(shape), ", got ",
-             t.defined() ? std::string(dtype_name(t.dtype())) + " " + shape_str(t.shape())
-                         : std::string("an undefined tensor"));
+             name, " as int32 ", shape_str(shape), ", got ", describe(t));
 }
 
 // Index of the largest of x[0, n) (the first one on ties).
@@ -99,11 +99,7 @@ Bert::Bert(const BertConfig& config, uint64_t seed) : config_(validated(config))
 
 BertOutput Bert::forward(const Tensor& input_ids, const Tensor& token_type_ids,
                          const Tensor& attention_mask, uint64_t dropout_seed) const {
-  KILN_CHECK(input_ids.defined() && input_ids.rank() == 2 && input_ids.dtype() == DType::kI32,
-             "Bert::forward: expected int32 input_ids [B, T], got ",
-             input_ids.defined()
-                 ? std::string(dtype_name(input_ids.dtype())) + " " + shape_str(input_ids.shape())
-                 : std::string("an undefined tensor"));
+  check_input_ids(input_ids, "Bert::forward");
   const int64_t B = input_ids.dim(0), T = input_ids.dim(1), d = config_.d_model;
   KILN_CHECK(T >= 1 && T <= config_.max_position,
              "Bert::forward: expected 1 to max_position = ", config_.max_position,
@@ -160,10 +156,15 @@ Tensor Bert::nsp_logits(const Tensor& pooled) const {
 BertLosses Bert::pretraining_loss(const Tensor& input_ids, const Tensor& token_type_ids,
                                   const Tensor& attention_mask, const Tensor& mlm_labels,
                                   const Tensor& nsp_labels, uint64_t dropout_seed) const {
-  BertOutput out = forward(input_ids, token_type_ids, attention_mask, dropout_seed);
+  // Labels are checked before anything joins the tape.
+  check_input_ids(input_ids, "Bert::pretraining_loss");
   const int64_t B = input_ids.dim(0), T = input_ids.dim(1), V = config_.vocab_size;
   check_ints(mlm_labels, {B, T}, "Bert::pretraining_loss", "mlm_labels");
   check_ints(nsp_labels, {B}, "Bert::pretraining_loss", "nsp_labels");
+  for (int64_t b = 0; b < B; ++b)
+    KILN_CHECK(nsp_labels.ints()[b] == 0 || nsp_labels.ints()[b] == 1,
+               "Bert::pretraining_loss: expected nsp_labels 0 or 1, got ", nsp_labels.ints()[b],
+               " at position ", b);
 
   // Most of a small BERT's time would go to the decoder GEMM [B*T, d] x [d, V], yet only ~15% of
   // positions carry a label, so the MLM head runs on those rows alone. The mean CE over them is
@@ -177,6 +178,7 @@ BertLosses Bert::pretraining_loss(const Tensor& input_ids, const Tensor& token_t
     positions.push_back(static_cast<int32_t>(i));
     targets.push_back(label[i]);
   }
+  BertOutput out = forward(input_ids, token_type_ids, attention_mask, dropout_seed);
   BertLosses losses;
   losses.mlm_count = static_cast<int64_t>(positions.size());
   losses.batch_size = B;

@@ -7,7 +7,6 @@
 #include <memory>
 #include <vector>
 
-#include "nn/gpt.h"  // SeedStream
 #include "nn/layers.h"
 
 namespace kiln::nn {
@@ -71,8 +70,6 @@ class Bert : public Module {
                               const Tensor& nsp_labels, uint64_t dropout_seed = 0) const;
 
   const BertConfig& config() const { return config_; }
-  // The encoder layers, bert.encoder.layer.{i}.
-  const std::vector<std::shared_ptr<BertLayer>>& layers() const { return layers_; }
 
  private:
   // h: [..., d] -> [..., V]: transform dense, GELU, LayerNorm, tied decoder + bias.

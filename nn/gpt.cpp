@@ -88,15 +88,6 @@ class GptBlock : public Module {
 
 namespace {
 
-// A module that only groups children under a name ("transformer", "h").
-class Container : public Module {
- public:
-  template <typename M>
-  std::shared_ptr<M> add(const std::string& name, std::shared_ptr<M> m) {
-    return register_module(name, std::move(m));
-  }
-};
-
 GptConfig validated(GptConfig c) {
   if (c.d_ff == 0) c.d_ff = 4 * c.d_model;
   KILN_CHECK(

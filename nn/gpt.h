@@ -23,16 +23,6 @@ struct GptConfig {
   float layer_norm_eps = 1e-5f;
 };
 
-// Hands out a distinct dropout seed to each dropout site within one forward pass.
-class SeedStream {
- public:
-  explicit SeedStream(uint64_t base) : base_(base) {}
-  uint64_t next() { return derive_seed(base_, next_++); }
-
- private:
-  uint64_t base_, next_ = 0;
-};
-
 class GptBlock;
 
 class Gpt : public Module {

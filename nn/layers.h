@@ -8,6 +8,16 @@
 
 namespace kiln::nn {
 
+// Hands out a distinct dropout seed to each dropout site within one forward pass.
+class SeedStream {
+ public:
+  explicit SeedStream(uint64_t base) : base_(base) {}
+  uint64_t next() { return derive_seed(base_, next_++); }
+
+ private:
+  uint64_t base_, next_ = 0;
+};
+
 // y = x W^T + b (layout kOutIn, PyTorch nn.Linear) or y = x W + b (kInOut, GPT-2 Conv1D).
 class Linear : public Module {
  public:

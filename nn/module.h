@@ -47,4 +47,17 @@ class Module {
   bool training_ = true;
 };
 
+// A module that only groups children and parameters under a name ("transformer", "h",
+// "cls.predictions"), so that dotted paths match Hugging Face's.
+class Container : public Module {
+ public:
+  template <typename M>
+  std::shared_ptr<M> add(const std::string& name, std::shared_ptr<M> module) {
+    return register_module(name, std::move(module));
+  }
+  Tensor add_parameter(const std::string& name, Tensor tensor) {
+    return register_parameter(name, tensor);
+  }
+};
+
 }  // namespace kiln::nn

@@ -1,5 +1,5 @@
 // GEMM dispatch between oneDNN's sgemm and single-threaded OpenBLAS, and the batched loop.
-// bench/gemm_choice_bench.cpp measures the shape classes that decide the rules below.
+// bench/gemm_choice_bench.cpp measures the shape classes behind the rules below.
 #include "autograd/gemm.h"
 
 #include <omp.h>
@@ -14,22 +14,48 @@
 namespace kiln {
 namespace {
 
-// Below this many multiply-adds (M*N*K) a GEMM is "tiny": TODO(bench).
-constexpr int64_t kTinyMacs = 32 * 32 * 32;
+// Measured GFLOP/s (2 Zen3 cores, oneDNN 2.6.3, OpenBLAS 0.3.21; ../shared/bench/ANCHORS.md
+// section 2 on an idle machine, and gemm_choice_bench, best of 3 at min_time 0.2 on the shared
+// machine):
+//   projections, M = 2048, N, K in {384 .. 3072}, NN / NT / TN, team of 2:
+//     oneDNN 143-161, OpenBLAS 119-154; oneDNN ahead on every shape, most on d = 384.
+//     On 1 thread oneDNN 67-83 vs OpenBLAS 61-76 (quietest run; ahead on all 12 shapes).
+//   per-head 256x256x64 NT, 256x64x256 NN / TN, 1 thread: oneDNN 73 / 71 / 64 (best 70 / 75 /
+//     81) vs OpenBLAS 66 / 68 / 61; 48 heads split over the team: oneDNN 125 vs OpenBLAS 83-86.
+//   small squares, 1 thread: 8^3 OpenBLAS 3.7-7.0 vs oneDNN 2.1-2.8 (call overhead: ~0.15 vs
+//     ~0.4 us); 16^3 a tie (8-21 both); from 32^3 on oneDNN (64^3: 64-82 vs 49-57).
+//   small squares, oneDNN over the team: no gain below 96^3, and while another process holds the
+//     second core 48^3..256^3 collapsed to 0.1-5 GFLOP/s (the team waits for the scheduler);
+//     when idle, 96^3 reached 97 and 128^3 116 vs 83 and 86 on one thread.
+// Hence: oneDNN everywhere except the very smallest products; one thread below ~100^3.
 
-// Single-threaded backend: TODO(bench).
-constexpr GemmBackend kSingleThreadBackend = GemmBackend::kBlas;
+// Below this many multiply-adds OpenBLAS's lower call overhead wins (8^3 vs 16^3 above).
+constexpr int64_t kBlasMacs = 16 * 16 * 16;
+// Below this many multiply-adds waking the team costs more than it can save (about 100^3).
+constexpr int64_t kSequentialMacs = int64_t{1} << 20;
+// Above this a single GEMM scales well over the team (256^3: 1.8x on 2 threads), so a batch
+// of them that does not split evenly over the threads runs one threaded GEMM after another.
+constexpr int64_t kLargeMacs = int64_t{256} * 256 * 256;
 
-// Batched GEMMs whose matrices are below this many multiply-adds each run one per thread.
-constexpr int64_t kBatchParallelMacs = 1024 * 1024 * 64;
+// oneDNN sizes its team from omp_get_max_threads() at each call; lowering that for one call
+// keeps a small product on the calling thread. Restored on exit, including by an exception.
+class OneThreadScope {
+ public:
+  OneThreadScope() : previous_(omp_get_max_threads()) { omp_set_num_threads(1); }
+  ~OneThreadScope() { omp_set_num_threads(previous_); }
+  OneThreadScope(const OneThreadScope&) = delete;
+  OneThreadScope& operator=(const OneThreadScope&) = delete;
 
-// C = beta * C for the degenerate K == 0 product (BLAS leaves it to the library; oneDNN
-// rejects lda == 0, so kiln handles it once here).
+ private:
+  int previous_;
+};
+
+// C = beta * C for a product with K == 0 (oneDNN rejects the lda that goes with it).
 void scale_c(int64_t m, int64_t n, float beta, float* c, int64_t ldc) {
   for (int64_t i = 0; i < m; ++i) {
     float* row = c + i * ldc;
     if (beta == 0.0f)
-      std::fill_n(row, n, 0.0f);
+      std::fill_n(row, n, 0.0f);  // beta == 0 ignores C, NaNs included
     else
       for (int64_t j = 0; j < n; ++j) row[j] *= beta;
   }
@@ -38,10 +64,11 @@ void scale_c(int64_t m, int64_t n, float beta, float* c, int64_t ldc) {
 }  // namespace
 
 GemmBackend choose_gemm_backend(int64_t m, int64_t n, int64_t k) {
-  // Inside a parallel region neither backend may start threads, so take the faster
-  // single-threaded one; tiny problems cost less on one thread than waking the team.
-  if (omp_in_parallel() || m * n * k < kTinyMacs) return kSingleThreadBackend;
-  return GemmBackend::kDnnl;
+  return m * n * k < kBlasMacs ? GemmBackend::kBlas : GemmBackend::kDnnl;
+}
+
+bool gemm_uses_team(int64_t m, int64_t n, int64_t k) {
+  return num_threads() > 1 && !omp_in_parallel() && m * n * k >= kSequentialMacs;
 }
 
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
@@ -52,10 +79,12 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
   if (m == 0 || n == 0) return;
   if (k == 0) return scale_c(m, n, beta, c, ldc);
   if (backend == GemmBackend::kAuto) backend = choose_gemm_backend(m, n, k);
-  if (backend == GemmBackend::kDnnl)
-    backend::dnnl_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-  else
-    backend::blas_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  if (backend == GemmBackend::kBlas)
+    return backend::blas_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  if (gemm_uses_team(m, n, k) || omp_in_parallel())  // inside a region oneDNN is sequential
+    return backend::dnnl_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  OneThreadScope one_thread;
+  backend::dnnl_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 void gemm_batched(int64_t batch, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
@@ -66,8 +95,12 @@ void gemm_batched(int64_t batch, bool trans_a, bool trans_b, int64_t m, int64_t 
     gemm(trans_a, trans_b, m, n, k, alpha, a + i * stride_a, lda, b + i * stride_b, ldb, beta,
          c + i * stride_c, ldc);
   };
-  // A shared C is a sum over the batch: keep the order fixed (and the writes unraced).
-  bool per_thread = stride_c != 0 && batch >= num_threads() && m * n * k < kBatchParallelMacs;
+  // One matrix per thread at a time unless: C is shared (a sum over the batch, kept in order
+  // and unraced), the whole batch is too small to thread, or there are fewer matrices than
+  // threads, or large ones that would leave threads idle at the end.
+  const int64_t macs = m * n * k, threads = num_threads();
+  const bool per_thread = stride_c != 0 && batch >= threads && batch * macs >= kSequentialMacs &&
+                          (macs < kLargeMacs || batch % threads == 0);
   if (!per_thread || omp_in_parallel()) {
     for (int64_t i = 0; i < batch; ++i) one(i);
     return;

@@ -7,8 +7,8 @@
 namespace kiln {
 
 // kAuto lets gemm() choose; the others force a backend (tests and benchmarks compare them).
-// kBlas always runs on the calling thread; kDnnl is threaded over kiln's team outside a
-// parallel region and sequential inside one.
+// kBlas always runs on the calling thread; kDnnl is threaded over kiln's team when
+// gemm_uses_team() says so and runs on the calling thread otherwise.
 enum class GemmBackend { kAuto, kDnnl, kBlas };
 
 // Row-major C[M,N] = alpha * op(A) * op(B) + beta * C, where op(A) is [M,K] (A stored [K,M]
@@ -18,8 +18,11 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc,
           GemmBackend backend = GemmBackend::kAuto);
 
-// The backend gemm() picks for this problem when called from the current thread.
+// The backend kAuto picks for an M x N x K product (OpenBLAS only for the very smallest).
 GemmBackend choose_gemm_backend(int64_t m, int64_t n, int64_t k);
+// True when a oneDNN product of this size, called from this thread, runs over the whole team:
+// never inside a parallel region, nor for products too small to repay waking the team.
+bool gemm_uses_team(int64_t m, int64_t n, int64_t k);
 
 // For i in [0, batch): C_i = alpha * op(A_i) * op(B_i) + beta * C_i with X_i = x + i * stride_x.
 // A stride of 0 shares one matrix across the batch; stride_c == 0 runs the products in batch

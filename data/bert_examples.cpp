@@ -46,7 +46,9 @@ void truncate_pair(Pair& pair, size_t max_num_tokens, Draws& draws) {
 // Appends sentences [first, last) of a document to `out`.
 void extend(std::vector<int32_t>& out, const std::vector<std::vector<int32_t>>& sentences,
             size_t first, size_t last) {
-  for (size_t s = first; s < last; ++s) out.insert(out.end(), sentences[s].begin(), sentences[s].end());
+  for (size_t s = first; s < last; ++s) {
+    out.insert(out.end(), sentences[s].begin(), sentences[s].end());
+  }
 }
 
 // create_instances_from_document for document `index`, appending to `out`.
@@ -58,7 +60,9 @@ void instances_from_document(const TokenizedDocuments& documents, size_t index,
   // One target per document, as in the original: usually fill the sequence, since it is padded
   // to max_seq_len anyway, but sometimes train on short ones like those seen in fine-tuning.
   int64_t target_seq_length = max_num_tokens;
-  if (draws.uniform() < options.short_seq_prob) target_seq_length = draws.randint(2, max_num_tokens);
+  if (draws.uniform() < options.short_seq_prob) {
+    target_seq_length = draws.randint(2, max_num_tokens);
+  }
 
   // The chunk is sentences [chunk_begin, i]; A and B split it at a sentence boundary so that
   // next sentence prediction sees real sentence ends rather than an arbitrary cut.
@@ -86,8 +90,8 @@ void instances_from_document(const TokenizedDocuments& documents, size_t index,
         if (other >= index) ++other;
       }
       const auto& random_document = documents[other];
-      const auto start = static_cast<size_t>(
-          draws.randint(0, static_cast<int64_t>(random_document.size()) - 1));
+      const auto start =
+          static_cast<size_t>(draws.randint(0, static_cast<int64_t>(random_document.size()) - 1));
       for (size_t s = start; s < random_document.size(); ++s) {
         extend(pair.b, random_document, s, s + 1);
         if (static_cast<int64_t>(pair.b.size()) >= target_b_length) break;
@@ -139,8 +143,8 @@ void check_bert_options(const BertExampleOptions& options, const BertSpecialToke
 
 void BertInstances::append(std::span<const int32_t> a, std::span<const int32_t> b,
                            bool is_random_next, int32_t cls, int32_t sep) {
-  KILN_CHECK(!a.empty() && !b.empty(), "bert_examples: expected non-empty segments, got ",
-             a.size(), " tokens in A and ", b.size(), " in B");
+  KILN_CHECK(!a.empty() && !b.empty(), "bert_examples: expected non-empty segments, got ", a.size(),
+             " tokens in A and ", b.size(), " in B");
   tokens_.push_back(cls);
   tokens_.insert(tokens_.end(), a.begin(), a.end());
   tokens_.push_back(sep);

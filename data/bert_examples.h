@@ -1,7 +1,7 @@
 // BERT pretraining instances ([CLS] A [SEP] B [SEP] with a next-sentence label) made from
-// tokenized documents with the semantics of create_instances_from_document in google-research/bert's
-// create_pretraining_data.py, stored compactly. Masking is separate (data/bert_masking.h): it is
-// drawn afresh every time an instance is used.
+// tokenized documents with the semantics of create_instances_from_document in
+// google-research/bert's create_pretraining_data.py, stored compactly. Masking is separate
+// (data/bert_masking.h): it is drawn afresh every time an instance is used.
 #pragma once
 
 #include <cstdint>

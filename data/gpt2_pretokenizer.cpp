@@ -88,6 +88,13 @@ size_t contraction_length(std::string_view text, size_t pos) {
   return 0;
 }
 
+// The class of the character after the ' ' at `pos`; kSpace when there is no ' ' there or
+// nothing after it, which is also when no word can take the space.
+CharClass class_after_space(std::string_view text, size_t pos) {
+  if (text[pos] != ' ' || pos + 1 >= text.size()) return CharClass::kSpace;
+  return decode_at(text, pos + 1).cls;
+}
+
 // End of the run of `cls` characters starting at `pos`.
 size_t run_end(std::string_view text, size_t pos, CharClass cls) {
   while (pos < text.size()) {
@@ -137,10 +144,9 @@ std::optional<std::string_view> Gpt2Pretokenizer::next() {
   size_t end = 0;
   if (const size_t n = contraction_length(text_, start); n > 0) {
     end = start + n;
-  } else if (first.value == ' ' && start + 1 < text_.size() &&
-             decode_at(text_, start + 1).cls != CharClass::kSpace) {
+  } else if (const CharClass after = class_after_space(text_, start); after != CharClass::kSpace) {
     // " ?\p{L}+", " ?\p{N}+", " ?[^\s\p{L}\p{N}]+": one space joins the run after it.
-    end = run_end(text_, start + 1, decode_at(text_, start + 1).cls);
+    end = run_end(text_, start + 1, after);
   } else if (first.cls != CharClass::kSpace) {
     end = run_end(text_, start, first.cls);
   } else {

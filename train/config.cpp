@@ -187,10 +187,12 @@ Config resolve(const Sources& sources) {
       if (!problem.empty()) throw_config_error(it->second.where, f.path, problem);
     } else if (f.required) {
       throw_config_error(sources.where(f.path), f.path, "required key is missing");
-    } else if (f.derive) {
-      f.derive(config);  // only when absent: an explicit value always wins
     }
   }
+  // Derived defaults run after every explicit value is in, so a default may depend on a key
+  // of a later section (data.tokenizer on model.arch). Only absent keys are derived.
+  for (const ConfigField& f : config_fields())
+    if (f.derive && !sources.values.count(f.path)) f.derive(config);
   for (const ConfigField& f : config_fields()) {
     std::string problem = f.check(config);
     if (!problem.empty()) throw_config_error(sources.where(f.path), f.path, problem);

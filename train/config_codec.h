@@ -66,7 +66,21 @@ struct Codec<std::string> {
   static std::string show(const std::string& value) { return quoted(value); }
 };
 
+// YAML 1.2 booleans only (true/false), so that "yes" or "1" is not silently taken as true.
+template <>
+struct Codec<bool> {
+  static constexpr const char* kNoun = "true or false";
+  static bool decode(const YAML::Node& node, bool& value) {
+    if (!node.IsScalar() || (node.Scalar() != "true" && node.Scalar() != "false")) return false;
+    value = node.Scalar() == "true";
+    return true;
+  }
+  static YAML::Node encode(bool value) { return YAML::Node(value ? "true" : "false"); }
+  static std::string show(bool value) { return value ? "true" : "false"; }
+};
+
 template <std::integral T>
+  requires(!std::same_as<T, bool>)
 struct Codec<T> {
   static constexpr const char* kNoun =
       std::is_signed_v<T> ? "an integer" : "a non-negative integer";

@@ -130,12 +130,21 @@ std::vector<ConfigField> make_fields() {
     field(KILN_KEY(data.train_files),  kIdentity, kRequired, non_empty_path_list()),
     field(KILN_KEY(data.val_files),    kIdentity, kOptional, optional_path_list()),
     field(KILN_KEY(data.val_fraction), kIdentity, kOptional, fraction()),
-    field(KILN_KEY(data.tokenizer),    kIdentity, kOptional, one_of({"char"})),
+    field(KILN_KEY(data.tokenizer),    kIdentity, kOptional, one_of({"char", "wordpiece"}),
+          [](const Config& c) { return std::string(c.model.arch == "bert" ? "wordpiece" : "char"); }),
+    field(KILN_KEY(data.vocab_file),   kIdentity, kOptional, any_value()),
+    field(KILN_KEY(data.tokenizer_vocab_size), kIdentity, kOptional, int_at_least(16)),
+    field(KILN_KEY(data.lowercase),    kIdentity, kOptional, any_value()),
+    field(KILN_KEY(data.short_seq_prob),          kIdentity, kOptional, fraction()),
+    field(KILN_KEY(data.max_predictions_per_seq), kIdentity, kOptional, int_at_least(1)),
+    field(KILN_KEY(data.masked_lm_prob),          kIdentity, kOptional, fraction()),
+    field(KILN_KEY(data.whole_word_masking),      kIdentity, kOptional, any_value()),
+    field(KILN_KEY(data.dupe_factor),             kIdentity, kOptional, int_at_least(1)),
     // Where the token cache lives, not what it holds: moving it changes nothing.
     field(KILN_KEY(data.cache_dir),    kSchedule, kOptional, non_empty_path(),
           [](const Config& c) { return c.run.out_dir + "/cache"; }),
 
-    field(KILN_KEY(model.arch),           kIdentity, kOptional, one_of({"gpt"})),
+    field(KILN_KEY(model.arch),           kIdentity, kOptional, one_of({"gpt", "bert"})),
     field(KILN_KEY(model.vocab_size),     kIdentity, kOptional, vocab),
     field(KILN_KEY(model.n_layer),        kIdentity, kRequired, int_at_least(1)),
     field(KILN_KEY(model.n_head),         kIdentity, kRequired, int_at_least(1)),
@@ -144,7 +153,8 @@ std::vector<ConfigField> make_fields() {
           [](const Config& c) { return 4 * c.model.d_model; }),
     field(KILN_KEY(model.max_seq_len),    kIdentity, kRequired, int_at_least(1)),
     field(KILN_KEY(model.dropout),        kIdentity, kOptional, fraction()),
-    field(KILN_KEY(model.layer_norm_eps), kIdentity, kOptional, number_above(0)),
+    field(KILN_KEY(model.layer_norm_eps), kIdentity, kOptional, number_above(0),
+          [](const Config& c) { return c.model.arch == "bert" ? 1e-12 : 1e-5; }),
 
     field(KILN_KEY(train.batch_size),             kTrajectory, kRequired, int_at_least(1)),
     field(KILN_KEY(train.seq_len),                kTrajectory, kRequired, int_at_least(1)),
@@ -213,6 +223,16 @@ void check_cross_fields(const Config& c, const ConfigWhere& where) {
     fail("train.schedule.min_lr", "expected at most train.optimizer.lr (" +
                                       format_double(c.train.optimizer.lr) + "), got " +
                                       format_double(c.train.schedule.min_lr));
+  }
+  if (c.model.arch == "gpt" && c.data.tokenizer != "char") {
+    fail("data.tokenizer", "expected \"char\" for model.arch gpt, got \"" + c.data.tokenizer + "\"");
+  }
+  if (c.model.arch == "bert" && c.data.tokenizer != "wordpiece") {
+    fail("data.tokenizer", "expected \"wordpiece\" for model.arch bert, got \"" + c.data.tokenizer + "\"");
+  }
+  // [CLS] A [SEP] B [SEP] needs at least one token each for A and B.
+  if (c.model.arch == "bert" && c.train.seq_len < 5) {
+    fail("train.seq_len", "expected at least 5 for BERT ([CLS] A [SEP] B [SEP]), got " + std::to_string(c.train.seq_len));
   }
   // Without val_files the validation split is carved from the train files.
   if (c.data.val_files.empty() && c.data.val_fraction <= 0.0) {

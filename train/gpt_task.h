@@ -24,7 +24,7 @@ class GptTask : public Task {
   GptTask(const Config& config, const std::optional<std::string>& serialized_tokenizer);
 
   nn::Module& model() override { return *model_; }
-  Tensor train_loss(int64_t step, int micro, uint64_t dropout_seed) override;
+  TrainLoss train_loss(int64_t step, int micro, uint64_t dropout_seed) override;
   int64_t tokens_per_micro_batch() const override;
   Metrics evaluate() override;
   std::string serialized_tokenizer() const override { return tokenizer_->serialize(); }

@@ -1,18 +1,28 @@
-// Task: what the shared training loop needs from a model family (GPT now, BERT later): the
-// model, a loss for micro-batch (step, i), evaluation metrics, and the tokenizer to save.
+// Task: what the shared training loop needs from a model family (GPT, BERT): the model, a
+// loss for micro-batch (step, i), evaluation metrics, and the tokenizer to save.
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "autograd/tensor.h"
 #include "nn/module.h"
+#include "train/config.h"
 
 namespace kiln {
 
 using Metrics = std::vector<std::pair<std::string, double>>;
+
+// The loss of one micro-batch (on the tape) and the task's own numbers about it
+// (mlm_loss, nsp_acc, ...), which the loop averages into its log lines.
+struct TrainLoss {
+  Tensor loss;
+  Metrics metrics;
+};
 
 class Task {
  public:
@@ -20,11 +30,14 @@ class Task {
   virtual nn::Module& model() = 0;
   // The training loss of micro-batch `micro` of optimizer step `step`, recorded on the tape.
   // Which data it sees is a pure function of (seed, step, micro).
-  virtual Tensor train_loss(int64_t step, int micro, uint64_t dropout_seed) = 0;
+  virtual TrainLoss train_loss(int64_t step, int micro, uint64_t dropout_seed) = 0;
   virtual int64_t tokens_per_micro_batch() const = 0;
   // Metrics over the fixed evaluation batches, in evaluation mode; includes "val_loss".
   virtual Metrics evaluate() = 0;
   virtual std::string serialized_tokenizer() const = 0;
 };
+
+// The task config.model.arch names, with the tokenizer from a checkpoint when resuming.
+std::unique_ptr<Task> make_task(const Config& config, const std::optional<std::string>& serialized_tokenizer);
 
 }  // namespace kiln

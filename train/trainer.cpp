@@ -16,11 +16,12 @@
 #include "autograd/tape.h"
 #include "autograd/threads.h"
 #include "base/error.h"
+#include "base/rng.h"
 #include "nn/adamw.h"
 #include "nn/parameter_arena.h"
 #include "nn/schedule.h"
 #include "train/checkpoint.h"
-#include "train/gpt_task.h"
+#include "train/task.h"
 #include "train/metrics.h"
 
 namespace kiln {
@@ -114,8 +115,9 @@ TrainResult train(const TrainOptions& options) {
   set_num_threads(config.run.threads > 0 ? config.run.threads : num_threads());
   fs::create_directories(config.run.out_dir);
   { std::ofstream(fs::path(config.run.out_dir) / "config.yaml") << to_yaml(config); }
-  GptTask task(config,
-               checkpoint ? std::optional<std::string>(checkpoint->state.tokenizer) : std::nullopt);
+  std::unique_ptr<Task> task_owner =
+      make_task(config, checkpoint ? std::optional<std::string>(checkpoint->state.tokenizer) : std::nullopt);
+  Task& task = *task_owner;
   nn::ParameterArena arena(task.model());
   const OptimizerConfig& o = config.train.optimizer;
   nn::AdamW optimizer(arena,
@@ -158,8 +160,9 @@ TrainResult train(const TrainOptions& options) {
   StopSignals stop;
   using Clock = std::chrono::steady_clock;
   auto interval_start = Clock::now();
-  int64_t interval_tokens = 0, interval_steps = 0;
+  int64_t interval_tokens = 0, interval_steps = 0, interval_micro_batches = 0;
   double interval_loss = 0;
+  Metrics interval_metrics;  // the task's own numbers, summed over the interval's micro-batches
   const int accum = config.train.grad_accum;
   while (state.step < config.train.max_steps && !stop.requested()) {
     arena.zero_grads();
@@ -167,9 +170,15 @@ TrainResult train(const TrainOptions& options) {
     for (int micro = 0; micro < accum; ++micro) {
       uint64_t dropout_seed =
           derive_seed(derive_seed(config.run.seed, kDropoutStream), state.step * accum + micro);
-      Tensor loss = task.train_loss(state.step, micro, dropout_seed);
-      step_loss += loss.item() / accum;
-      backward(loss);
+      TrainLoss out = task.train_loss(state.step, micro, dropout_seed);
+      step_loss += out.loss.item() / accum;
+      backward(out.loss);
+      if (interval_metrics.empty()) interval_metrics = Metrics(out.metrics.size(), {"", 0.0});
+      for (std::size_t i = 0; i < out.metrics.size(); ++i) {
+        interval_metrics[i].first = out.metrics[i].first;
+        interval_metrics[i].second += out.metrics[i].second;
+      }
+      ++interval_micro_batches;
     }
     KILN_CHECK(std::isfinite(step_loss), "train: expected a finite loss, got ", step_loss,
                " at step ", state.step, " (try a lower train.optimizer.lr)");

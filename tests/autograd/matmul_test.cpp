@@ -102,17 +102,37 @@ TEST(GemmTest, EmptyInnerDimensionScalesC) {
   EXPECT_EQ(c, std::vector<float>(6, 0.0f));
 }
 
-TEST(GemmTest, InsideParallelRegionUsesSingleThreadedBackend) {
-  GemmBackend inside = GemmBackend::kAuto;
+TEST(GemmTest, DispatchFollowsMeasuredRules) {
+  // oneDNN for everything but the smallest products (see the numbers in gemm.cpp).
+  EXPECT_EQ(choose_gemm_backend(8, 8, 8), GemmBackend::kBlas);
+  EXPECT_EQ(choose_gemm_backend(256, 256, 64), GemmBackend::kDnnl);
+  EXPECT_EQ(choose_gemm_backend(2048, 768, 768), GemmBackend::kDnnl);
+  // The team only for big products called from outside a parallel region.
+  int saved = num_threads();
+  set_num_threads(2);
+  EXPECT_TRUE(gemm_uses_team(2048, 768, 768));
+  EXPECT_FALSE(gemm_uses_team(64, 64, 64));
+  bool inside = true;
 #pragma omp parallel num_threads(2)
   {
 #pragma omp single
-    inside = choose_gemm_backend(256, 256, 64);
+    inside = gemm_uses_team(2048, 768, 768);
   }
-  if (omp_get_max_threads() > 1) {
-    EXPECT_EQ(inside, GemmBackend::kDnnl) << "oneDNN runs sequential";
-  }
-  EXPECT_EQ(choose_gemm_backend(2048, 768, 768), GemmBackend::kDnnl);
+  EXPECT_FALSE(inside);
+  set_num_threads(1);
+  EXPECT_FALSE(gemm_uses_team(2048, 768, 768));
+  set_num_threads(saved);
+}
+
+TEST(GemmTest, SmallProductLeavesThreadSettingUnchanged) {
+  // A small oneDNN product runs with the OpenMP setting lowered to 1 for the call only.
+  int saved = num_threads();
+  set_num_threads(2);
+  std::vector<float> a(64 * 64, 0.5f), b(64 * 64, 0.25f), c(64 * 64);
+  gemm(false, false, 64, 64, 64, 1.0f, a.data(), 64, b.data(), 64, 0.0f, c.data(), 64);
+  EXPECT_EQ(omp_get_max_threads(), 2);
+  EXPECT_FLOAT_EQ(c[0], 64 * 0.5f * 0.25f);
+  set_num_threads(saved);
 }
 
 TEST(GemmTest, RepeatedRunsAreBitIdenticalAtFixedThreadCount) {

@@ -1,12 +1,14 @@
 // kiln eval --checkpoint PATH [--data FILE]
 #include <cmath>
 #include <cstdio>
+#include <memory>
 
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "data/corpus.h"
 #include "train/checkpoint.h"
 #include "train/gpt_task.h"
+#include "train/task.h"
 
 namespace kiln::cli {
 
@@ -16,24 +18,38 @@ int eval_command(int argc, char** argv) {
     std::puts(
         "usage: kiln eval --checkpoint PATH [--data FILE]\n"
         "\n"
-        "Prints JSON with val_loss and perplexity: the mean next-token loss over ALL\n"
-        "non-overlapping seq_len windows of the run's validation split, or of FILE.");
+        "Prints one JSON line of evaluation metrics for a checkpoint.\n"
+        "  GPT:  val_loss and perplexity, the mean next-token loss over ALL non-overlapping\n"
+        "        seq_len windows of the run's validation split, or of FILE.\n"
+        "  BERT: val_loss (= mlm_loss + nsp_loss), mlm_loss, nsp_loss, mlm_acc, nsp_acc over\n"
+        "        the run's fixed held-out examples, or over examples built from FILE's documents\n"
+        "        (one sentence a line, a blank line between documents).");
     return 0;
   }
   const std::string path = args.require("checkpoint");
   Checkpoint checkpoint = load_checkpoint(path);
   Config config = parse_config(checkpoint.state.config_yaml, path + ":/config");
-  GptTask task(config, checkpoint.state.tokenizer);
-  nn::ParameterArena arena(task.model());
+  const bool bert = config.model.arch == "bert";
+  if (bert && args.has("data")) config.data.val_files = {args.get("data")};
+  std::unique_ptr<Task> task = make_task(config, checkpoint.state.tokenizer);
+  nn::ParameterArena arena(task->model());
   restore_checkpoint(checkpoint, arena, nullptr);
-  std::vector<int32_t> tokens = task.validation_tokens();
-  if (args.has("data")) {
-    const std::string file = args.get("data");
-    tokens = task.tokenizer().encode(read_text_file(file), file);
+
+  Metrics metrics;
+  if (bert) {
+    metrics = task->evaluate();
+  } else {
+    auto& gpt = static_cast<GptTask&>(*task);
+    std::vector<int32_t> tokens = gpt.validation_tokens();
+    if (args.has("data"))
+      tokens = gpt.tokenizer().encode(read_text_file(args.get("data")), args.get("data"));
+    double loss = gpt.mean_loss_over_windows(tokens);
+    metrics = {{"val_loss", loss}, {"perplexity", std::exp(loss)}};
   }
-  double loss = task.mean_loss_over_windows(tokens);
-  std::printf("{\"checkpoint\":\"%s\",\"step\":%lld,\"val_loss\":%.6f,\"perplexity\":%.4f}\n",
-              path.c_str(), static_cast<long long>(checkpoint.state.step), loss, std::exp(loss));
+  std::printf("{\"checkpoint\":\"%s\",\"step\":%lld", path.c_str(),
+              static_cast<long long>(checkpoint.state.step));
+  for (const auto& [key, value] : metrics) std::printf(",\"%s\":%.6f", key.c_str(), value);
+  std::printf("}\n");
   return 0;
 }
 

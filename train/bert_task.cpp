@@ -23,7 +23,8 @@ std::vector<Document> read_documents(const std::vector<std::string>& paths) {
   std::vector<Document> docs;
   for (const std::string& path : paths) {
     std::vector<Document> more = split_documents(read_text_file(path));
-    docs.insert(docs.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
+    docs.insert(docs.end(), std::make_move_iterator(more.begin()),
+                std::make_move_iterator(more.end()));
   }
   return docs;
 }
@@ -31,11 +32,14 @@ std::vector<Document> read_documents(const std::vector<std::string>& paths) {
 BertSpecialTokens special_tokens(const WordPieceTokenizer& t, int vocab_size) {
   BertSpecialTokens s{t.pad_id(), t.cls_id(), t.sep_id(), t.mask_id(), vocab_size, {}};
   s.is_continuation.resize(static_cast<std::size_t>(vocab_size), false);
-  for (int id = 0; id < t.vocab_size(); ++id) s.is_continuation[static_cast<std::size_t>(id)] = t.is_continuation(id);
+  for (int id = 0; id < t.vocab_size(); ++id)
+    s.is_continuation[static_cast<std::size_t>(id)] = t.is_continuation(id);
   return s;
 }
 
-Tensor as_tensor(const std::vector<int32_t>& v, const Shape& shape) { return Tensor::from_ints(shape, v); }
+Tensor as_tensor(const std::vector<int32_t>& v, const Shape& shape) {
+  return Tensor::from_ints(shape, v);
+}
 
 }  // namespace
 
@@ -47,11 +51,13 @@ WordPieceTokenizer make_wordpiece(const Config& config, const std::vector<std::s
 
 nn::BertConfig bert_config_for(const Config& config, const WordPieceTokenizer& tokenizer) {
   const ModelConfig& m = config.model;
-  KILN_CHECK(m.arch == "bert", "model.arch: expected \"bert\" for a BERT task, got \"", m.arch, "\"");
+  KILN_CHECK(m.arch == "bert", "model.arch: expected \"bert\" for a BERT task, got \"", m.arch,
+             "\"");
   nn::BertConfig b;
   b.vocab_size = m.vocab_size.value_or(tokenizer.vocab_size());
-  KILN_CHECK(b.vocab_size >= tokenizer.vocab_size(), "model.vocab_size: expected at least the tokenizer's ",
-             tokenizer.vocab_size(), " tokens, got ", b.vocab_size);
+  KILN_CHECK(b.vocab_size >= tokenizer.vocab_size(),
+             "model.vocab_size: expected at least the tokenizer's ", tokenizer.vocab_size(),
+             " tokens, got ", b.vocab_size);
   b.n_layer = m.n_layer;
   b.n_head = m.n_head;
   b.d_model = m.d_model;
@@ -78,11 +84,13 @@ BertTask::BertTask(const Config& config, const std::optional<std::string>& seria
     tokenizer_ = WordPieceTokenizer::from_serialized(*serialized_tokenizer);
   } else {
     std::vector<std::string> sentences;
-    for (const Document& doc : train_docs) sentences.insert(sentences.end(), doc.begin(), doc.end());
+    for (const Document& doc : train_docs)
+      sentences.insert(sentences.end(), doc.begin(), doc.end());
     tokenizer_ = make_wordpiece(config, sentences);
   }
   nn::BertConfig model_config = bert_config_for(config, *tokenizer_);
-  BertSpecialTokens special = special_tokens(*tokenizer_, static_cast<int>(model_config.vocab_size));
+  BertSpecialTokens special =
+      special_tokens(*tokenizer_, static_cast<int>(model_config.vocab_size));
   auto encode = [&](std::string_view s) { return tokenizer_->encode(s); };
 
   BertExampleOptions options;
@@ -94,23 +102,33 @@ BertTask::BertTask(const Config& config, const std::optional<std::string>& seria
   options.dupe_factor = d.dupe_factor;
   const uint64_t seed = config.run.seed;
   options.seed = derive_seed(seed, kTrainExamplesStream);
-  BertInstances train = create_bert_instances(tokenize_documents(train_docs, encode), special, options);
-  KILN_CHECK(!train.empty(), "data.train_files: expected documents that give at least one pretraining example, got none");
-  batches_.emplace(std::move(train), special, options, config.train.batch_size, derive_seed(seed, kTrainBatchStream));
+  BertInstances train =
+      create_bert_instances(tokenize_documents(train_docs, encode), special, options);
+  KILN_CHECK(
+      !train.empty(),
+      "data.train_files: expected documents that give at least one pretraining example, got none");
+  batches_.emplace(std::move(train), special, options, config.train.batch_size,
+                   derive_seed(seed, kTrainBatchStream));
   options.seed = derive_seed(seed, kHeldOutExamplesStream);
-  BertInstances held_out = create_bert_instances(tokenize_documents(held_out_docs, encode), special, options);
-  KILN_CHECK(!held_out.empty(), "data: expected held-out documents that give at least one example, got none");
+  BertInstances held_out =
+      create_bert_instances(tokenize_documents(held_out_docs, encode), special, options);
+  KILN_CHECK(!held_out.empty(),
+             "data: expected held-out documents that give at least one example, got none");
   eval_set_.emplace(std::move(held_out), special, options, config.train.batch_size,
-                    config.eval.batches * config.train.batch_size, derive_seed(seed, kEvalMaskStream));
+                    config.eval.batches * config.train.batch_size,
+                    derive_seed(seed, kEvalMaskStream));
   model_ = std::make_unique<nn::Bert>(model_config, derive_seed(seed, kModelInitStream));
 }
 
-int64_t BertTask::tokens_per_micro_batch() const { return int64_t{config_.train.batch_size} * config_.train.seq_len; }
+int64_t BertTask::tokens_per_micro_batch() const {
+  return int64_t{config_.train.batch_size} * config_.train.seq_len;
+}
 
 nn::BertLosses BertTask::loss_of(const BertBatch& b, uint64_t dropout_seed) const {
   const Shape shape{b.batch_size, b.seq_len};
   return model_->pretraining_loss(as_tensor(b.input_ids, shape), as_tensor(b.token_type_ids, shape),
-                                  as_tensor(b.attention_mask, shape), as_tensor(b.mlm_labels, shape),
+                                  as_tensor(b.attention_mask, shape),
+                                  as_tensor(b.mlm_labels, shape),
                                   as_tensor(b.nsp_labels, {b.batch_size}), dropout_seed);
 }
 
@@ -140,7 +158,8 @@ Metrics BertTask::evaluate() {
     nsp_correct += l.nsp_correct, examples += l.batch_size;
   }
   model_->train(true);
-  const double mlm = mlm_count ? mlm_loss / double(mlm_count) : 0.0, nsp = nsp_loss / double(examples);
+  const double mlm = mlm_count ? mlm_loss / double(mlm_count) : 0.0,
+               nsp = nsp_loss / double(examples);
   return {{"val_loss", mlm + nsp},
           {"mlm_loss", mlm},
           {"nsp_loss", nsp},
@@ -148,7 +167,8 @@ Metrics BertTask::evaluate() {
           {"nsp_acc", double(nsp_correct) / double(examples)}};
 }
 
-std::unique_ptr<Task> make_task(const Config& config, const std::optional<std::string>& serialized_tokenizer) {
+std::unique_ptr<Task> make_task(const Config& config,
+                                const std::optional<std::string>& serialized_tokenizer) {
   if (config.model.arch == "bert") return std::make_unique<BertTask>(config, serialized_tokenizer);
   return std::make_unique<GptTask>(config, serialized_tokenizer);
 }

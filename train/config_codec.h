@@ -80,8 +80,7 @@ struct Codec<bool> {
 };
 
 template <std::integral T>
-  requires(!std::same_as<T, bool>)
-struct Codec<T> {
+requires(!std::same_as<T, bool>) struct Codec<T> {
   static constexpr const char* kNoun =
       std::is_signed_v<T> ? "an integer" : "a non-negative integer";
   static bool decode(const YAML::Node& node, T& value) {

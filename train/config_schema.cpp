@@ -225,14 +225,17 @@ void check_cross_fields(const Config& c, const ConfigWhere& where) {
                                       format_double(c.train.schedule.min_lr));
   }
   if (c.model.arch == "gpt" && c.data.tokenizer != "char") {
-    fail("data.tokenizer", "expected \"char\" for model.arch gpt, got \"" + c.data.tokenizer + "\"");
+    fail("data.tokenizer",
+         "expected \"char\" for model.arch gpt, got \"" + c.data.tokenizer + "\"");
   }
   if (c.model.arch == "bert" && c.data.tokenizer != "wordpiece") {
-    fail("data.tokenizer", "expected \"wordpiece\" for model.arch bert, got \"" + c.data.tokenizer + "\"");
+    fail("data.tokenizer",
+         "expected \"wordpiece\" for model.arch bert, got \"" + c.data.tokenizer + "\"");
   }
   // [CLS] A [SEP] B [SEP] needs at least one token each for A and B.
   if (c.model.arch == "bert" && c.train.seq_len < 5) {
-    fail("train.seq_len", "expected at least 5 for BERT ([CLS] A [SEP] B [SEP]), got " + std::to_string(c.train.seq_len));
+    fail("train.seq_len", "expected at least 5 for BERT ([CLS] A [SEP] B [SEP]), got " +
+                              std::to_string(c.train.seq_len));
   }
   // Without val_files the validation split is carved from the train files.
   if (c.data.val_files.empty() && c.data.val_fraction <= 0.0) {

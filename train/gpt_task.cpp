@@ -76,7 +76,7 @@ TrainLoss GptTask::train_loss(int64_t step, int micro, uint64_t dropout_seed) {
   model_->train(true);
   batches_->fill(static_cast<uint64_t>(step) * config_.train.grad_accum + micro, scratch_);
   return {model_->loss(ids_tensor(scratch_.inputs, scratch_.batch_size, scratch_.seq_len),
-                      ids_tensor(scratch_.targets, scratch_.batch_size, scratch_.seq_len),
+                       ids_tensor(scratch_.targets, scratch_.batch_size, scratch_.seq_len),
                        dropout_seed),
           {}};
 }

@@ -38,6 +38,7 @@ class Task {
 };
 
 // The task config.model.arch names, with the tokenizer from a checkpoint when resuming.
-std::unique_ptr<Task> make_task(const Config& config, const std::optional<std::string>& serialized_tokenizer);
+std::unique_ptr<Task> make_task(const Config& config,
+                                const std::optional<std::string>& serialized_tokenizer);
 
 }  // namespace kiln

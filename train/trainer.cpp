@@ -21,8 +21,8 @@
 #include "nn/parameter_arena.h"
 #include "nn/schedule.h"
 #include "train/checkpoint.h"
-#include "train/task.h"
 #include "train/metrics.h"
+#include "train/task.h"
 
 namespace kiln {
 namespace fs = std::filesystem;
@@ -115,8 +115,8 @@ TrainResult train(const TrainOptions& options) {
   set_num_threads(config.run.threads > 0 ? config.run.threads : num_threads());
   fs::create_directories(config.run.out_dir);
   { std::ofstream(fs::path(config.run.out_dir) / "config.yaml") << to_yaml(config); }
-  std::unique_ptr<Task> task_owner =
-      make_task(config, checkpoint ? std::optional<std::string>(checkpoint->state.tokenizer) : std::nullopt);
+  std::unique_ptr<Task> task_owner = make_task(
+      config, checkpoint ? std::optional<std::string>(checkpoint->state.tokenizer) : std::nullopt);
   Task& task = *task_owner;
   nn::ParameterArena arena(task.model());
   const OptimizerConfig& o = config.train.optimizer;
@@ -200,18 +200,27 @@ TrainResult train(const TrainOptions& options) {
       double tokens_per_s = interval_tokens / std::max(seconds, 1e-9);
       double eta = (config.train.max_steps - state.step) * seconds / double(interval_steps);
       double mean_loss = interval_loss / double(interval_steps);
-      metrics.add({"train",
-                   state.step,
-                   {{"loss", mean_loss},
-                    {"lr", lr},
-                    {"grad_norm", grad_norm},
-                    {"tokens_per_s", tokens_per_s}}});
+      Metrics logged{{"loss", mean_loss},
+                     {"lr", lr},
+                     {"grad_norm", grad_norm},
+                     {"tokens_per_s", tokens_per_s}};
+      std::string extra;
+      for (const auto& [key, sum] : interval_metrics) {
+        double mean = sum / double(interval_micro_batches);
+        logged.emplace_back(key, mean);
+        char part[64];
+        std::snprintf(part, sizeof part, "  %s %.3f", key.c_str(), mean);
+        extra += part;
+      }
+      metrics.add({"train", state.step, logged});
       char line[160];
       std::snprintf(line, sizeof line, "step %lld/%lld  loss %.4f  lr %.2e  %.0f tok/s  left %s",
                     static_cast<long long>(state.step),
                     static_cast<long long>(config.train.max_steps), mean_loss, lr, tokens_per_s,
                     format_duration(eta).c_str());
-      progress.show(line, false);
+      progress.show(line + extra, false);
+      interval_metrics.clear();
+      interval_micro_batches = 0;
       interval_start = Clock::now();
       interval_tokens = interval_steps = 0;
       interval_loss = 0;

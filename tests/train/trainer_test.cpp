@@ -44,6 +44,32 @@ class TrainerTest : public ::testing::Test {
     return path;
   }
 
+  // A tiny BERT on documents of sentences, with a WordPiece vocabulary trained at start.
+  std::string write_bert_config(const std::string& run) {
+    {
+      std::ofstream docs(dir_ / "docs.txt");
+      for (int d = 0; d < 40; ++d) {
+        for (int s = 0; s < 4; ++s)
+          docs << "document " << d % 9 << " says thing " << s << " about topic " << d % 5 << ".\n";
+        docs << "\n";
+      }
+    }
+    std::string path = (dir_ / (run + ".yaml")).string();
+    std::ofstream(path)
+        << "run: {name: " << run << ", out_dir: " << (dir_ / run).string()
+        << ", seed: 3, threads: 2}\n"
+        << "data: {train_files: [" << (dir_ / "docs.txt").string()
+        << "], val_fraction: 0.2, tokenizer_vocab_size: 60, max_predictions_per_seq: 4}\n"
+        << "model: {arch: bert, n_layer: 1, n_head: 2, d_model: 16, max_seq_len: 32, dropout: "
+           "0.1}\n"
+        << "train: {batch_size: 4, seq_len: 24, max_steps: 8, optimizer: {lr: 1.0e-3},\n"
+        << "        schedule: {name: linear, warmup_steps: 2}}\n"
+        << "eval: {every: 4, batches: 2}\n"
+        << "checkpoint: {every: 4, keep_last: 5}\n"
+        << "log: {every: 2}\n";
+    return path;
+  }
+
   fs::path dir_;
 };
 
@@ -76,6 +102,25 @@ TEST_F(TrainerTest, ResumedRunIsBitIdenticalToAnUninterruptedOne) {
   EXPECT_EQ(b.optimizer_steps, 12);
   EXPECT_EQ(a.state.tokens_seen, 12 * 2 * 4 * 16);
   EXPECT_DOUBLE_EQ(full.last_val_loss, resumed.last_val_loss);
+}
+
+TEST_F(TrainerTest, BertResumedRunIsBitIdenticalAndLogsItsMetrics) {
+  TrainResult full = train({write_bert_config("full"), {}, ""});
+  fs::create_directories(dir_ / "resumed");
+  fs::copy_file(dir_ / "full" / "ckpt-00000004.h5", dir_ / "resumed" / "ckpt-00000004.h5");
+  TrainResult resumed = train({write_bert_config("resumed"), {}, "auto"});
+  Checkpoint a = load_checkpoint((dir_ / "full" / "ckpt-00000008.h5").string());
+  Checkpoint b = load_checkpoint((dir_ / "resumed" / "ckpt-00000008.h5").string());
+  expect_same_tensors(a.model, b.model);
+  expect_same_tensors(a.exp_avg_sq, b.exp_avg_sq);
+  EXPECT_EQ(a.state.tokenizer, b.state.tokenizer);
+  EXPECT_TRUE(a.model.count("cls.predictions.bias"));
+  EXPECT_DOUBLE_EQ(full.last_val_loss, resumed.last_val_loss);
+
+  std::ifstream metrics(dir_ / "full" / "metrics.jsonl");
+  std::string text((std::istreambuf_iterator<char>(metrics)), std::istreambuf_iterator<char>());
+  for (const char* key : {"\"mlm_loss\"", "\"nsp_loss\"", "\"mlm_acc\"", "\"nsp_acc\""})
+    EXPECT_NE(text.find(key), std::string::npos) << key;
 }
 
 TEST_F(TrainerTest, WritesMetricsPlotAndRotatesCheckpoints) {

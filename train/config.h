@@ -26,9 +26,10 @@ struct DataConfig {
   std::vector<std::string> train_files;  // required; relative to the working directory
   std::vector<std::string> val_files;    // empty = hold out val_fraction of the train files
   double val_fraction = 0.1;
-  std::string tokenizer = "char";   // char | wordpiece
-  std::string vocab_file;           // wordpiece: a vocab.txt; empty = train one on train_files
-  int tokenizer_vocab_size = 8000;  // wordpiece: size of the vocabulary trained when no vocab_file
+  std::string tokenizer = "char";   // char | bpe (GPT) | wordpiece (BERT)
+  std::string vocab_file;           // wordpiece vocab.txt or bpe encoder.json; empty = train one
+  std::string merges_file;          // bpe: vocab.bpe / merges.txt
+  int tokenizer_vocab_size = 8000;  // size of the vocabulary trained when there is no vocab_file
   bool lowercase = true;            // wordpiece: uncased (lower-case and strip accents)
   // BERT pretraining examples (google-research/bert create_pretraining_data.py semantics).
   double short_seq_prob = 0.1;

@@ -7,6 +7,7 @@
 
 #include "autograd/tape.h"
 #include "base/error.h"
+#include "data/bpe_trainer.h"
 #include "data/corpus.h"
 #include "data/token_cache.h"
 #include "train/checkpoint.h"
@@ -17,6 +18,18 @@ namespace fs = std::filesystem;
 // Separate random streams derived from run.seed.
 inline constexpr uint64_t kModelInitStream = 1;
 inline constexpr uint64_t kTrainBatchStream = 2;
+
+Tokenizer make_tokenizer(const Config& config, const Corpus& corpus) {
+  const DataConfig& d = config.data;
+  if (d.tokenizer == "char") return Tokenizer(CharTokenizer::from_corpus(corpus));
+  if (d.tokenizer == "bpe") {
+    if (!d.vocab_file.empty())
+      return Tokenizer(BpeTokenizer::from_files(d.vocab_file, d.merges_file));
+    return Tokenizer(train_bpe({corpus.text(Split::kTrain)}, d.tokenizer_vocab_size));
+  }
+  throw Error("data.tokenizer: expected \"char\" or \"bpe\" for model.arch gpt, got \"" +
+              d.tokenizer + "\"");
+}
 
 Tensor ids_tensor(const std::vector<int32_t>& ids, int batch_size, int seq_len) {
   Tensor t = Tensor::empty({batch_size, seq_len}, DType::kI32);
@@ -46,12 +59,10 @@ nn::GptConfig gpt_config_for(const Config& config, int tokenizer_vocab_size) {
 GptTask::GptTask(const Config& config, const std::optional<std::string>& serialized_tokenizer)
     : config_(config) {
   const DataConfig& d = config.data;
-  KILN_CHECK(d.tokenizer == "char", "data.tokenizer: expected \"char\" for the GPT task, got \"",
-             d.tokenizer, "\"");
   Corpus corpus = d.val_files.empty() ? Corpus::from_files(d.train_files, d.val_fraction)
                                       : Corpus::from_files(d.train_files, d.val_files);
-  tokenizer_ = serialized_tokenizer ? CharTokenizer::from_serialized(*serialized_tokenizer)
-                                    : CharTokenizer::from_corpus(corpus);
+  tokenizer_ = serialized_tokenizer ? Tokenizer::from_serialized(*serialized_tokenizer)
+                                    : make_tokenizer(config, corpus);
   uint64_t key = token_cache_fingerprint(corpus.fingerprint(), tokenizer_->fingerprint());
   auto cached = [&](const char* file, Split split) {
     return load_or_build((fs::path(d.cache_dir) / file).string(), key,
@@ -121,7 +132,7 @@ LoadedGpt load_gpt(const std::string& checkpoint_path) {
   Checkpoint checkpoint = load_checkpoint(checkpoint_path);
   LoadedGpt loaded;
   loaded.config = parse_config(checkpoint.state.config_yaml, checkpoint_path + ":/config");
-  loaded.tokenizer = CharTokenizer::from_serialized(checkpoint.state.tokenizer);
+  loaded.tokenizer = Tokenizer::from_serialized(checkpoint.state.tokenizer);
   loaded.model =
       std::make_unique<nn::Gpt>(gpt_config_for(loaded.config, loaded.tokenizer->vocab_size()), 0);
   loaded.arena = std::make_unique<nn::ParameterArena>(*loaded.model);

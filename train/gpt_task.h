@@ -1,12 +1,13 @@
-// The GPT task: a character-level corpus, next-token batches and a GPT-2-shaped model.
+// The GPT task: a text corpus (character or GPT-2 BPE tokens), next-token batches and a
+// GPT-2-shaped model.
 #pragma once
 
 #include <memory>
 #include <optional>
 #include <string>
 
-#include "data/char_tokenizer.h"
 #include "data/gpt_batches.h"
+#include "data/tokenizer.h"
 #include "nn/gpt.h"
 #include "nn/parameter_arena.h"
 #include "train/config.h"
@@ -32,11 +33,11 @@ class GptTask : public Task {
   // Mean next-token loss over ALL non-overlapping seq_len windows of `tokens` (kiln eval).
   double mean_loss_over_windows(const std::vector<int32_t>& tokens);
   const std::vector<int32_t>& validation_tokens() const { return val_tokens_; }
-  const CharTokenizer& tokenizer() const { return *tokenizer_; }
+  const Tokenizer& tokenizer() const { return *tokenizer_; }
 
  private:
   Config config_;
-  std::optional<CharTokenizer> tokenizer_;
+  std::optional<Tokenizer> tokenizer_;
   std::vector<int32_t> val_tokens_;
   std::optional<GptBatches> batches_;
   std::optional<GptEvalBatches> eval_batches_;
@@ -47,11 +48,16 @@ class GptTask : public Task {
 // A GPT and its tokenizer restored from a checkpoint (for sample and forward: no corpus).
 struct LoadedGpt {
   Config config;
-  std::optional<CharTokenizer> tokenizer;
+  std::optional<Tokenizer> tokenizer;
   std::unique_ptr<nn::Gpt> model;
   std::unique_ptr<nn::ParameterArena> arena;  // owns the weights' storage
 };
 LoadedGpt load_gpt(const std::string& checkpoint_path);
+
+// The tokenizer a config describes (data.tokenizer): built from the corpus (char), read from
+// data.vocab_file (+ data.merges_file for BPE), or trained on `corpus` with
+// data.tokenizer_vocab_size entries.
+Tokenizer make_tokenizer(const Config& config, const Corpus& corpus);
 
 // Token ids as an int32 tensor [B, T].
 Tensor ids_tensor(const std::vector<int32_t>& ids, int batch_size, int seq_len);

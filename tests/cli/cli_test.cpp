@@ -9,6 +9,8 @@
 #include <fstream>
 #include <string>
 
+#include "train/checkpoint.h"
+
 namespace {
 namespace fs = std::filesystem;
 
@@ -129,6 +131,131 @@ TEST(CliTest, InterruptSavesACheckpointAndResumeContinues) {
   EXPECT_EQ(resumed.exit_code, 0) << resumed.out;
   EXPECT_NE(resumed.out.find("resumed from"), std::string::npos) << resumed.out;
   fs::remove_all(dir);
+}
+
+// A run directory with a small corpus and a config that trains for `steps` steps.
+struct TinyRun {
+  fs::path dir;
+  explicit TinyRun(const std::string& name) {
+    dir = fs::path(::testing::TempDir()) / ("kiln_cli_" + name + "_" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    std::ofstream corpus(dir / "corpus.txt");
+    for (int i = 0; i < 200; ++i)
+      corpus << "the quick brown fox jumps over the lazy dog " << i % 10 << "\n";
+  }
+  ~TinyRun() { fs::remove_all(dir); }
+  // Writes <dir>/<run>.yaml training into <dir>/<run>; `extra` is appended YAML.
+  std::string config(const std::string& run, int steps,
+                     const std::string& model = "n_layer: 1, n_head: 2, d_model: 16",
+                     const std::string& extra = "") const {
+    std::string path = (dir / (run + ".yaml")).string();
+    std::ofstream(path)
+        << "run: {name: " << run << ", out_dir: " << (dir / run).string() << ", seed: 5}\n"
+        << "data: {train_files: [" << (dir / "corpus.txt").string() << "]}\n"
+        << "model: {" << model << ", max_seq_len: 16, dropout: 0.1}\n"
+        << "train: {batch_size: 4, seq_len: 16, max_steps: " << steps
+        << ", optimizer: {lr: 1.0e-3}, schedule: {name: cosine, warmup_steps: 10}}\n"
+        << "checkpoint: {every: 50, keep_last: 2}\n"
+        << "eval: {every: 0}\n"
+        << "log: {every: 100}\n"
+        << extra;
+    return path;
+  }
+};
+
+std::string file_bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// Weights and AdamW moments of two checkpoints are equal bit for bit. (The files themselves
+// differ: each stores its own run's config, whose out_dir differs.)
+void expect_same_final_weights(const fs::path& a, const fs::path& b) {
+  kiln::Checkpoint x = kiln::load_checkpoint(a.string()), y = kiln::load_checkpoint(b.string());
+  ASSERT_EQ(x.model.size(), y.model.size());
+  for (const auto& [name, t] : x.model) {
+    EXPECT_EQ(t.to_floats(), y.model.at(name).to_floats()) << name;
+    EXPECT_EQ(x.exp_avg.at(name).to_floats(), y.exp_avg.at(name).to_floats()) << name;
+    EXPECT_EQ(x.exp_avg_sq.at(name).to_floats(), y.exp_avg_sq.at(name).to_floats()) << name;
+  }
+  EXPECT_EQ(x.optimizer_steps, y.optimizer_steps);
+}
+
+// Interrupting with `signal` after `seconds`, then resuming with --resume auto, must end
+// with exactly the weights of a run that was never interrupted.
+void check_interrupted_resume(const char* signal, const std::string& name) {
+  TinyRun run(name);
+  const int steps = 4000;
+  ASSERT_EQ(kiln("train " + run.config("straight", steps)).exit_code, 0);
+  std::string config = run.config("interrupted", steps);
+  CommandResult first =
+      kiln_via(std::string("timeout --preserve-status -s ") + signal + " 1.5 ", "train " + config);
+  ASSERT_NE(first.exit_code, 0) << "the run finished before the signal: make it longer\n"
+                                << first.out;
+  CommandResult resumed = kiln("train " + config + " --resume auto");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.out;
+  EXPECT_NE(resumed.out.find("resumed from"), std::string::npos) << first.out << resumed.out;
+  char final_name[32];
+  std::snprintf(final_name, sizeof final_name, "ckpt-%08d.h5", steps);
+  expect_same_final_weights(run.dir / "straight" / final_name,
+                            run.dir / "interrupted" / final_name);
+}
+
+TEST(CliResumeTest, AfterSigtermIsBitIdentical) {
+  check_interrupted_resume("TERM", "term");
+}
+
+TEST(CliResumeTest, AfterSigkillFromLastPeriodicCheckpointIsBitIdentical) {
+  check_interrupted_resume("KILL", "kill");
+}
+
+TEST(CliConfigErrorTest, EachBadConfigExitsWithOneLineNamingTheKey) {
+  TinyRun run("badconfig");
+  struct Case {
+    std::string model, extra, expected;
+  };
+  std::vector<Case> cases = {
+      {"n_layer: 1, n_head: 2, d_model: 16, n_heads: 2", "", "model.n_heads: unknown key"},
+      {"n_layer: one, n_head: 2, d_model: 16", "",
+       "model.n_layer: expected an integer, got \"one\""},
+      {"n_layer: 1, n_head: 3, d_model: 16", "",
+       "model.n_head: expected a divisor of model.d_model (16), got 3"},
+  };
+  for (const Case& c : cases) {
+    std::string config = run.config("bad", 10, c.model, c.extra);
+    CommandResult r = kiln("train " + config);
+    EXPECT_EQ(r.exit_code, 1) << r.out;
+    EXPECT_NE(r.out.find(c.expected), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.rfind("error: " + config + ":", 0), 0u) << r.out;  // names the file (and line)
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  }
+  CommandResult too_long = kiln("train " + run.config("bad", 10) + " --set train.seq_len=32");
+  EXPECT_EQ(too_long.exit_code, 1);
+  EXPECT_NE(too_long.out.find("train.seq_len: expected at most model.max_seq_len (16), got 32"),
+            std::string::npos)
+      << too_long.out;
+  CommandResult missing =
+      kiln("train " + run.config("bad", 10) + " --set data.train_files=[/no/such/corpus.txt]");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.out.find("/no/such/corpus.txt"), std::string::npos) << missing.out;
+}
+
+TEST(CliConfigErrorTest, AFailedRunLeavesTheExistingCheckpointIntact) {
+  TinyRun run("intact");
+  std::string config = run.config("run", 60);
+  ASSERT_EQ(kiln("train " + config).exit_code, 0);
+  fs::path checkpoint = run.dir / "run" / "ckpt-00000060.h5";
+  std::string before = file_bytes(checkpoint);
+  // A model change is refused on resume; a corrupt newer file is skipped, not "repaired".
+  CommandResult refused = kiln("train " + config + " --resume auto --set model.d_model=32");
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.out.find("model.d_model"), std::string::npos) << refused.out;
+  EXPECT_TRUE(file_bytes(checkpoint) == before);
+  CommandResult bad_corpus =
+      kiln("train " + config + " --resume auto --set data.train_files=[/missing.txt]");
+  EXPECT_EQ(bad_corpus.exit_code, 1);
+  EXPECT_TRUE(file_bytes(checkpoint) == before);
 }
 
 }  // namespace

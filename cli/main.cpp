@@ -22,6 +22,11 @@ constexpr const char* kUsage =
     "  eval         loss and perplexity of a checkpoint on held-out text\n"
     "  sample       generate text from a GPT checkpoint\n"
     "  bench        time training steps on synthetic data (compare with PyTorch)\n"
+    "  tokenizer    train a tokenizer, or encode JSON lines with one\n"
+    "  embed        final hidden states and pooled vector of a BERT checkpoint for a text\n"
+    "  import-hf    convert a Hugging Face model folder (safetensors) into a kiln checkpoint\n"
+    "  export-hf    write a kiln checkpoint as a Hugging Face model folder\n"
+    "  forward      run a checkpoint on inputs from an HDF5 file, write the outputs\n"
     "  version      print kiln's version and the thread count it would use\n"
     "\n"
     "Run 'kiln <command> --help' for a command's options.\n";
@@ -42,6 +47,11 @@ int run(int argc, char** argv) {
   if (command == "eval") return kiln::cli::eval_command(rest, rest_argv);
   if (command == "sample") return kiln::cli::sample_command(rest, rest_argv);
   if (command == "bench") return kiln::cli::bench_command(rest, rest_argv);
+  if (command == "tokenizer") return kiln::cli::tokenizer_command(rest, rest_argv);
+  if (command == "embed") return kiln::cli::embed_command(rest, rest_argv);
+  if (command == "import-hf") return kiln::cli::import_hf_command(rest, rest_argv);
+  if (command == "export-hf") return kiln::cli::export_hf_command(rest, rest_argv);
+  if (command == "forward") return kiln::cli::forward_command(rest, rest_argv);
   throw kiln::Error("kiln: expected a command (see 'kiln --help'), got '" + command + "'");
 }
 

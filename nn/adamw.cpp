@@ -33,7 +33,7 @@ void AdamW::step(float lr) {
   const float* g = arena_.grads().data();
   float* m = m_.data();
   float* v = v_.data();
-  parallel_for(arena_.size(), 1 << 14, [&](int64_t begin, int64_t end) {
+  parallel_for(arena_.trainable_size(), 1 << 14, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       if (i < decayed) p[i] *= decay;  // decoupled: shrinks the weight, not the gradient
       m[i] = b1 * m[i] + (1 - b1) * g[i];

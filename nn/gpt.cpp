@@ -1,10 +1,12 @@
 // The GPT-2 block and model: only compositions of ops, with shape comments on each step.
 #include "nn/gpt.h"
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <string>
 
+#include "autograd/tape.h"
 #include "base/error.h"
 
 namespace kiln::nn {
@@ -38,6 +40,45 @@ class GptAttention : public Module {
     return ops::dropout(c_proj->forward(y), dropout_, seeds.next(), is_training());
   }
 
+  // x: [B, T, d] at positions [length, length + T) -> [B, T, d], without dropout. Writes the
+  // new keys and values into rows [length, length + T) of k_cache, v_cache [B, H, S, hd], then
+  // attends over rows [0, length + T): causal with Tq < Tk lets query t see keys <= length + t.
+  Tensor forward_cached(const Tensor& x, const Tensor& k_cache, const Tensor& v_cache,
+                        int64_t length) const {
+    const int64_t B = x.dim(0), T = x.dim(1), d = x.dim(2), H = n_head_, hd = d / H;
+    const int64_t S = k_cache.dim(2), n = length + T;
+    Tensor qkv = c_attn->forward(x);            // [B, T, 3d]
+    Tensor q = Tensor::empty({B * H * T, hd});  // [B, H, T, hd]
+    Tensor y = Tensor::empty({B, T, d});        // the heads' outputs side by side
+    const float* src = qkv.data();
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t t = 0; t < T; ++t)
+        for (int64_t h = 0; h < H; ++h) {
+          const float* row = src + (b * T + t) * 3 * d + h * hd;  // this head's q, then k, v
+          const int64_t slot = (b * H + h) * S + length + t;      // its cache row
+          std::copy(row, row + hd, q.data() + ((b * H + h) * T + t) * hd);
+          std::copy(row + d, row + d + hd, k_cache.data() + slot * hd);
+          std::copy(row + 2 * d, row + 2 * d + hd, v_cache.data() + slot * hd);
+        }
+    // One attention call per (sequence, head) over views of its slab: the cached rows of a
+    // [B, H, S, hd] buffer are not contiguous across heads, and copying them out would cost as
+    // much memory traffic as the attention itself on every token.
+    ops::AttentionOptions options;
+    options.causal = true;
+    const Tensor k_rows = k_cache.view({B * H * S, hd}), v_rows = v_cache.view({B * H * S, hd});
+    for (int64_t bh = 0; bh < B * H; ++bh) {
+      Tensor out = ops::attention(q.rows_view(bh * T, (bh + 1) * T).view({1, 1, T, hd}),
+                                  k_rows.rows_view(bh * S, bh * S + n).view({1, 1, n, hd}),
+                                  v_rows.rows_view(bh * S, bh * S + n).view({1, 1, n, hd}),
+                                  options);  // [1, 1, T, hd]
+      const int64_t b = bh / H, h = bh % H;
+      for (int64_t t = 0; t < T; ++t)
+        std::copy(out.data() + t * hd, out.data() + (t + 1) * hd,
+                  y.data() + (b * T + t) * d + h * hd);
+    }
+    return c_proj->forward(y);
+  }
+
   std::shared_ptr<Linear> c_attn, c_proj;
 
  private:
@@ -56,8 +97,12 @@ class GptMlp : public Module {
   }
   // x: [B, T, d] -> [B, T, d]
   Tensor forward(const Tensor& x, SeedStream& seeds) const {
+    return ops::dropout(project(x), dropout_, seeds.next(), is_training());
+  }
+  // x: [B, T, d] -> [B, T, d], without dropout.
+  Tensor project(const Tensor& x) const {
     Tensor h = ops::gelu(c_fc->forward(x), ops::GeluForm::kTanh);  // [B, T, d_ff]
-    return ops::dropout(c_proj->forward(h), dropout_, seeds.next(), is_training());
+    return c_proj->forward(h);
   }
 
   std::shared_ptr<Linear> c_fc, c_proj;
@@ -79,6 +124,13 @@ class GptBlock : public Module {
   Tensor forward(const Tensor& x, SeedStream& seeds) const {
     Tensor h = ops::add(x, attn->forward(ln_1->forward(x), seeds));
     return ops::add(h, mlp->forward(ln_2->forward(h), seeds));
+  }
+  // x: [B, T, d] at positions [length, length + T) -> [B, T, d], appending to this layer's
+  // cache (see GptAttention::forward_cached). No dropout.
+  Tensor forward_cached(const Tensor& x, const Tensor& k_cache, const Tensor& v_cache,
+                        int64_t length) const {
+    Tensor h = ops::add(x, attn->forward_cached(ln_1->forward(x), k_cache, v_cache, length));
+    return ops::add(h, mlp->project(ln_2->forward(h)));
   }
 
   std::shared_ptr<LayerNorm> ln_1, ln_2;
@@ -142,6 +194,38 @@ Tensor Gpt::forward(const Tensor& ids, uint64_t dropout_seed) const {
 
 Tensor Gpt::loss(const Tensor& ids, const Tensor& targets, uint64_t dropout_seed) const {
   return ops::cross_entropy(forward(ids, dropout_seed), targets);
+}
+
+KvCache Gpt::make_kv_cache(int64_t batch) const {
+  const GptConfig& c = config_;
+  return KvCache(c.n_layer, batch, c.n_head, c.max_seq_len, c.d_model / c.n_head);
+}
+
+Tensor Gpt::forward_cached(const Tensor& ids, KvCache& cache) const {
+  const GptConfig& c = config_;
+  KILN_CHECK(ids.rank() == 2 && ids.dtype() == DType::kI32 && ids.dim(1) >= 1,
+             "Gpt::forward_cached: expected int32 ids [B, T] with T >= 1, got ",
+             dtype_name(ids.dtype()), " ", shape_str(ids.shape()));
+  KILN_CHECK(cache.n_layer() == c.n_layer && cache.n_head() == c.n_head &&
+                 cache.head_dim() == c.d_model / c.n_head && cache.capacity() <= c.max_seq_len,
+             "Gpt::forward_cached: expected a cache from this model's make_kv_cache(), got ",
+             cache.n_layer(), " layers of ", cache.n_head(), " heads of ", cache.head_dim(),
+             " values and capacity ", cache.capacity());
+  KILN_CHECK(ids.dim(0) == cache.batch(), "Gpt::forward_cached: expected ", cache.batch(),
+             " sequences (the cache's batch), got ids ", shape_str(ids.shape()));
+  const int64_t T = ids.dim(1), start = cache.length();
+  KILN_CHECK(start + T <= cache.capacity(), "Gpt::forward_cached: expected at most ",
+             cache.capacity() - start, " new positions (", start, " of ", cache.capacity(),
+             " cached), got ", T);
+  NoGradGuard no_grad;
+  Tensor positions = ops::slice_rows(wpe_->weight, start, start + T);  // [T, d]
+  Tensor x = ops::add(wte_->forward(ids), positions);                  // [B, T, d]
+  for (std::size_t l = 0; l < blocks_.size(); ++l)
+    x = blocks_[l]->forward_cached(x, cache.keys(static_cast<int64_t>(l)),
+                                   cache.values(static_cast<int64_t>(l)), start);  // [B, T, d]
+  cache.advance(T);
+  x = ln_f_->forward(x);                                                // [B, T, d]
+  return ops::linear(x, wte_->weight, Tensor(), WeightLayout::kOutIn);  // [B, T, V]
 }
 
 }  // namespace kiln::nn

@@ -2,12 +2,14 @@
 // (causal self-attention with fused QKV, GELU-tanh MLP), final layer norm, and an output
 // head tied to the token embedding. Parameter names and shapes are Hugging Face
 // GPT2LMHeadModel's (transformer.h.0.attn.c_attn.weight is [d, 3d], Conv1D layout).
+// forward_cached is the decoding path: it runs only new positions against a KvCache.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <vector>
 
+#include "nn/kv_cache.h"
 #include "nn/layers.h"
 
 namespace kiln::nn {
@@ -36,6 +38,16 @@ class Gpt : public Module {
   Tensor forward(const Tensor& ids, uint64_t dropout_seed = 0) const;
   // Mean next-token cross-entropy of forward(ids) against targets: int32 [B, T] -> [].
   Tensor loss(const Tensor& ids, const Tensor& targets, uint64_t dropout_seed = 0) const;
+
+  // An empty cache for `batch` sequences of up to max_seq_len positions.
+  KvCache make_kv_cache(int64_t batch = 1) const;
+  // ids: int32 [B, T_new], the positions after the cache's length() ones -> logits
+  // [B, T_new, vocab_size], equal (up to rounding) to the matching rows of forward() over the
+  // whole sequence. Appends the new keys and values to `cache`. Always evaluation: no dropout
+  // whatever the mode, nothing recorded on the tape. Errors when the positions do not fit
+  // (length() + T_new > capacity): the caller decides how to continue (clear and re-run a
+  // window, as generate() does).
+  Tensor forward_cached(const Tensor& ids, KvCache& cache) const;
 
   const GptConfig& config() const { return config_; }
 

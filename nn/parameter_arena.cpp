@@ -6,26 +6,65 @@
 #include <cstring>
 
 #include "autograd/threads.h"
+#include "base/error.h"
 
 namespace kiln::nn {
 
-ParameterArena::ParameterArena(const Module& model) {
+bool matches_pattern(const std::string& name, const std::string& pattern) {
+  // Iterative wildcard match: remember the last '*' and retry from one character further.
+  std::size_t n = 0, p = 0, star = std::string::npos, resume = 0;
+  while (n < name.size()) {
+    if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      resume = n;
+    } else if (p < pattern.size() && pattern[p] == name[n]) {
+      ++p, ++n;
+    } else if (star != std::string::npos) {
+      p = star + 1;
+      n = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+ParameterArena::ParameterArena(const Module& model, const std::vector<std::string>& frozen) {
   std::vector<NamedTensor> all = model.named_parameters();
-  std::stable_partition(all.begin(), all.end(),
-                        [](const NamedTensor& p) { return p.second.rank() >= 2; });
+  auto is_frozen = [&](const NamedTensor& p) {
+    return std::any_of(frozen.begin(), frozen.end(),
+                       [&](const std::string& f) { return matches_pattern(p.first, f); });
+  };
+  for (const std::string& pattern : frozen)
+    KILN_CHECK(std::any_of(all.begin(), all.end(),
+                           [&](const NamedTensor& p) { return matches_pattern(p.first, pattern); }),
+               "train.freeze: expected a pattern matching some parameter name, got \"", pattern,
+               "\" (names look like \"", all.empty() ? std::string() : all.front().first, "\")");
+  // Trainable matrices, trainable vectors, then everything frozen.
+  auto rank_of = [&](const NamedTensor& p) {
+    return is_frozen(p) ? 2 : p.second.rank() >= 2 ? 0 : 1;
+  };
+  std::stable_sort(all.begin(), all.end(), [&](const NamedTensor& a, const NamedTensor& b) {
+    return rank_of(a) < rank_of(b);
+  });
   int64_t total = 0;
-  for (const auto& [name, t] : all) {
-    if (t.rank() >= 2) decayed_size_ += t.numel();
-    total += t.numel();
+  for (const auto& p : all) {
+    if (rank_of(p) == 0) decayed_size_ += p.second.numel();
+    if (rank_of(p) < 2) trainable_size_ += p.second.numel();
+    total += p.second.numel();
   }
   values_ = Tensor::empty({total});
   grads_ = Tensor::zeros({total});
   int64_t offset = 0;
-  for (auto& [name, t] : all) {
-    Tensor param = t;  // handles share state: rebinding one rebinds the model's too
-    param.move_storage_to(values_.rows_view(offset, offset + t.numel()));
-    param.set_grad(grads_.rows_view(offset, offset + t.numel()).view(t.shape()));
-    offset += t.numel();
+  for (auto& p : all) {
+    Tensor param = p.second;  // handles share state: rebinding one rebinds the model's too
+    param.move_storage_to(values_.rows_view(offset, offset + param.numel()));
+    if (rank_of(p) < 2)
+      param.set_grad(grads_.rows_view(offset, offset + param.numel()).view(param.shape()));
+    else
+      param.set_requires_grad(false);
+    offset += param.numel();
   }
   named_ = std::move(all);
 }

@@ -14,14 +14,18 @@ class ParameterArena {
  public:
   // Moves every parameter of `model` into the arena. Parameters of rank >= 2 (matrices and
   // embeddings) come first: they are the ones that get weight decay, biases and layer-norm
-  // parameters never do (the nanoGPT / Hugging Face convention).
-  explicit ParameterArena(const Module& model);
+  // parameters never do (the nanoGPT / Hugging Face convention). Parameters whose names
+  // match a `frozen` pattern ('*' = any characters) come last, need no gradient and are
+  // never updated.
+  explicit ParameterArena(const Module& model, const std::vector<std::string>& frozen = {});
 
   Tensor values() const { return values_; }  // [size()]
   Tensor grads() const { return grads_; }    // [size()]
   int64_t size() const { return values_.numel(); }
   // The first decayed_size() elements of the arena receive weight decay.
   int64_t decayed_size() const { return decayed_size_; }
+  // The first trainable_size() elements are trained; the rest are frozen.
+  int64_t trainable_size() const { return trainable_size_; }
   // Parameters in arena order, with their Hugging Face names.
   const std::vector<NamedTensor>& named_parameters() const { return named_; }
 
@@ -34,8 +38,12 @@ class ParameterArena {
  private:
   Tensor values_, grads_;
   int64_t decayed_size_ = 0;
+  int64_t trainable_size_ = 0;
   std::vector<NamedTensor> named_;
 };
+
+// True when `name` matches `pattern`, where '*' matches any run of characters.
+bool matches_pattern(const std::string& name, const std::string& pattern);
 
 // Sum of squares of x[0, n) in double, accumulated in fixed blocks so the result does not
 // depend on the thread count.

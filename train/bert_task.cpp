@@ -124,6 +124,11 @@ int64_t BertTask::tokens_per_micro_batch() const {
   return int64_t{config_.train.batch_size} * config_.train.seq_len;
 }
 
+double BertTask::epochs_after(int64_t steps) const {
+  const double examples = double(steps) * config_.train.grad_accum * config_.train.batch_size;
+  return examples / double(batches_->instances().size());
+}
+
 nn::BertLosses BertTask::loss_of(const BertBatch& b, uint64_t dropout_seed) const {
   const Shape shape{b.batch_size, b.seq_len};
   return model_->pretraining_loss(as_tensor(b.input_ids, shape), as_tensor(b.token_type_ids, shape),

@@ -29,6 +29,7 @@ class BertTask : public Task {
   nn::Module& model() override { return *model_; }
   TrainLoss train_loss(int64_t step, int micro, uint64_t dropout_seed) override;
   int64_t tokens_per_micro_batch() const override;
+  double epochs_after(int64_t steps) const override;
   // val_loss (= mlm_loss + nsp_loss), mlm_loss, nsp_loss, mlm_acc, nsp_acc over the fixed
   // held-out examples (eval.batches * batch_size of them).
   Metrics evaluate() override;

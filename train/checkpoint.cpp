@@ -46,6 +46,10 @@ void save_checkpoint(const std::string& path, const nn::ParameterArena& arena,
     file.set_attribute("version", kCheckpointVersion);
     file.set_attribute("step", state.step);
     file.set_attribute("tokens_seen", state.tokens_seen);
+    // As text with 17 significant digits: exact for a double, and inf reads back.
+    char best[32];
+    std::snprintf(best, sizeof best, "%.17g", state.best_val_loss);
+    file.set_attribute("best_val_loss", std::string(best));
     for_each_slice(arena, [&](const std::string& name, int64_t offset, const Tensor& t) {
       file.write_tensor("/model/" + name, t);
       if (optimizer == nullptr) return;
@@ -84,6 +88,8 @@ Checkpoint load_checkpoint(const std::string& path) {
   c.path = path;
   c.state.step = file.int_attribute("step");
   c.state.tokens_seen = file.int_attribute("tokens_seen");
+  if (file.has_attribute("best_val_loss"))
+    c.state.best_val_loss = std::strtod(file.string_attribute("best_val_loss").c_str(), nullptr);
   c.state.config_yaml = file.read_string("/config");
   c.state.tokenizer = file.read_string("/tokenizer");
   for (const std::string& name : file.list("/model"))

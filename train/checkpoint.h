@@ -2,6 +2,7 @@
 // /model datasets carry Hugging Face names and shapes (see docs/checkpoint.md).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -18,10 +19,11 @@ inline constexpr int64_t kCheckpointVersion = 1;
 
 // The non-tensor part of a checkpoint.
 struct CheckpointState {
-  int64_t step = 0;         // optimizer steps completed; batch `step` is the next one drawn
-  int64_t tokens_seen = 0;  // training tokens consumed so far
-  std::string config_yaml;  // the resolved config of the run
-  std::string tokenizer;    // the serialised tokenizer
+  int64_t step = 0;                 // optimizer steps completed; batch `step` is the next one drawn
+  int64_t tokens_seen = 0;          // training tokens consumed so far
+  std::string config_yaml;          // the resolved config of the run
+  std::string tokenizer;            // the serialised tokenizer
+  double best_val_loss = INFINITY;  // lowest val_loss so far (for checkpoint.keep_best)
 };
 
 struct Checkpoint {

@@ -13,6 +13,7 @@
 #include "base/error.h"
 #include "train/config_codec.h"
 #include "train/config_schema.h"
+#include "train/hdf5_file.h"
 
 namespace kiln {
 namespace {
@@ -178,17 +179,50 @@ void apply_override(const std::string& override_text, Sources& sources) {
   }
 }
 
+// The /config text of a kiln checkpoint (kept here so config needs only the HDF5 wrapper).
+std::string read_checkpoint_config(const std::string& path) {
+  KILN_CHECK(std::filesystem::exists(path), path, ": no such file");
+  return Hdf5File(path, Hdf5File::Mode::kRead).read_string("/config");
+}
+
 // Decodes every key, fills defaults and checks every rule, in schema order.
 Config resolve(const Sources& sources) {
   Config config;
+  // With model.init_from, the model keys (and the tokenizer kind) come from that checkpoint.
+  std::optional<Config> base;
+  if (auto it = sources.values.find("model.init_from"); it != sources.values.end() &&
+                                                        it->second.node.IsScalar() &&
+                                                        !it->second.node.Scalar().empty()) {
+    const std::string path = it->second.node.Scalar();
+    std::string text;
+    try {
+      text = read_checkpoint_config(path);
+    } catch (const Error& e) {
+      throw_config_error(it->second.where, "model.init_from",
+                         std::string("expected a readable checkpoint, got ") + e.what());
+    }
+    base = parse_config(text, path + ":/config");
+  }
+  auto inherited = [&](const std::string& path) {
+    return base && path != "model.init_from" &&
+           (path.rfind("model.", 0) == 0 || path == "data.tokenizer");
+  };
   for (const ConfigField& f : config_fields()) {
     if (auto it = sources.values.find(f.path); it != sources.values.end()) {
       std::string problem = f.read(config, it->second.node);
       if (!problem.empty()) throw_config_error(it->second.where, f.path, problem);
+      if (inherited(f.path) && f.path != "model.dropout" && !f.same(config, *base)) {
+        throw_config_error(it->second.where, f.path,
+                           "expected " + f.show(*base) + " (the value in model.init_from " +
+                               base->model.init_from + "), got " + f.show(config));
+      }
+    } else if (inherited(f.path)) {
+      f.read(config, f.write(*base));
     } else if (f.required) {
       throw_config_error(sources.where(f.path), f.path, "required key is missing");
     }
   }
+  if (base) config.model.init_from = sources.values.at("model.init_from").node.Scalar();
   // Derived defaults run after every explicit value is in, so a default may depend on a key
   // of a later section (data.tokenizer on model.arch). Only absent keys are derived.
   for (const ConfigField& f : config_fields())

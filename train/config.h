@@ -42,6 +42,10 @@ struct DataConfig {
 };
 
 struct ModelConfig {
+  // A checkpoint (kiln's or imported) to start from: its weights and tokenizer, a fresh
+  // optimizer and schedule. The other model keys then default to the checkpoint's, and any
+  // given explicitly must agree with it (except dropout, which fine-tuning may change).
+  std::string init_from;
   std::string arch = "gpt";
   std::optional<int> vocab_size;  // nullopt = "auto": the tokenizer's vocabulary size
   int n_layer = 0;                // required
@@ -78,6 +82,9 @@ struct TrainConfig {
   OptimizerConfig optimizer;
   ScheduleConfig schedule;
   double grad_clip = 1.0;  // 0 = no clipping
+  // Parameters whose names match one of these patterns ('*' matches any run of characters)
+  // are not trained: no gradient, no update, no weight decay.
+  std::vector<std::string> freeze;
   bool operator==(const TrainConfig&) const = default;
 };
 
@@ -90,6 +97,7 @@ struct EvalConfig {
 struct CheckpointConfig {
   int64_t every = 500;  // steps; 0 = no periodic checkpoints
   int keep_last = 3;
+  bool keep_best = false;  // also keep best.h5: the checkpoint with the lowest val_loss so far
   bool operator==(const CheckpointConfig&) const = default;
 };
 

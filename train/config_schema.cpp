@@ -145,6 +145,7 @@ std::vector<ConfigField> make_fields() {
     field(KILN_KEY(data.cache_dir),    kSchedule, kOptional, non_empty_path(),
           [](const Config& c) { return c.run.out_dir + "/cache"; }),
 
+    field(KILN_KEY(model.init_from),      kIdentity, kOptional, any_value()),
     field(KILN_KEY(model.arch),           kIdentity, kOptional, one_of({"gpt", "bert"})),
     field(KILN_KEY(model.vocab_size),     kIdentity, kOptional, vocab),
     field(KILN_KEY(model.n_layer),        kIdentity, kRequired, int_at_least(1)),
@@ -173,12 +174,14 @@ std::vector<ConfigField> make_fields() {
     field(KILN_KEY(train.schedule.warmup_steps),  kTrajectory, kOptional, int_at_least(0)),
     field(KILN_KEY(train.schedule.min_lr),        kTrajectory, kOptional, number_at_least(0)),
     field(KILN_KEY(train.grad_clip),              kTrajectory, kOptional, number_at_least(0)),
+    field(KILN_KEY(train.freeze),                 kIdentity,   kOptional, optional_path_list()),
 
     field(KILN_KEY(eval.every),   kSchedule, kOptional, int_at_least(0)),
     field(KILN_KEY(eval.batches), kSchedule, kOptional, int_at_least(1)),
 
     field(KILN_KEY(checkpoint.every),     kSchedule, kOptional, int_at_least(0)),
     field(KILN_KEY(checkpoint.keep_last), kSchedule, kOptional, int_at_least(1)),
+    field(KILN_KEY(checkpoint.keep_best), kSchedule, kOptional, any_value()),
 
     field(KILN_KEY(log.every), kSchedule, kOptional, int_at_least(0)),
   };
@@ -225,9 +228,12 @@ void check_cross_fields(const Config& c, const ConfigWhere& where) {
                                       format_double(c.train.optimizer.lr) + "), got " +
                                       format_double(c.train.schedule.min_lr));
   }
-  if (c.model.arch == "gpt" && c.data.tokenizer != "char") {
-    fail("data.tokenizer",
-         "expected \"char\" for model.arch gpt, got \"" + c.data.tokenizer + "\"");
+  if (c.model.arch == "gpt" && c.data.tokenizer == "wordpiece") {
+    fail("data.tokenizer", "expected \"char\" or \"bpe\" for model.arch gpt, got \"wordpiece\"");
+  }
+  if (c.data.tokenizer == "bpe" && c.data.vocab_file.empty() != c.data.merges_file.empty()) {
+    fail(c.data.vocab_file.empty() ? "data.vocab_file" : "data.merges_file",
+         "expected data.vocab_file and data.merges_file together (or neither, to train a BPE)");
   }
   if (c.model.arch == "bert" && c.data.tokenizer != "wordpiece") {
     fail("data.tokenizer",

@@ -83,6 +83,11 @@ int64_t GptTask::tokens_per_micro_batch() const {
   return int64_t{config_.train.batch_size} * config_.train.seq_len;
 }
 
+double GptTask::epochs_after(int64_t steps) const {
+  const double tokens = double(steps) * config_.train.grad_accum * double(tokens_per_micro_batch());
+  return tokens / double(batches_->tokens().size());
+}
+
 TrainLoss GptTask::train_loss(int64_t step, int micro, uint64_t dropout_seed) {
   model_->train(true);
   batches_->fill(static_cast<uint64_t>(step) * config_.train.grad_accum + micro, scratch_);

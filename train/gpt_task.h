@@ -27,6 +27,7 @@ class GptTask : public Task {
   nn::Module& model() override { return *model_; }
   TrainLoss train_loss(int64_t step, int micro, uint64_t dropout_seed) override;
   int64_t tokens_per_micro_batch() const override;
+  double epochs_after(int64_t steps) const override;
   Metrics evaluate() override;
   std::string serialized_tokenizer() const override { return tokenizer_->serialize(); }
 

@@ -1,9 +1,12 @@
-// Sampling one token from logits, and the generation loop.
+// Sampling one token from logits, the repetition penalty, and the generation loop (cached or
+// re-running the window).
 #include "train/sampling.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <numeric>
+#include <optional>
 
 #include "autograd/tape.h"
 #include "base/error.h"
@@ -44,24 +47,90 @@ int32_t sample_token(const float* logits, int64_t vocab_size, const SamplingOpti
   return order[keep - 1];
 }
 
-std::vector<int32_t> generate(const nn::Gpt& model, std::vector<int32_t> ids,
-                              const SamplingOptions& options,
-                              const std::function<void(int32_t)>& on_token) {
-  KILN_CHECK(!ids.empty(), "generate: expected a prompt of at least one token, got none");
-  NoGradGuard no_grad;
-  const int64_t window = model.config().max_seq_len, vocab = model.config().vocab_size;
-  for (int n = 0; n < options.max_new_tokens; ++n) {
-    const int64_t begin = std::max<int64_t>(0, static_cast<int64_t>(ids.size()) - window);
-    const int64_t length = static_cast<int64_t>(ids.size()) - begin;
-    Tensor input =
-        Tensor::from_ints({1, length}, std::vector<int32_t>(ids.begin() + begin, ids.end()));
-    Tensor logits = model.forward(input);  // [1, length, V]
-    int32_t next = sample_token(logits.data() + (length - 1) * vocab, vocab, options,
-                                static_cast<uint64_t>(n));
-    ids.push_back(next);
-    if (on_token) on_token(next);
+void apply_repetition_penalty(float* logits, int64_t vocab_size, std::span<const int32_t> ids,
+                              float penalty) {
+  KILN_CHECK(penalty > 0.0f, "repetition penalty: expected a value > 0, got ", penalty);
+  std::vector<bool> seen(static_cast<std::size_t>(vocab_size));
+  for (int32_t id : ids) {
+    KILN_CHECK(id >= 0 && id < vocab_size, "repetition penalty: expected token ids in [0, ",
+               vocab_size, "), got ", id);
+    if (seen[static_cast<std::size_t>(id)]) continue;
+    seen[static_cast<std::size_t>(id)] = true;
+    float& logit = logits[id];
+    logit = logit > 0.0f ? logit / penalty : logit * penalty;
   }
-  return ids;
+}
+
+void check_sampling_options(const SamplingOptions& o) {
+  KILN_CHECK(o.max_new_tokens >= 0, "sampling: expected max_new_tokens >= 0, got ",
+             o.max_new_tokens);
+  KILN_CHECK(o.temperature >= 0.0f, "sampling: expected temperature >= 0, got ", o.temperature);
+  KILN_CHECK(o.top_k >= 0, "sampling: expected top_k >= 0, got ", o.top_k);
+  KILN_CHECK(o.top_p > 0.0f && o.top_p <= 1.0f, "sampling: expected top_p in (0, 1], got ",
+             o.top_p);
+  KILN_CHECK(o.repetition_penalty > 0.0f, "sampling: expected repetition_penalty > 0, got ",
+             o.repetition_penalty);
+}
+
+namespace {
+
+// Logits [1, T, V] whose last row predicts the token after `ids`. With a cache that holds
+// every token but the last, only that token runs; otherwise (the prompt, a full cache, or no
+// cache) the last max_seq_len tokens run from position 0, refilling the cache.
+Tensor next_logits(const nn::Gpt& model, const std::vector<int32_t>& ids, nn::KvCache* cache) {
+  const int64_t n = static_cast<int64_t>(ids.size()), window = model.config().max_seq_len;
+  if (cache && cache->length() == n - 1 && !cache->full())
+    return model.forward_cached(Tensor::from_ints({1, 1}, {ids.back()}), *cache);
+  const int64_t begin = std::max<int64_t>(0, n - window);
+  Tensor input =
+      Tensor::from_ints({1, n - begin}, std::vector<int32_t>(ids.begin() + begin, ids.end()));
+  if (!cache) return model.forward(input);
+  cache->clear();
+  return model.forward_cached(input, *cache);
+}
+
+}  // namespace
+
+Generation generate(const nn::Gpt& model, std::vector<int32_t> prompt_ids,
+                    const SamplingOptions& options, const std::function<void(int32_t)>& on_token,
+                    const Decoder& decode) {
+  KILN_CHECK(!prompt_ids.empty(), "generate: expected a prompt of at least one token, got none");
+  KILN_CHECK(options.stop.empty() || decode,
+             "generate: expected a decoder to match the stop string \"", options.stop,
+             "\", got none");
+  check_sampling_options(options);
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  NoGradGuard no_grad;
+  const int64_t vocab = model.config().vocab_size;
+  const std::size_t prompt_length = prompt_ids.size();
+  Generation result;
+  result.ids = std::move(prompt_ids);
+  std::vector<int32_t>& ids = result.ids;
+  std::optional<nn::KvCache> cache;
+  if (options.use_cache) cache.emplace(model.make_kv_cache(1));
+  std::vector<float> row(static_cast<std::size_t>(vocab));
+  for (int n = 0; n < options.max_new_tokens; ++n) {
+    Tensor logits = next_logits(model, ids, cache ? &*cache : nullptr);  // [1, T, V]
+    if (n == 0) result.prompt_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    const float* last = logits.data() + (logits.dim(1) - 1) * vocab;
+    std::copy(last, last + vocab, row.begin());
+    if (options.repetition_penalty != 1.0f)
+      apply_repetition_penalty(row.data(), vocab, ids, options.repetition_penalty);
+    const int32_t next = sample_token(row.data(), vocab, options, static_cast<uint64_t>(n));
+    ids.push_back(next);
+    ++result.new_tokens;
+    if (on_token) on_token(next);
+    // Decoding all the generated text each time is microseconds next to a forward pass, and
+    // stays right for tokenizers whose text is not a concatenation of per-token pieces.
+    if (!options.stop.empty() &&
+        decode(std::span<const int32_t>(ids).subspan(prompt_length)).ends_with(options.stop)) {
+      result.stopped = true;
+      break;
+    }
+  }
+  result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return result;
 }
 
 }  // namespace kiln

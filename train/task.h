@@ -32,6 +32,9 @@ class Task {
   // Which data it sees is a pure function of (seed, step, micro).
   virtual TrainLoss train_loss(int64_t step, int micro, uint64_t dropout_seed) = 0;
   virtual int64_t tokens_per_micro_batch() const = 0;
+  // Passes over the training data made after `steps` optimizer steps (shown in the log, so a
+  // small fine-tuning corpus visibly repeats).
+  virtual double epochs_after(int64_t steps) const = 0;
   // Metrics over the fixed evaluation batches, in evaluation mode; includes "val_loss".
   virtual Metrics evaluate() = 0;
   virtual std::string serialized_tokenizer() const = 0;

@@ -115,10 +115,22 @@ TrainResult train(const TrainOptions& options) {
   set_num_threads(config.run.threads > 0 ? config.run.threads : num_threads());
   fs::create_directories(config.run.out_dir);
   { std::ofstream(fs::path(config.run.out_dir) / "config.yaml") << to_yaml(config); }
-  std::unique_ptr<Task> task_owner = make_task(
-      config, checkpoint ? std::optional<std::string>(checkpoint->state.tokenizer) : std::nullopt);
+  // Fine-tuning: weights and tokenizer from model.init_from, a fresh optimizer and schedule.
+  std::optional<Checkpoint> init;
+  if (!checkpoint && !config.model.init_from.empty())
+    init = load_checkpoint(config.model.init_from);
+  std::optional<std::string> tokenizer;
+  if (checkpoint) tokenizer = checkpoint->state.tokenizer;
+  if (init) tokenizer = init->state.tokenizer;
+  std::unique_ptr<Task> task_owner = make_task(config, tokenizer);
   Task& task = *task_owner;
-  nn::ParameterArena arena(task.model());
+  nn::ParameterArena arena(task.model(), config.train.freeze);
+  if (init) {
+    restore_checkpoint(*init, arena, nullptr);
+    progress.show("initialised from " + config.model.init_from + " (step " +
+                      std::to_string(init->state.step) + ")",
+                  true);
+  }
   const OptimizerConfig& o = config.train.optimizer;
   nn::AdamW optimizer(arena,
                       {float(o.betas[0]), float(o.betas[1]), float(o.eps), float(o.weight_decay)});
@@ -143,6 +155,11 @@ TrainResult train(const TrainOptions& options) {
     save_checkpoint(result.last_checkpoint, arena, &optimizer, state);
     prune_checkpoints(config.run.out_dir, config.checkpoint.keep_last);
   };
+  auto save_if_best = [&](double val_loss) {
+    if (!config.checkpoint.keep_best || !(val_loss < state.best_val_loss)) return;
+    state.best_val_loss = val_loss;
+    save_checkpoint((fs::path(config.run.out_dir) / "best.h5").string(), arena, &optimizer, state);
+  };
   auto evaluate = [&] {
     Metrics m = task.evaluate();
     metrics.add({"eval", state.step, m});
@@ -155,6 +172,7 @@ TrainResult train(const TrainOptions& options) {
       if (k == "val_loss") result.last_val_loss = v;
     }
     progress.show(line, true);
+    save_if_best(result.last_val_loss);
   };
 
   StopSignals stop;
@@ -200,9 +218,11 @@ TrainResult train(const TrainOptions& options) {
       double tokens_per_s = interval_tokens / std::max(seconds, 1e-9);
       double eta = (config.train.max_steps - state.step) * seconds / double(interval_steps);
       double mean_loss = interval_loss / double(interval_steps);
+      const double epoch = task.epochs_after(state.step);
       Metrics logged{{"loss", mean_loss},
                      {"lr", lr},
                      {"grad_norm", grad_norm},
+                     {"epoch", epoch},
                      {"tokens_per_s", tokens_per_s}};
       std::string extra;
       for (const auto& [key, sum] : interval_metrics) {
@@ -214,10 +234,10 @@ TrainResult train(const TrainOptions& options) {
       }
       metrics.add({"train", state.step, logged});
       char line[160];
-      std::snprintf(line, sizeof line, "step %lld/%lld  loss %.4f  lr %.2e  %.0f tok/s  left %s",
-                    static_cast<long long>(state.step),
-                    static_cast<long long>(config.train.max_steps), mean_loss, lr, tokens_per_s,
-                    format_duration(eta).c_str());
+      std::snprintf(
+          line, sizeof line, "step %lld/%lld  loss %.4f  lr %.2e  epoch %.2f  %.0f tok/s  left %s",
+          static_cast<long long>(state.step), static_cast<long long>(config.train.max_steps),
+          mean_loss, lr, epoch, tokens_per_s, format_duration(eta).c_str());
       progress.show(line + extra, false);
       interval_metrics.clear();
       interval_micro_batches = 0;

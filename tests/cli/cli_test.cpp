@@ -35,7 +35,8 @@ CommandResult kiln(const std::string& args) {
 }
 
 TEST(CliTest, EveryCommandHasHelp) {
-  for (const char* command : {"", "train", "eval", "sample", "bench"}) {
+  for (const char* command : {"", "train", "eval", "sample", "bench", "tokenizer", "embed",
+                              "import-hf", "export-hf", "forward"}) {
     CommandResult r = kiln(std::string(command) + " --help");
     EXPECT_EQ(r.exit_code, 0) << command;
     EXPECT_NE(r.out.find("usage: kiln"), std::string::npos) << command << ": " << r.out;

@@ -41,6 +41,29 @@ TEST(ParameterArenaTest, MatricesComeFirstAndHandlesSeeTheArena) {
   EXPECT_DOUBLE_EQ(arena.grad_norm(), 0.0);
 }
 
+TEST(ParameterArenaTest, FrozenParametersGetNoGradientAndNoUpdate) {
+  TwoParams m;
+  ParameterArena arena(m, {"bi*"});
+  EXPECT_EQ(arena.trainable_size(), 4);
+  EXPECT_FALSE(m.bias.requires_grad());
+  EXPECT_FALSE(m.bias.grad().defined());
+  AdamW optimizer(arena, {0.9f, 0.95f, 1e-8f, 0.5f});
+  for (int i = 0; i < 4; ++i) arena.grads().data()[i] = 1.f;
+  optimizer.step(0.1f);
+  EXPECT_EQ(m.bias.to_floats(), (std::vector<float>{0.5f, -0.5f}));
+  EXPECT_NE(m.weight.data()[0], 1.f);
+  EXPECT_THROW(ParameterArena(TwoParams(), {"nothing.matches"}), Error);
+}
+
+TEST(ParameterArenaTest, PatternsMatchWithStars) {
+  EXPECT_TRUE(matches_pattern("transformer.h.0.attn.c_attn.weight", "transformer.h.0.*"));
+  EXPECT_TRUE(matches_pattern("bert.embeddings.LayerNorm.bias", "*LayerNorm*"));
+  EXPECT_TRUE(matches_pattern("a.b", "a.b"));
+  EXPECT_FALSE(matches_pattern("transformer.h.10.mlp", "transformer.h.1.*"));
+  EXPECT_FALSE(matches_pattern("a.b", "a.b.c"));
+  EXPECT_TRUE(matches_pattern("", "*"));
+}
+
 TEST(AdamWTest, MatchesReferenceUpdateWithDecoupledDecayOnMatricesOnly) {
   TwoParams m;
   ParameterArena arena(m);

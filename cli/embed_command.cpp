@@ -1,0 +1,85 @@
+// kiln embed --checkpoint PATH --text TEXT: a BERT checkpoint's final hidden states and pooled
+// [CLS] vector for one text, as JSON.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "autograd/tape.h"
+#include "base/error.h"
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "data/tokenizer.h"
+#include "nn/bert.h"
+#include "nn/parameter_arena.h"
+#include "train/bert_task.h"
+#include "train/checkpoint.h"
+#include "train/config.h"
+#include "train/tokenizer_files.h"
+
+namespace kiln::cli {
+
+int embed_command(int argc, char** argv) {
+  Args args("embed", argc, argv, {"checkpoint", "text"});
+  if (args.help()) {
+    std::puts(
+        "usage: kiln embed --checkpoint PATH --text TEXT\n"
+        "\n"
+        "Runs a BERT checkpoint (in eval mode) on [CLS] TEXT [SEP], tokenized with the\n"
+        "checkpoint's WordPiece tokenizer, and prints one JSON line:\n"
+        "  {\"tokens\": [...], \"ids\": [...], \"last_hidden_state_shape\": [1, T, d],\n"
+        "   \"pooled\": [d floats]}\n"
+        "where pooled = tanh(dense(hidden state of [CLS])), BERT's sentence vector.");
+    return 0;
+  }
+  const std::string path = args.require("checkpoint");
+  const std::string text = args.require("text");
+  KILN_CHECK(args.positionals().empty(), "kiln embed: expected no arguments besides the options, ",
+             "got \"", args.positionals()[0], "\" (quote TEXT that holds spaces)");
+  const Checkpoint checkpoint = load_checkpoint(path);
+  const Config config = parse_config(checkpoint.state.config_yaml, path + ":/config");
+  KILN_CHECK(config.model.arch == "bert", "kiln embed: expected a BERT checkpoint (model.arch ",
+             "bert), got ", path, " with model.arch ", config.model.arch);
+  const Tokenizer tokenizer = Tokenizer::from_serialized(checkpoint.state.tokenizer);
+  const WordPieceTokenizer* wordpiece = tokenizer.as<WordPieceTokenizer>();
+  KILN_CHECK(wordpiece != nullptr, path,
+             ":/tokenizer: expected a WordPiece tokenizer for BERT, got ", tokenizer.kind());
+
+  nn::Bert model(bert_config_for(config, *wordpiece), 0);
+  nn::ParameterArena arena(model);  // owns the weights' storage
+  restore_checkpoint(checkpoint, arena, nullptr);
+  model.train(false);  // no dropout
+
+  std::vector<int32_t> ids = {wordpiece->cls_id()};
+  for (int32_t id : wordpiece->encode(text, "--text")) ids.push_back(id);
+  ids.push_back(wordpiece->sep_id());
+  const int64_t max_position = model.config().max_position;
+  KILN_CHECK(static_cast<int64_t>(ids.size()) <= max_position,
+             "kiln embed: --text: expected at most ", max_position - 2,
+             " WordPiece tokens (model.max_seq_len - 2), got ", ids.size() - 2);
+  const int64_t seq_len = static_cast<int64_t>(ids.size());
+
+  NoGradGuard no_grad;
+  const nn::BertOutput output = model.forward(Tensor::from_ints({1, seq_len}, ids));
+  const Shape& shape = output.last_hidden_state.shape();        // [1, T, d]
+  const std::vector<float> pooled = output.pooled.to_floats();  // [1, d]
+
+  std::string out = "{\"tokens\": [";
+  for (size_t i = 0; i < ids.size(); ++i)
+    out += (i ? ", " : "") + json_quote(wordpiece->token(ids[i]));
+  out += "], \"ids\": [";
+  for (size_t i = 0; i < ids.size(); ++i) out += (i ? ", " : "") + std::to_string(ids[i]);
+  out += "], \"last_hidden_state_shape\": [";
+  for (size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
+  out += "], \"pooled\": [";
+  char number[32];
+  for (size_t i = 0; i < pooled.size(); ++i) {
+    // %.9g: enough digits that the float reads back exactly.
+    std::snprintf(number, sizeof number, "%s%.9g", i ? ", " : "", static_cast<double>(pooled[i]));
+    out += number;
+  }
+  out += "]}\n";
+  std::fputs(out.c_str(), stdout);
+  return 0;
+}
+
+}  // namespace kiln::cli

@@ -1,0 +1,871 @@
+// Hugging Face import/export and `kiln forward`: tiny GPT-2 and BERT folders written here
+// (F32 and F16, with and without prefixes, tied copies and buffers, legacy gamma/beta names)
+// are imported, and forward's outputs are checked against a plain-loop double-precision
+// reference written from the HF architecture, independent of kiln's model code. Export then
+// import is bit-identical; every malformed input has its message checked.
+#include "train/hf_import.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <numbers>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "autograd/tensor.h"
+#include "base/error.h"
+#include "data/bpe.h"
+#include "data/char_tokenizer.h"
+#include "data/json.h"
+#include "data/safetensors.h"
+#include "data/tokenizer.h"
+#include "nn/gpt.h"
+#include "nn/parameter_arena.h"
+#include "train/checkpoint.h"
+#include "train/config.h"
+#include "train/gpt_task.h"
+#include "train/hdf5_file.h"
+
+namespace kiln {
+namespace {
+namespace fs = std::filesystem;
+
+// The message of the kiln::Error thrown by `fn`, or a failure if none is thrown.
+template <typename Fn>
+std::string error_of(Fn&& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected a kiln::Error";
+  return "";
+}
+
+// ---- tiny models in HF's canonical names (GPT2LMHeadModel, BertForPreTraining) -------------
+
+struct Param {
+  std::vector<int64_t> shape;
+  std::vector<float> values;
+};
+using Params = std::map<std::string, Param>;
+
+struct Dims {
+  int V, P, d, L, H, ff;
+};
+// GPT: 256 bytes + 2 merges + <|endoftext|> = 259 tokens, one spare row; n_inner null = 4d.
+constexpr Dims kGpt{260, 32, 16, 2, 2, 64};
+// BERT: a 30-token vocab.txt; intermediate_size deliberately not 4d.
+constexpr Dims kBert{30, 24, 16, 2, 2, 40};
+
+class ParamMaker {
+ public:
+  explicit ParamMaker(uint32_t seed) : rng_(seed) {}
+  // Matrices N(0, 0.2), biases N(0, 0.1), layer-norm scales 1 + N(0, 0.1): far from init.
+  void matrix(Params& p, const std::string& name, int64_t rows, int64_t cols) {
+    p[name] = {{rows, cols}, draw(rows * cols, 0.0, 0.2)};
+  }
+  void bias(Params& p, const std::string& name, int64_t n) { p[name] = {{n}, draw(n, 0.0, 0.1)}; }
+  void layer_norm(Params& p, const std::string& prefix, int64_t n) {
+    p[prefix + ".weight"] = {{n}, draw(n, 1.0, 0.1)};
+    p[prefix + ".bias"] = {{n}, draw(n, 0.0, 0.1)};
+  }
+
+ private:
+  std::vector<float> draw(int64_t n, double mean, double stddev) {
+    std::normal_distribution<double> normal(mean, stddev);
+    std::vector<float> v(static_cast<size_t>(n));
+    for (float& x : v) x = static_cast<float>(normal(rng_));
+    return v;
+  }
+  std::mt19937 rng_;
+};
+
+Params gpt_params(uint32_t seed) {
+  const Dims m = kGpt;
+  ParamMaker make(seed);
+  Params p;
+  make.matrix(p, "transformer.wte.weight", m.V, m.d);
+  make.matrix(p, "transformer.wpe.weight", m.P, m.d);
+  for (int l = 0; l < m.L; ++l) {
+    const std::string h = "transformer.h." + std::to_string(l) + ".";
+    make.layer_norm(p, h + "ln_1", m.d);
+    make.matrix(p, h + "attn.c_attn.weight", m.d, 3 * m.d);  // Conv1D: [in, out]
+    make.bias(p, h + "attn.c_attn.bias", 3 * m.d);
+    make.matrix(p, h + "attn.c_proj.weight", m.d, m.d);
+    make.bias(p, h + "attn.c_proj.bias", m.d);
+    make.layer_norm(p, h + "ln_2", m.d);
+    make.matrix(p, h + "mlp.c_fc.weight", m.d, m.ff);
+    make.bias(p, h + "mlp.c_fc.bias", m.ff);
+    make.matrix(p, h + "mlp.c_proj.weight", m.ff, m.d);
+    make.bias(p, h + "mlp.c_proj.bias", m.d);
+  }
+  make.layer_norm(p, "transformer.ln_f", m.d);
+  return p;
+}
+
+Params bert_params(uint32_t seed) {
+  const Dims m = kBert;
+  ParamMaker make(seed);
+  Params p;
+  make.matrix(p, "bert.embeddings.word_embeddings.weight", m.V, m.d);
+  make.matrix(p, "bert.embeddings.position_embeddings.weight", m.P, m.d);
+  make.matrix(p, "bert.embeddings.token_type_embeddings.weight", 2, m.d);
+  make.layer_norm(p, "bert.embeddings.LayerNorm", m.d);
+  for (int l = 0; l < m.L; ++l) {
+    const std::string e = "bert.encoder.layer." + std::to_string(l) + ".";
+    for (const char* qkv : {"query", "key", "value"}) {
+      make.matrix(p, e + "attention.self." + qkv + ".weight", m.d, m.d);  // nn.Linear: [out, in]
+      make.bias(p, e + "attention.self." + qkv + ".bias", m.d);
+    }
+    make.matrix(p, e + "attention.output.dense.weight", m.d, m.d);
+    make.bias(p, e + "attention.output.dense.bias", m.d);
+    make.layer_norm(p, e + "attention.output.LayerNorm", m.d);
+    make.matrix(p, e + "intermediate.dense.weight", m.ff, m.d);
+    make.bias(p, e + "intermediate.dense.bias", m.ff);
+    make.matrix(p, e + "output.dense.weight", m.d, m.ff);
+    make.bias(p, e + "output.dense.bias", m.d);
+    make.layer_norm(p, e + "output.LayerNorm", m.d);
+  }
+  make.matrix(p, "bert.pooler.dense.weight", m.d, m.d);
+  make.bias(p, "bert.pooler.dense.bias", m.d);
+  make.bias(p, "cls.predictions.bias", m.V);
+  make.matrix(p, "cls.predictions.transform.dense.weight", m.d, m.d);
+  make.bias(p, "cls.predictions.transform.dense.bias", m.d);
+  make.layer_norm(p, "cls.predictions.transform.LayerNorm", m.d);
+  make.matrix(p, "cls.seq_relationship.weight", 2, m.d);
+  make.bias(p, "cls.seq_relationship.bias", 2);
+  return p;
+}
+
+// ---- the reference forward pass: plain loops in double -------------------------------------
+
+using Vec = std::vector<double>;
+
+// x: [T, in] -> [T, out]. Conv1D keeps W as [in, out]; nn.Linear (out_in) as [out, in].
+Vec linear(const Vec& x, int T, const Param& w, const Param& b, bool out_in) {
+  const int64_t in = out_in ? w.shape[1] : w.shape[0], out = out_in ? w.shape[0] : w.shape[1];
+  Vec y(static_cast<size_t>(T * out));
+  for (int t = 0; t < T; ++t)
+    for (int64_t o = 0; o < out; ++o) {
+      double s = b.values[o];
+      for (int64_t i = 0; i < in; ++i)
+        s += x[t * in + i] * (out_in ? w.values[o * in + i] : w.values[i * out + o]);
+      y[t * out + o] = s;
+    }
+  return y;
+}
+
+Vec layer_norm(const Vec& x, int T, int d, const Param& g, const Param& b, double eps) {
+  Vec y(x.size());
+  for (int t = 0; t < T; ++t) {
+    double mean = 0, var = 0;
+    for (int i = 0; i < d; ++i) mean += x[t * d + i] / d;
+    for (int i = 0; i < d; ++i) var += (x[t * d + i] - mean) * (x[t * d + i] - mean) / d;
+    for (int i = 0; i < d; ++i)
+      y[t * d + i] = (x[t * d + i] - mean) / std::sqrt(var + eps) * g.values[i] + b.values[i];
+  }
+  return y;
+}
+
+double gelu_tanh(double x) {
+  return 0.5 * x * (1 + std::tanh(std::sqrt(2 / std::numbers::pi) * (x + 0.044715 * x * x * x)));
+}
+double gelu_erf(double x) {
+  return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
+}
+
+// q, k, v: [T, d] in H heads -> [T, d]. Query t sees key s when (!causal || s <= t) and
+// mask[s] != 0 (mask null: every key).
+Vec attention(const Vec& q, const Vec& k, const Vec& v, int T, int d, int H, bool causal,
+              const int32_t* mask) {
+  const int hd = d / H;
+  Vec out(static_cast<size_t>(T * d), 0.0);
+  for (int h = 0; h < H; ++h)
+    for (int t = 0; t < T; ++t) {
+      Vec score(static_cast<size_t>(T), -INFINITY);
+      double top = -INFINITY;
+      for (int s = 0; s < T; ++s) {
+        if ((causal && s > t) || (mask != nullptr && mask[s] == 0)) continue;
+        double dot = 0;
+        for (int j = 0; j < hd; ++j) dot += q[t * d + h * hd + j] * k[s * d + h * hd + j];
+        score[s] = dot / std::sqrt(double(hd));
+        top = std::max(top, score[s]);
+      }
+      double total = 0;
+      for (int s = 0; s < T; ++s) total += score[s] == -INFINITY ? 0 : std::exp(score[s] - top);
+      for (int s = 0; s < T; ++s) {
+        if (score[s] == -INFINITY) continue;
+        const double p = std::exp(score[s] - top) / total;
+        for (int j = 0; j < hd; ++j) out[t * d + h * hd + j] += p * v[s * d + h * hd + j];
+      }
+    }
+  return out;
+}
+
+void add_into(Vec& x, const Vec& y) {
+  for (size_t i = 0; i < x.size(); ++i) x[i] += y[i];
+}
+
+// GPT2LMHeadModel on one sequence: ids [T] -> logits [T, V].
+Vec gpt_reference(const Params& p, const std::vector<int32_t>& ids) {
+  const Dims m = kGpt;
+  const int T = static_cast<int>(ids.size()), d = m.d;
+  const Param& wte = p.at("transformer.wte.weight");
+  Vec x(static_cast<size_t>(T * d));
+  for (int t = 0; t < T; ++t)
+    for (int i = 0; i < d; ++i)
+      x[t * d + i] =
+          double(wte.values[ids[t] * d + i]) + p.at("transformer.wpe.weight").values[t * d + i];
+  for (int l = 0; l < m.L; ++l) {
+    auto w = [&](const std::string& name) -> const Param& {
+      return p.at("transformer.h." + std::to_string(l) + "." + name);
+    };
+    Vec h = layer_norm(x, T, d, w("ln_1.weight"), w("ln_1.bias"), 1e-5);
+    Vec qkv = linear(h, T, w("attn.c_attn.weight"), w("attn.c_attn.bias"), false);  // [T, 3d]
+    Vec q(static_cast<size_t>(T * d)), k(q.size()), v(q.size());
+    for (int t = 0; t < T; ++t)
+      for (int i = 0; i < d; ++i) {
+        q[t * d + i] = qkv[t * 3 * d + i];
+        k[t * d + i] = qkv[t * 3 * d + d + i];
+        v[t * d + i] = qkv[t * 3 * d + 2 * d + i];
+      }
+    Vec a = attention(q, k, v, T, d, m.H, true, nullptr);
+    add_into(x, linear(a, T, w("attn.c_proj.weight"), w("attn.c_proj.bias"), false));
+    h = layer_norm(x, T, d, w("ln_2.weight"), w("ln_2.bias"), 1e-5);
+    Vec f = linear(h, T, w("mlp.c_fc.weight"), w("mlp.c_fc.bias"), false);
+    for (double& z : f) z = gelu_tanh(z);
+    add_into(x, linear(f, T, w("mlp.c_proj.weight"), w("mlp.c_proj.bias"), false));
+  }
+  x = layer_norm(x, T, d, p.at("transformer.ln_f.weight"), p.at("transformer.ln_f.bias"), 1e-5);
+  Vec logits(static_cast<size_t>(T * m.V));
+  for (int t = 0; t < T; ++t)
+    for (int v = 0; v < m.V; ++v) {
+      double s = 0;
+      for (int i = 0; i < d; ++i) s += x[t * d + i] * wte.values[v * d + i];  // tied head
+      logits[t * m.V + v] = s;
+    }
+  return logits;
+}
+
+struct BertReference {
+  Vec hidden, pooled, mlm, nsp;  // [T, d], [d], [T, V], [2]
+};
+
+// BertForPreTraining on one sequence.
+BertReference bert_reference(const Params& p, const std::vector<int32_t>& ids,
+                             const std::vector<int32_t>& types, const std::vector<int32_t>& mask) {
+  const Dims m = kBert;
+  const int T = static_cast<int>(ids.size()), d = m.d;
+  const double eps = 1e-12;
+  const Param& word = p.at("bert.embeddings.word_embeddings.weight");
+  Vec x(static_cast<size_t>(T * d));
+  for (int t = 0; t < T; ++t)
+    for (int i = 0; i < d; ++i)
+      x[t * d + i] = double(word.values[ids[t] * d + i]) +
+                     p.at("bert.embeddings.token_type_embeddings.weight").values[types[t] * d + i] +
+                     p.at("bert.embeddings.position_embeddings.weight").values[t * d + i];
+  x = layer_norm(x, T, d, p.at("bert.embeddings.LayerNorm.weight"),
+                 p.at("bert.embeddings.LayerNorm.bias"), eps);
+  for (int l = 0; l < m.L; ++l) {
+    auto w = [&](const std::string& name) -> const Param& {
+      return p.at("bert.encoder.layer." + std::to_string(l) + "." + name);
+    };
+    auto dense = [&](const Vec& in, const std::string& name) {
+      return linear(in, T, w(name + ".weight"), w(name + ".bias"), true);
+    };
+    Vec a = attention(dense(x, "attention.self.query"), dense(x, "attention.self.key"),
+                      dense(x, "attention.self.value"), T, d, m.H, false, mask.data());
+    Vec o = dense(a, "attention.output.dense");
+    add_into(o, x);
+    Vec a1 = layer_norm(o, T, d, w("attention.output.LayerNorm.weight"),
+                        w("attention.output.LayerNorm.bias"), eps);
+    Vec inter = dense(a1, "intermediate.dense");
+    for (double& z : inter) z = gelu_erf(z);
+    Vec o2 = dense(inter, "output.dense");
+    add_into(o2, a1);
+    x = layer_norm(o2, T, d, w("output.LayerNorm.weight"), w("output.LayerNorm.bias"), eps);
+  }
+  BertReference r;
+  r.hidden = x;
+  r.pooled = linear(Vec(x.begin(), x.begin() + d), 1, p.at("bert.pooler.dense.weight"),
+                    p.at("bert.pooler.dense.bias"), true);
+  for (double& z : r.pooled) z = std::tanh(z);
+  Vec t = linear(x, T, p.at("cls.predictions.transform.dense.weight"),
+                 p.at("cls.predictions.transform.dense.bias"), true);
+  for (double& z : t) z = gelu_erf(z);
+  t = layer_norm(t, T, d, p.at("cls.predictions.transform.LayerNorm.weight"),
+                 p.at("cls.predictions.transform.LayerNorm.bias"), eps);
+  r.mlm.resize(static_cast<size_t>(T * m.V));
+  for (int i = 0; i < T; ++i)
+    for (int v = 0; v < m.V; ++v) {
+      double s = p.at("cls.predictions.bias").values[v];
+      for (int j = 0; j < d; ++j) s += t[i * d + j] * word.values[v * d + j];  // tied decoder
+      r.mlm[i * m.V + v] = s;
+    }
+  r.nsp = linear(r.pooled, 1, p.at("cls.seq_relationship.weight"),
+                 p.at("cls.seq_relationship.bias"), true);
+  return r;
+}
+
+// ---- writing HF folders --------------------------------------------------------------------
+
+struct FolderOptions {
+  std::string dtype = "F32";
+  bool prefix = true;                  // "transformer." / "bert." on the base model's keys
+  bool tied_copies = false;            // lm_head.weight / cls.predictions.decoder.{weight,bias}
+  bool buffers = false;                // attn.bias, attn.masked_bias / embeddings.position_ids
+  bool legacy_names = false;           // LayerNorm.gamma / LayerNorm.beta
+  std::vector<std::string> leave_out;  // canonical-name prefixes not written ("cls.")
+};
+
+// The values as they will be stored: rounded through F16 / BF16 when that is the dtype.
+void round_to_dtype(Params& p, const std::string& dtype) {
+  for (auto& [name, param] : p)
+    for (float& x : param.values)
+      x = dtype == "F16"    ? half_to_float(float_to_half(x))
+          : dtype == "BF16" ? bfloat16_to_float(float_to_bfloat16(x))
+                            : x;
+}
+
+bool left_out(const std::string& name, const FolderOptions& o) {
+  for (const std::string& prefix : o.leave_out)
+    if (name.starts_with(prefix)) return true;
+  return false;
+}
+
+// Writes `dir`/model.safetensors from `p` (already rounded to o.dtype) in the file spelling
+// `key_of` gives each canonical name, plus `extra` tensors.
+void write_model(const fs::path& dir, const Params& p, const FolderOptions& o,
+                 const std::function<std::string(const std::string&)>& key_of,
+                 std::vector<SafetensorsTensor> extra) {
+  std::deque<std::string> bytes;
+  std::vector<SafetensorsTensor> tensors = std::move(extra);
+  for (const auto& [name, param] : p) {
+    if (left_out(name, o)) continue;
+    bytes.push_back(encode_floats(param.values, o.dtype));
+    tensors.push_back({key_of(name), o.dtype, param.shape, bytes.back()});
+  }
+  write_safetensors((dir / "model.safetensors").string(), tensors, {{"format", "pt"}});
+}
+
+BpeTokenizer tiny_bpe() {
+  std::vector<std::string> tokens;
+  for (int b = 0; b < 256; ++b) tokens.emplace_back(1, static_cast<char>(b));
+  tokens.push_back("ab");
+  tokens.push_back("abc");
+  tokens.push_back(std::string(kEndOfText));
+  return BpeTokenizer::from_tokens(tokens, {{'a', 'b'}, {256, 'c'}});
+}
+
+const std::vector<std::string>& bert_vocab() {
+  static const std::vector<std::string> vocab = {
+      "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "a",    "cat",  "dog",   "sat",
+      "on",    "mat",   "ran",   "to",    "house",  "##s", "##ed", "big",  "small", "red",
+      "blue",  "and",   "it",    "was",   "good",   ".",   ",",    "##ly", "quick", "slow"};
+  return vocab;
+}
+
+void write_file(const fs::path& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+std::string gpt_config_json() {
+  return R"({"activation_function": "gelu_new", "architectures": ["GPT2LMHeadModel"],
+  "attn_pdrop": 0.1, "embd_pdrop": 0.1, "layer_norm_epsilon": 1e-05, "model_type": "gpt2",
+  "n_ctx": 32, "n_embd": 16, "n_head": 2, "n_inner": null, "n_layer": 2, "n_positions": 32,
+  "resid_pdrop": 0.1, "scale_attn_weights": true, "vocab_size": 260})";
+}
+
+std::string bert_config_json() {
+  return R"({"architectures": ["BertForPreTraining"], "attention_probs_dropout_prob": 0.1,
+  "hidden_act": "gelu", "hidden_dropout_prob": 0.1, "hidden_size": 16,
+  "intermediate_size": 40, "layer_norm_eps": 1e-12, "max_position_embeddings": 24,
+  "model_type": "bert", "num_attention_heads": 2, "num_hidden_layers": 2, "pad_token_id": 0,
+  "position_embedding_type": "absolute", "type_vocab_size": 2, "vocab_size": 30})";
+}
+
+void write_gpt_folder(const fs::path& dir, const Params& p, const FolderOptions& o) {
+  fs::create_directories(dir);
+  write_file(dir / "config.json", gpt_config_json());
+  const BpeTokenizer bpe = tiny_bpe();
+  write_file(dir / "vocab.json", bpe.to_vocab_json());
+  write_file(dir / "merges.txt", bpe.to_merges_txt());
+  auto key_of = [&](const std::string& name) { return o.prefix ? name : name.substr(12); };
+  std::vector<SafetensorsTensor> extra;
+  static std::deque<std::string> keep;  // bytes of the extra tensors outlive this call
+  if (o.tied_copies) {
+    keep.push_back(encode_floats(p.at("transformer.wte.weight").values, o.dtype));
+    extra.push_back({"lm_head.weight", o.dtype, {kGpt.V, kGpt.d}, keep.back()});
+  }
+  if (o.buffers) {
+    for (int l = 0; l < kGpt.L; ++l) {
+      const std::string h = key_of("transformer.h." + std::to_string(l) + ".attn.");
+      std::string mask(static_cast<size_t>(kGpt.P * kGpt.P), '\0');
+      for (int i = 0; i < kGpt.P; ++i)
+        for (int j = 0; j <= i; ++j) mask[i * kGpt.P + j] = 1;
+      keep.push_back(mask);
+      extra.push_back({h + "bias", "BOOL", {1, 1, kGpt.P, kGpt.P}, keep.back()});
+      keep.push_back(encode_floats({-1e4f}, "F32"));
+      extra.push_back({h + "masked_bias", "F32", {}, keep.back()});
+    }
+  }
+  write_model(dir, p, o, key_of, extra);
+}
+
+void write_bert_folder(const fs::path& dir, const Params& p, const FolderOptions& o,
+                       const std::string& tokenizer_config = "") {
+  fs::create_directories(dir);
+  write_file(dir / "config.json", bert_config_json());
+  std::string vocab;
+  for (const std::string& token : bert_vocab()) vocab += token + "\n";
+  write_file(dir / "vocab.txt", vocab);
+  if (!tokenizer_config.empty()) write_file(dir / "tokenizer_config.json", tokenizer_config);
+  auto key_of = [&](std::string name) {
+    if (!o.prefix && name.starts_with("bert.")) name = name.substr(5);
+    if (o.legacy_names && name.ends_with("LayerNorm.weight"))
+      name.replace(name.size() - 6, 6, "gamma");
+    if (o.legacy_names && name.ends_with("LayerNorm.bias"))
+      name.replace(name.size() - 4, 4, "beta");
+    return name;
+  };
+  std::vector<SafetensorsTensor> extra;
+  static std::deque<std::string> keep;
+  if (o.tied_copies) {
+    keep.push_back(encode_floats(p.at("bert.embeddings.word_embeddings.weight").values, o.dtype));
+    extra.push_back({"cls.predictions.decoder.weight", o.dtype, {kBert.V, kBert.d}, keep.back()});
+    keep.push_back(encode_floats(p.at("cls.predictions.bias").values, o.dtype));
+    extra.push_back({"cls.predictions.decoder.bias", o.dtype, {kBert.V}, keep.back()});
+  }
+  if (o.buffers) {
+    std::string ids(static_cast<size_t>(kBert.P) * 8, '\0');
+    for (int64_t i = 0; i < kBert.P; ++i) std::memcpy(ids.data() + 8 * i, &i, 8);
+    keep.push_back(ids);
+    extra.push_back({key_of("bert.embeddings.position_ids"), "I64", {1, kBert.P}, keep.back()});
+  }
+  write_model(dir, p, o, key_of, extra);
+}
+
+// ---- the fixture ---------------------------------------------------------------------------
+
+class HfImportTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(::testing::TempDir()) /
+           ("kiln_hf_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+
+  // Writes IN.h5 with /input_ids [B, T] (and BERT's optional inputs), runs forward, returns
+  // the output file's path.
+  std::string forward(const std::string& checkpoint, const std::vector<int32_t>& ids, int B,
+                      const std::vector<int32_t>& types = {},
+                      const std::vector<int32_t>& mask = {}) {
+    const int64_t T = static_cast<int64_t>(ids.size()) / B;
+    {
+      Hdf5File in(path("in.h5"), Hdf5File::Mode::kCreate);
+      in.write_tensor("/input_ids", Tensor::from_ints({B, T}, ids));
+      if (!types.empty()) in.write_tensor("/token_type_ids", Tensor::from_ints({B, T}, types));
+      if (!mask.empty()) in.write_tensor("/attention_mask", Tensor::from_ints({B, T}, mask));
+    }
+    run_forward(checkpoint, path("in.h5"), path("out.h5"));
+    return path("out.h5");
+  }
+
+  fs::path dir_;
+};
+
+// Every element of `got` (row `row` of size want.size() within it) within tol of `want`.
+void expect_close(const Tensor& got, int64_t offset, const Vec& want, double tol,
+                  const std::string& what) {
+  double worst = 0;
+  for (size_t i = 0; i < want.size(); ++i)
+    worst = std::max(worst, std::abs(double(got.data()[offset + i]) - want[i]) /
+                                std::max(1.0, std::abs(want[i])));
+  EXPECT_LT(worst, tol) << what;
+}
+
+// The /model tensors of a checkpoint equal `p` (canonical names) bit for bit.
+void expect_model_equals(const std::string& checkpoint, const Params& p,
+                         const std::vector<std::string>& except_prefixes = {}) {
+  Checkpoint c = load_checkpoint(checkpoint);
+  for (const auto& [name, param] : p) {
+    bool skip = false;
+    for (const std::string& prefix : except_prefixes) skip = skip || name.starts_with(prefix);
+    if (skip) continue;
+    ASSERT_TRUE(c.model.count(name)) << name;
+    const Tensor& t = c.model.at(name);
+    ASSERT_EQ(t.shape(), Shape(param.shape.begin(), param.shape.end())) << name;
+    EXPECT_EQ(std::memcmp(t.data(), param.values.data(), param.values.size() * 4), 0) << name;
+  }
+}
+
+const std::vector<int32_t> kGptIds = {1, 256, 257, 258, 97, 259, 12,  //
+                                      0, 65,  200, 31,  7,  255, 100};
+
+std::vector<std::string> sorted(std::vector<std::string> v) {
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+// ---- GPT -------------------------------------------------------------------------------------
+
+TEST_F(HfImportTest, GptForwardMatchesReference) {
+  const Params p = gpt_params(1);
+  FolderOptions o;
+  o.tied_copies = o.buffers = true;
+  write_gpt_folder(dir_ / "gpt2", p, o);
+  HfImportSummary s = import_hf(path("gpt2"), path("gpt.h5"));
+  EXPECT_EQ(s.arch, "gpt");
+  EXPECT_EQ(s.tensors_copied, static_cast<int64_t>(p.size()));
+  EXPECT_TRUE(s.initialised.empty());
+  EXPECT_EQ(
+      sorted(s.skipped),
+      sorted({"lm_head.weight", "transformer.h.0.attn.bias", "transformer.h.0.attn.masked_bias",
+              "transformer.h.1.attn.bias", "transformer.h.1.attn.masked_bias"}));
+  expect_model_equals(path("gpt.h5"), p);
+
+  Tensor logits =
+      Hdf5File(forward(path("gpt.h5"), kGptIds, 2), Hdf5File::Mode::kRead).read_tensor("/logits");
+  ASSERT_EQ(logits.shape(), (Shape{2, 7, kGpt.V}));
+  for (int b = 0; b < 2; ++b) {
+    std::vector<int32_t> row(kGptIds.begin() + 7 * b, kGptIds.begin() + 7 * (b + 1));
+    expect_close(logits, b * 7 * kGpt.V, gpt_reference(p, row), 1e-4,
+                 "batch row " + std::to_string(b));
+  }
+  // The checkpoint is an ordinary kiln GPT checkpoint: load_gpt (kiln sample) reads it.
+  LoadedGpt loaded = load_gpt(path("gpt.h5"));
+  EXPECT_EQ(loaded.tokenizer->kind(), "bpe");
+  EXPECT_EQ(loaded.config.run.name, "imported-gpt2");
+  EXPECT_EQ(loaded.config.model.max_seq_len, 32);
+  EXPECT_EQ(loaded.config.train.seq_len, 32);
+  EXPECT_EQ(loaded.config.model.d_ff, 64);  // n_inner null
+}
+
+TEST_F(HfImportTest, GptBareF16KeysImportExactly) {
+  Params p = gpt_params(2);
+  FolderOptions o;
+  o.dtype = "F16";
+  o.prefix = false;  // GPT2Model's keys: wte.weight, h.0.attn.c_attn.weight, ...
+  round_to_dtype(p, "F16");
+  write_gpt_folder(dir_ / "gpt2", p, o);
+  HfImportSummary s = import_hf(path("gpt2"), path("gpt.h5"));
+  EXPECT_TRUE(s.initialised.empty());  // the head is tied: nothing is missing
+  EXPECT_TRUE(s.skipped.empty());
+  expect_model_equals(path("gpt.h5"), p);  // half -> float is exact
+  Tensor logits =
+      Hdf5File(forward(path("gpt.h5"), kGptIds, 1), Hdf5File::Mode::kRead).read_tensor("/logits");
+  expect_close(logits, 0, gpt_reference(p, kGptIds), 1e-4, "F16 weights");
+}
+
+// ---- BERT ------------------------------------------------------------------------------------
+
+const std::vector<int32_t> kBertIds = {2, 5,  7, 9,  10, 5,  11, 3, 8, 12, 3, 0,  //
+                                       2, 28, 8, 12, 3,  29, 25, 3, 0, 0,  0, 0};
+const std::vector<int32_t> kBertTypes = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0,  //
+                                         0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0};
+const std::vector<int32_t> kBertMask = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,  //
+                                        1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0};
+
+// Checks every BERT output of `out` against the reference for both rows of the inputs above.
+void expect_bert_outputs(const std::string& out, const Params& p, bool heads) {
+  Hdf5File f(out, Hdf5File::Mode::kRead);
+  const int T = 12, d = kBert.d, V = kBert.V;
+  Tensor logits = f.read_tensor("/logits"), hidden = f.read_tensor("/last_hidden_state"),
+         pooled = f.read_tensor("/pooled"), nsp = f.read_tensor("/nsp_logits");
+  ASSERT_EQ(logits.shape(), (Shape{2, T, V}));
+  ASSERT_EQ(hidden.shape(), (Shape{2, T, d}));
+  ASSERT_EQ(pooled.shape(), (Shape{2, d}));
+  ASSERT_EQ(nsp.shape(), (Shape{2, 2}));
+  for (int b = 0; b < 2; ++b) {
+    auto row = [&](const std::vector<int32_t>& v) {
+      return std::vector<int32_t>(v.begin() + T * b, v.begin() + T * (b + 1));
+    };
+    BertReference r = bert_reference(p, row(kBertIds), row(kBertTypes), row(kBertMask));
+    const std::string what = "batch row " + std::to_string(b);
+    expect_close(hidden, b * T * d, r.hidden, 1e-4, what + ": last_hidden_state");
+    expect_close(logits, b * T * V, r.mlm, 1e-4, what + ": logits");
+    if (!heads) continue;
+    expect_close(pooled, b * d, r.pooled, 1e-4, what + ": pooled");
+    expect_close(nsp, b * 2, r.nsp, 1e-4, what + ": nsp_logits");
+  }
+}
+
+TEST_F(HfImportTest, BertForPreTrainingForwardMatchesReference) {
+  const Params p = bert_params(3);
+  FolderOptions o;
+  o.tied_copies = o.buffers = true;
+  write_bert_folder(dir_ / "bert", p, o);
+  HfImportSummary s = import_hf(path("bert"), path("bert.h5"));
+  EXPECT_EQ(s.arch, "bert");
+  EXPECT_TRUE(s.initialised.empty());
+  EXPECT_EQ(sorted(s.skipped),
+            sorted({"bert.embeddings.position_ids", "cls.predictions.decoder.bias",
+                    "cls.predictions.decoder.weight"}));
+  expect_model_equals(path("bert.h5"), p);
+  expect_bert_outputs(forward(path("bert.h5"), kBertIds, 2, kBertTypes, kBertMask), p, true);
+}
+
+TEST_F(HfImportTest, BertForMaskedLmLegacyNamesF16WithoutPrefix) {
+  Params p = bert_params(4);
+  FolderOptions o;
+  o.dtype = "F16";
+  o.prefix = false;
+  o.legacy_names = true;
+  o.leave_out = {"bert.pooler.", "cls.seq_relationship."};  // BertForMaskedLM has neither
+  round_to_dtype(p, "F16");
+  write_bert_folder(dir_ / "bert", p, o, R"({"do_lower_case": false})");
+  HfImportSummary s = import_hf(path("bert"), path("bert.h5"));
+  EXPECT_EQ(sorted(s.initialised),
+            sorted({"bert.pooler.dense.weight", "bert.pooler.dense.bias",
+                    "cls.seq_relationship.weight", "cls.seq_relationship.bias"}));
+  expect_model_equals(path("bert.h5"), p, o.leave_out);
+  // The MLM head does not depend on the pooler, so its logits still match.
+  expect_bert_outputs(forward(path("bert.h5"), kBertIds, 2, kBertTypes, kBertMask), p, false);
+  Checkpoint c = load_checkpoint(path("bert.h5"));
+  EXPECT_EQ(Tokenizer::from_serialized(c.state.tokenizer).as<WordPieceTokenizer>()->lowercase(),
+            false);
+  EXPECT_NE(c.state.config_yaml.find("lowercase: false"), std::string::npos);
+}
+
+TEST_F(HfImportTest, BertModelHeadsAreInitialisedFromTheSeedAndReported) {
+  const Params p = bert_params(5);
+  FolderOptions o;
+  o.prefix = false;
+  o.leave_out = {"cls."};  // BertModel: no pre-training heads
+  write_bert_folder(dir_ / "bert", p, o);
+  HfImportSummary s = import_hf(path("bert"), path("a.h5"), 7);
+  EXPECT_EQ(
+      sorted(s.initialised),
+      sorted({"cls.predictions.bias", "cls.predictions.transform.dense.weight",
+              "cls.predictions.transform.dense.bias", "cls.predictions.transform.LayerNorm.weight",
+              "cls.predictions.transform.LayerNorm.bias", "cls.seq_relationship.weight",
+              "cls.seq_relationship.bias"}));
+  import_hf(path("bert"), path("b.h5"), 7);
+  import_hf(path("bert"), path("c.h5"), 8);
+  Checkpoint a = load_checkpoint(path("a.h5")), b = load_checkpoint(path("b.h5")),
+             c = load_checkpoint(path("c.h5"));
+  const std::string dense = "cls.predictions.transform.dense.weight";
+  EXPECT_EQ(a.model.at(dense).to_floats(), b.model.at(dense).to_floats());  // same seed
+  EXPECT_NE(a.model.at(dense).to_floats(), c.model.at(dense).to_floats());
+  EXPECT_EQ(a.model.at("cls.predictions.transform.LayerNorm.weight").to_floats(),
+            std::vector<float>(kBert.d, 1.0f));  // HF init: unit scale
+  EXPECT_NE(a.state.config_yaml.find("seed: 7"), std::string::npos);
+  expect_model_equals(path("a.h5"), p, {"cls."});
+}
+
+// ---- export ----------------------------------------------------------------------------------
+
+TEST_F(HfImportTest, ExportThenImportIsBitIdentical) {
+  write_gpt_folder(dir_ / "gpt2", gpt_params(6), FolderOptions());
+  write_bert_folder(dir_ / "bert", bert_params(7), FolderOptions());
+  for (const char* model : {"gpt2", "bert"}) {
+    const std::string name = model;
+    import_hf(path(name), path(name + "-1.h5"));
+    export_hf(path(name + "-1.h5"), path(name + "-out"));
+    import_hf(path(name + "-out"), path(name + "-2.h5"));
+    Checkpoint first = load_checkpoint(path(name + "-1.h5")),
+               second = load_checkpoint(path(name + "-2.h5"));
+    ASSERT_EQ(first.model.size(), second.model.size()) << name;
+    for (const auto& [key, t] : first.model) {
+      ASSERT_TRUE(second.model.count(key)) << key;
+      EXPECT_EQ(t.shape(), second.model.at(key).shape()) << key;
+      EXPECT_EQ(std::memcmp(t.data(), second.model.at(key).data(), t.numel() * 4), 0) << key;
+    }
+    EXPECT_EQ(first.state.tokenizer, second.state.tokenizer) << name;
+    const Config a = parse_config(first.state.config_yaml, "first"),
+                 b = parse_config(second.state.config_yaml, "second");
+    EXPECT_EQ(a.model, b.model) << name;
+
+    // save_pretrained's layout: F32, HF names, tied copies left out, format metadata.
+    SafetensorsReader reader(path(name + "-out") + "/model.safetensors");
+    EXPECT_EQ(reader.metadata().at("format"), "pt");
+    EXPECT_EQ(reader.entries().size(), first.model.size());
+    for (const SafetensorsEntry& e : reader.entries()) EXPECT_EQ(e.dtype, "F32") << e.name;
+    EXPECT_EQ(reader.find("lm_head.weight"), nullptr);
+    EXPECT_EQ(reader.find("cls.predictions.decoder.weight"), nullptr);
+    const json::Value config =
+        json::parse(read_text_file(path(name + "-out") + "/config.json"), "config.json");
+    EXPECT_EQ(config.at("architectures").as_array()[0].as_string(),
+              name == "gpt2" ? "GPT2LMHeadModel" : "BertForPreTraining");
+    EXPECT_EQ(config.at("model_type").as_string(), name == "gpt2" ? "gpt2" : "bert");
+  }
+  const json::Value gpt = json::parse(read_text_file(path("gpt2-out/config.json")), "c");
+  EXPECT_EQ(gpt.at("n_inner").as_int(), 64);
+  EXPECT_EQ(gpt.at("eos_token_id").as_int(), 258);  // <|endoftext|> of the tiny vocabulary
+  EXPECT_DOUBLE_EQ(gpt.at("layer_norm_epsilon").as_number(), 1e-5);
+  const json::Value bert = json::parse(read_text_file(path("bert-out/config.json")), "c");
+  EXPECT_EQ(bert.at("intermediate_size").as_int(), 40);
+  EXPECT_EQ(bert.at("type_vocab_size").as_int(), 2);
+  EXPECT_EQ(read_text_file(path("bert-out/vocab.txt")), read_text_file(path("bert/vocab.txt")));
+  EXPECT_EQ(read_text_file(path("gpt2-out/merges.txt")), read_text_file(path("gpt2/merges.txt")));
+}
+
+TEST_F(HfImportTest, ExportRefusesACharTokenizer) {
+  const Config config = parse_config(
+      "run: {name: c}\ndata: {train_files: [x.txt]}\n"
+      "model: {n_layer: 1, n_head: 1, d_model: 4, max_seq_len: 8}\n"
+      "train: {batch_size: 1, seq_len: 8, max_steps: 1, optimizer: {lr: 0.1}}\n",
+      "char.yaml");
+  const Tokenizer tokenizer(CharTokenizer::from_text("abc"));
+  nn::Gpt model(gpt_config_for(config, tokenizer.vocab_size()), 1);
+  nn::ParameterArena arena(model);
+  save_checkpoint(path("char.h5"), arena, nullptr, {0, 0, to_yaml(config), tokenizer.serialize()});
+  EXPECT_EQ(error_of([&] { export_hf(path("char.h5"), path("out")); }),
+            "export-hf: expected a bpe or wordpiece tokenizer, got char");
+}
+
+// ---- errors ----------------------------------------------------------------------------------
+
+TEST_F(HfImportTest, ShapeDisagreeingWithConfigNamesTheTensorAndBothShapes) {
+  Params p = gpt_params(8);
+  p["transformer.h.1.attn.c_attn.weight"].shape = {48, 16};  // nn.Linear layout by mistake
+  write_gpt_folder(dir_ / "gpt2", p, FolderOptions());
+  EXPECT_EQ(error_of([&] { import_hf(path("gpt2"), path("x.h5")); }),
+            path("gpt2") +
+                "/model.safetensors: tensor 'transformer.h.1.attn.c_attn.weight': expected shape "
+                "[16, 48] (from config.json), got [48, 16]");
+  EXPECT_FALSE(fs::exists(path("x.h5")));
+}
+
+TEST_F(HfImportTest, UnexpectedKeysAndDuplicateSpellingsAreNamed) {
+  Params p = bert_params(9);
+  p["classifier.weight"] = {{2, 16}, std::vector<float>(32, 0.0f)};
+  write_bert_folder(dir_ / "bert", p, FolderOptions());
+  EXPECT_EQ(error_of([&] { import_hf(path("bert"), path("x.h5")); }),
+            path("bert") +
+                "/model.safetensors: expected only BERT parameters and buffers, got the "
+                "unexpected key 'classifier.weight'");
+
+  Params g = gpt_params(9);
+  g["wte.weight"] = g["transformer.wte.weight"];  // both spellings of one parameter
+  write_gpt_folder(dir_ / "gpt2", g, FolderOptions());
+  EXPECT_EQ(error_of([&] { import_hf(path("gpt2"), path("x.h5")); }),
+            path("gpt2") +
+                "/model.safetensors: expected one tensor for 'transformer.wte.weight', got both "
+                "'transformer.wte.weight' and 'wte.weight'");
+}
+
+TEST_F(HfImportTest, TiedCopyMustEqualItsOriginal) {
+  // An lm_head.weight that differs from the embedding in one element.
+  Params p = gpt_params(10);
+  p["lm_head.weight"] = p["transformer.wte.weight"];
+  p["lm_head.weight"].values[5] += 1.0f;
+  write_gpt_folder(dir_ / "gpt2", p, FolderOptions());
+  EXPECT_EQ(error_of([&] { import_hf(path("gpt2"), path("x.h5")); }),
+            path("gpt2") +
+                "/model.safetensors: tensor 'lm_head.weight': expected a copy of "
+                "'transformer.wte.weight' (tied weights), got different values");
+}
+
+TEST_F(HfImportTest, MalformedSafetensorsFilesAreReportedWithOffsets) {
+  write_gpt_folder(dir_ / "gpt2", gpt_params(11), FolderOptions());
+  const std::string file = path("gpt2") + "/model.safetensors";
+  auto import_error = [&] { return error_of([&] { import_hf(path("gpt2"), path("x.h5")); }); };
+  auto write_raw = [&](const std::string& header, const std::string& data) {
+    std::ofstream out(file, std::ios::binary);
+    for (int i = 0; i < 8; ++i) out.put(static_cast<char>(uint64_t{header.size()} >> (8 * i)));
+    out << header << data;
+  };
+
+  fs::resize_file(file, fs::file_size(file) - 10);  // truncated inside the last tensor's data
+  EXPECT_NE(import_error().find("expected data_offsets within the data section"), std::string::npos)
+      << import_error();
+  fs::resize_file(file, 5);
+  EXPECT_EQ(import_error(), file +
+                                ": expected at least 8 bytes (the header length), got a file of 5 "
+                                "bytes (truncated?)");
+  write_raw("not json", "");
+  EXPECT_EQ(import_error(), file +
+                                ": byte offset 8: expected a value (object, array, string, number, "
+                                "true, false or null), got 'n'");
+  write_raw(
+      R"({"transformer.wte.weight":{"dtype":"F32","shape":[260,16],"data_offsets":[0,16640]}})",
+      "");
+  EXPECT_EQ(import_error(), file +
+                                ": byte offset 34: tensor 'transformer.wte.weight': expected "
+                                "data_offsets within the data section (0 bytes), got [0, 16640] (a "
+                                "truncated file?)");
+  write_raw(R"({"transformer.wte.weight":{"dtype":"F24","shape":[1],"data_offsets":[0,3]}})",
+            "abc");
+  EXPECT_EQ(import_error(), file +
+                                ": byte offset 34: tensor 'transformer.wte.weight': expected a "
+                                "safetensors dtype (F32, F16, BF16, F64, I64, ...), got the string "
+                                "\"F24\"");
+  write_raw(
+      R"({"transformer.wte.weight":{"dtype":"I32","shape":[260,16],"data_offsets":[0,16640]}})",
+      std::string(16640, '\0'));
+  EXPECT_EQ(import_error(), file +
+                                ": byte offset 34: tensor 'transformer.wte.weight': expected dtype "
+                                "F32, F16 or BF16, got I32");
+}
+
+TEST_F(HfImportTest, ConfigJsonErrors) {
+  write_bert_folder(dir_ / "bert", bert_params(12), FolderOptions());
+  const std::string config = path("bert") + "/config.json";
+  auto import_with = [&](const std::string& from, const std::string& to) {
+    std::string text = bert_config_json();
+    text.replace(text.find(from), from.size(), to);
+    write_file(config, text);
+    return error_of([&] { import_hf(path("bert"), path("x.h5")); });
+  };
+  EXPECT_EQ(import_with("\"model_type\": \"bert\"", "\"model_type\": \"llama\""),
+            config + ": model_type: expected \"gpt2\" or \"bert\", got \"llama\"");
+  EXPECT_EQ(import_with("\"type_vocab_size\": 2", "\"type_vocab_size\": 3"),
+            config + ": type_vocab_size: expected 2 (segments A and B), got the number 3");
+  EXPECT_EQ(import_with("\"hidden_act\": \"gelu\"", "\"hidden_act\": \"relu\""),
+            config + ": hidden_act: expected \"gelu\" (what kiln implements), got \"relu\"");
+  EXPECT_EQ(import_with("\"hidden_size\": 16,", ""),
+            config +
+                ": byte offset 0: expected the key \"hidden_size\" in this object, got no "
+                "such key");
+  EXPECT_EQ(import_with("\"num_attention_heads\": 2", "\"num_attention_heads\": 3"),
+            config +
+                " (as a kiln config):3: model.n_head: expected a divisor of model.d_model (16), "
+                "got 3");
+}
+
+TEST_F(HfImportTest, ForwardInputErrors) {
+  write_bert_folder(dir_ / "bert", bert_params(13), FolderOptions());
+  import_hf(path("bert"), path("bert.h5"));
+  EXPECT_EQ(error_of([&] {
+              forward(path("bert.h5"), {2, 5, 30, 3}, 1);
+            }),
+            path("in.h5") + ": /input_ids: expected values in [0, 30), got 30 at [0, 2]");
+  EXPECT_EQ(error_of([&] {
+              forward(path("bert.h5"), {2, 5, 6, 3}, 1, {0, 0, 2, 0});
+            }),
+            path("in.h5") + ": /token_type_ids: expected values in [0, 2), got 2 at [0, 2]");
+  {
+    Hdf5File in(path("in.h5"), Hdf5File::Mode::kCreate);
+    in.write_tensor("/input_ids", Tensor::from_ints({1, 3}, {2, 5, 3}));
+    in.write_tensor("/attention_mask", Tensor::from_ints({1, 2}, {1, 1}));
+  }
+  EXPECT_EQ(
+      error_of([&] { run_forward(path("bert.h5"), path("in.h5"), path("out.h5")); }),
+      path("in.h5") + ": /attention_mask: expected integers of shape [1, 3], got int32 [1, 2]");
+  {
+    Hdf5File in(path("in.h5"), Hdf5File::Mode::kCreate);
+    in.write_tensor("/input_ids", Tensor::from_floats({1, 2}, {2.0f, 3.0f}));
+  }
+  EXPECT_EQ(
+      error_of([&] { run_forward(path("bert.h5"), path("in.h5"), path("out.h5")); }),
+      path("in.h5") + ": /input_ids: expected integers of shape [batch, seq], got float32 [1, 2]");
+}
+
+}  // namespace
+}  // namespace kiln

@@ -1,10 +1,12 @@
-// kiln bench: times GPT training steps on synthetic tokens with the same flags and JSON
-// fields as ../shared/bench/torch_reference.py, so the two compare line by line.
+// kiln bench: times training steps on synthetic data with the same flags and JSON fields as
+// ../shared/bench/torch_reference.py, so the two compare line by line (compare.sh).
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <functional>
+#include <memory>
 #include <vector>
 
 #include "autograd/tape.h"
@@ -14,6 +16,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "nn/adamw.h"
+#include "nn/bert.h"
 #include "nn/gpt.h"
 #include "nn/parameter_arena.h"
 
@@ -26,6 +29,101 @@ double peak_rss_mb() {
   return usage.ru_maxrss / 1024.0;  // Linux reports KiB
 }
 
+struct Shape {
+  int64_t vocab, layers, heads, d, d_ff, positions;
+  int T, B;
+};
+
+// A model under test: its loss on synthetic batch `index`, and the FLOPs the reference counts.
+struct Workload {
+  std::unique_ptr<nn::Module> model;
+  std::function<Tensor(int index, uint64_t seed)> loss;
+  int64_t embedding_params = 0;     // excluded from the dense FLOP count, as the reference does
+  int64_t per_sequence_params = 0;  // BERT pooler + NSP head: counted once per sequence
+};
+
+uint32_t draw(uint64_t seed, uint64_t i, uint64_t n) {
+  return static_cast<uint32_t>(random_bits(seed, i) % n);
+}
+
+// Next-token batches of random ids.
+Workload gpt_workload(const Shape& s, uint64_t seed, int batches) {
+  nn::GptConfig c{s.vocab, s.layers, s.heads, s.d, s.d_ff, s.positions, 0.0f, 1e-5f};
+  auto model = std::make_unique<nn::Gpt>(c, seed);
+  std::vector<std::pair<Tensor, Tensor>> data;
+  for (int b = 0; b < batches; ++b) {
+    std::vector<int32_t> inputs, targets;
+    for (int r = 0; r < s.B; ++r)
+      for (int t = 0; t < s.T; ++t) {
+        uint64_t base = derive_seed(seed + 1, b), i = uint64_t(r) * (s.T + 1) + t;
+        inputs.push_back(static_cast<int32_t>(draw(base, i, s.vocab)));
+        targets.push_back(static_cast<int32_t>(draw(base, i + 1, s.vocab)));
+      }
+    data.emplace_back(Tensor::from_ints({s.B, s.T}, inputs),
+                      Tensor::from_ints({s.B, s.T}, targets));
+  }
+  nn::Gpt* gpt = model.get();
+  Workload w;
+  w.loss = [gpt, data](int index, uint64_t dropout_seed) {
+    const auto& [inputs, targets] = data[static_cast<std::size_t>(index) % data.size()];
+    return gpt->loss(inputs, targets, dropout_seed);
+  };
+  w.embedding_params = s.vocab * s.d + s.positions * s.d;
+  w.model = std::move(model);
+  return w;
+}
+
+// [CLS] A [SEP] B [SEP] of random ids with round(0.15 n) masked positions a row and random
+// NSP labels: the reference's synthetic batch (ids 0-4 special, as in its vocabulary).
+Workload bert_workload(const Shape& s, uint64_t seed, int batches) {
+  constexpr int32_t kCls = 2, kSep = 3, kMask = 4, kFirstNormal = 5;
+  nn::BertConfig c;
+  c.vocab_size = s.vocab, c.n_layer = s.layers, c.n_head = s.heads, c.d_model = s.d,
+  c.d_ff = s.d_ff;
+  c.max_position = s.positions;
+  auto model = std::make_unique<nn::Bert>(c, seed);
+  struct Batch {
+    Tensor ids, types, labels, nsp;
+  };
+  std::vector<Batch> data;
+  for (int b = 0; b < batches; ++b) {
+    const uint64_t base = derive_seed(seed + 1, b);
+    uint64_t counter = 0;
+    std::vector<int32_t> ids(std::size_t(s.B) * s.T), types(ids.size(), 0),
+        labels(ids.size(), -100), nsp;
+    for (int r = 0; r < s.B; ++r) {
+      int32_t* row = &ids[std::size_t(r) * s.T];
+      for (int t = 0; t < s.T; ++t)
+        row[t] = kFirstNormal + static_cast<int32_t>(draw(base, counter++, s.vocab - kFirstNormal));
+      const int sep = s.T / 4 + static_cast<int>(draw(base, counter++, uint64_t(s.T / 2)));
+      row[0] = kCls, row[sep] = kSep, row[s.T - 1] = kSep;
+      for (int t = sep + 1; t < s.T; ++t) types[std::size_t(r) * s.T + t] = 1;
+      std::vector<int> normal;
+      for (int t = 1; t < s.T - 1; ++t)
+        if (t != sep) normal.push_back(t);
+      const int n_mask = std::max(1, static_cast<int>(0.15 * double(normal.size()) + 0.5));
+      for (int k = 0; k < n_mask; ++k) {  // partial Fisher-Yates: the first n_mask of a shuffle
+        std::swap(normal[k], normal[k + draw(base, counter++, normal.size() - k)]);
+        labels[std::size_t(r) * s.T + normal[k]] = row[normal[k]];
+        row[normal[k]] = kMask;
+      }
+      nsp.push_back(static_cast<int32_t>(draw(base, counter++, 2)));
+    }
+    data.push_back({Tensor::from_ints({s.B, s.T}, ids), Tensor::from_ints({s.B, s.T}, types),
+                    Tensor::from_ints({s.B, s.T}, labels), Tensor::from_ints({s.B}, nsp)});
+  }
+  nn::Bert* bert = model.get();
+  Workload w;
+  w.loss = [bert, data](int index, uint64_t dropout_seed) {
+    const Batch& b = data[static_cast<std::size_t>(index) % data.size()];
+    return bert->pretraining_loss(b.ids, b.types, Tensor(), b.labels, b.nsp, dropout_seed).loss;
+  };
+  w.embedding_params = (s.vocab + s.positions + 2) * s.d;
+  w.per_sequence_params = (s.d * s.d + s.d) + (2 * s.d + 2);  // pooler dense, NSP head
+  w.model = std::move(model);
+  return w;
+}
+
 }  // namespace
 
 int bench_command(int argc, char** argv) {
@@ -35,29 +133,34 @@ int bench_command(int argc, char** argv) {
              "beta1", "beta2", "eps", "grad-clip"});
   if (args.help()) {
     std::puts(
-        "usage: kiln bench [--model gpt] [--vocab-size 65 --n-layer 4 --n-head 4 --d-model 128 "
-        "--d-ff 4d\n"
-        "                  --seq-len 64 --batch-size 12 --steps 20 --warmup-steps 3 --threads 2 "
-        "--seed 1337\n"
-        "                  --lr 3e-4 --weight-decay 0.1 --beta1 0.9 --beta2 0.95 --eps 1e-8 "
-        "--grad-clip 1.0]\n"
+        "usage: kiln bench [--model gpt|bert] [--vocab-size 65 --n-layer 4 --n-head 4 --d-model "
+        "128 --d-ff 4d\n"
+        "                  --max-pos seq --seq-len 64 --batch-size 12 --steps 20 --warmup-steps 3 "
+        "--threads 2\n"
+        "                  --seed 1337 --lr 3e-4 --weight-decay 0.1 --beta1 0.9 --beta2 0.95 --eps "
+        "1e-8\n"
+        "                  --grad-clip 1.0]\n"
         "\n"
-        "Times full training steps (zero grad, forward, backward, clip, AdamW) on random tokens "
-        "and\n"
-        "prints one JSON line with the fields of ../shared/bench/torch_reference.py.");
+        "Times full training steps (zero grad, forward, backward, clip, AdamW) on synthetic "
+        "batches\n"
+        "(GPT: random next-token data; BERT: [CLS] A [SEP] B [SEP] with 15% masked positions) and\n"
+        "prints one JSON line with the fields of ../shared/bench/torch_reference.py. kiln's BERT\n"
+        "applies the MLM decoder only at masked positions; model_gflop_per_step counts FLOPs the\n"
+        "reference's way (decoder at every position) so that the two lines stay comparable.");
     return 0;
   }
-  KILN_CHECK(args.get("model", "gpt") == "gpt", "kiln bench: --model: expected gpt, got ",
-             args.get("model"));
-  nn::GptConfig c;
-  c.vocab_size = args.get_int("vocab-size", 65);
-  c.n_layer = args.get_int("n-layer", 4);
-  c.n_head = args.get_int("n-head", 4);
-  c.d_model = args.get_int("d-model", 128);
-  c.d_ff = args.get_int("d-ff", 4 * c.d_model);
-  const int T = static_cast<int>(args.get_int("seq-len", 64)),
-            B = static_cast<int>(args.get_int("batch-size", 12));
-  c.max_seq_len = args.get_int("max-pos", T);
+  const std::string kind = args.get("model", "gpt");
+  KILN_CHECK(kind == "gpt" || kind == "bert", "kiln bench: --model: expected gpt or bert, got ",
+             kind);
+  Shape s;
+  s.vocab = args.get_int("vocab-size", 65);
+  s.layers = args.get_int("n-layer", 4);
+  s.heads = args.get_int("n-head", 4);
+  s.d = args.get_int("d-model", 128);
+  s.d_ff = args.get_int("d-ff", 4 * s.d);
+  s.T = static_cast<int>(args.get_int("seq-len", 64));
+  s.B = static_cast<int>(args.get_int("batch-size", 12));
+  s.positions = args.get_int("max-pos", s.T);
   const int steps = static_cast<int>(args.get_int("steps", 20)),
             warmup = static_cast<int>(args.get_int("warmup-steps", 3));
   const int threads = static_cast<int>(args.get_int("threads", 2));
@@ -67,35 +170,23 @@ int bench_command(int argc, char** argv) {
   KILN_CHECK(steps >= 1 && warmup >= 0,
              "kiln bench: expected --steps >= 1 and --warmup-steps >= 0, got ", steps, " and ",
              warmup);
+  KILN_CHECK(s.T >= 8 && s.B >= 1,
+             "kiln bench: expected --seq-len >= 8 and --batch-size >= 1, got ", s.T, " and ", s.B);
   set_num_threads(threads);
 
-  nn::Gpt model(c, seed);
-  nn::ParameterArena arena(model);
+  // A few distinct batches, made before timing starts (as the reference does).
+  const int batches = std::min(4, warmup + steps);
+  Workload w = kind == "gpt" ? gpt_workload(s, seed, batches) : bert_workload(s, seed, batches);
+  nn::ParameterArena arena(*w.model);
   nn::AdamW optimizer(
       arena, {float(args.get_double("beta1", 0.9)), float(args.get_double("beta2", 0.95)),
               float(args.get_double("eps", 1e-8)), float(args.get_double("weight-decay", 0.1))});
-  // A few distinct batches, made before timing starts (as the reference does).
-  std::vector<std::pair<Tensor, Tensor>> batches;
-  for (int b = 0; b < std::min(4, warmup + steps); ++b) {
-    std::vector<int32_t> ids(static_cast<std::size_t>(B) * (T + 1));
-    for (std::size_t i = 0; i < ids.size(); ++i)
-      ids[i] =
-          static_cast<int32_t>(random_bits(derive_seed(seed + 1, b), i) % uint64_t(c.vocab_size));
-    std::vector<int32_t> inputs, targets;
-    for (int r = 0; r < B; ++r) {
-      inputs.insert(inputs.end(), ids.begin() + r * (T + 1), ids.begin() + r * (T + 1) + T);
-      targets.insert(targets.end(), ids.begin() + r * (T + 1) + 1, ids.begin() + (r + 1) * (T + 1));
-    }
-    batches.emplace_back(Tensor::from_ints({B, T}, inputs), Tensor::from_ints({B, T}, targets));
-  }
-
   std::vector<double> times;
   double loss_first = 0, loss_last = 0;
   for (int step = 0; step < warmup + steps; ++step) {
     auto start = std::chrono::steady_clock::now();
     arena.zero_grads();
-    const auto& [inputs, targets] = batches[static_cast<std::size_t>(step) % batches.size()];
-    Tensor loss = model.loss(inputs, targets, static_cast<uint64_t>(step));
+    Tensor loss = w.loss(step, static_cast<uint64_t>(step));
     backward(loss);
     double norm = arena.grad_norm();
     if (clip > 0 && norm > clip) arena.scale_grads(static_cast<float>(clip / norm));
@@ -106,31 +197,31 @@ int bench_command(int argc, char** argv) {
     if (step >= warmup) times.push_back(ms);
   }
 
-  std::vector<double> sorted = times;
-  std::sort(sorted.begin(), sorted.end());
-  const std::size_t n = sorted.size();
-  const double median = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
-  // Model FLOPs as torch_reference.py counts them: dense 6*N_nonemb, attention 12*L*T*d and
-  // the tied head 6*d*V, all per token.
-  int64_t params = 0, embedding = c.vocab_size * c.d_model + c.max_seq_len * c.d_model;
-  for (const Tensor& p : model.parameters()) params += p.numel();
-  const double tokens = double(B) * T;
-  const double dense = 6.0 * double(params - embedding) * tokens;
-  const double attention = 12.0 * c.n_layer * T * c.d_model * tokens;
-  const double head = 6.0 * c.d_model * c.vocab_size * tokens;
-  const double gflop = (dense + attention + head) / 1e9;
+  std::sort(times.begin(), times.end());
+  const std::size_t n = times.size();
+  const double median = n % 2 ? times[n / 2] : 0.5 * (times[n / 2 - 1] + times[n / 2]);
+  // Model FLOPs as torch_reference.py counts them: dense 6 N_nonembedding per token,
+  // attention 12 L T d per token, the head 6 d V per token, and per-sequence layers 6 N.
+  int64_t params = 0;
+  for (const Tensor& p : w.model->parameters()) params += p.numel();
+  const double tokens = double(s.B) * s.T;
+  const double dense = 6.0 * double(params - w.embedding_params - w.per_sequence_params) * tokens;
+  const double attention = 12.0 * double(s.layers) * s.T * double(s.d) * tokens;
+  const double head = 6.0 * double(s.d) * double(s.vocab) * tokens;
+  const double per_sequence = 6.0 * double(w.per_sequence_params) * s.B;
+  const double gflop = (dense + attention + head + per_sequence) / 1e9;
   std::printf(
-      "{\"model\": \"gpt\", \"vocab_size\": %lld, \"n_layer\": %lld, \"n_head\": %lld, "
-      "\"d_model\": %lld, \"d_ff\": "
-      "%lld, \"seq_len\": %d, \"batch_size\": %d, \"steps\": %d, \"warmup_steps\": %d, "
+      "{\"model\": \"%s\", \"vocab_size\": %lld, \"n_layer\": %lld, \"n_head\": %lld, \"d_model\": "
+      "%lld, "
+      "\"d_ff\": %lld, \"seq_len\": %d, \"batch_size\": %d, \"steps\": %d, \"warmup_steps\": %d, "
       "\"threads\": %d, "
       "\"step_ms_median\": %.2f, \"step_ms_min\": %.2f, \"tokens_per_s\": %.1f, \"peak_rss_mb\": "
       "%.1f, "
       "\"model_gflop_per_step\": %.4f, \"achieved_gflops\": %.2f, \"n_params\": %lld, "
       "\"loss_first\": %.4f, "
       "\"loss_last\": %.4f, \"framework\": \"kiln\"}\n",
-      (long long)c.vocab_size, (long long)c.n_layer, (long long)c.n_head, (long long)c.d_model,
-      (long long)c.d_ff, T, B, steps, warmup, threads, median, sorted.front(),
+      kind.c_str(), (long long)s.vocab, (long long)s.layers, (long long)s.heads, (long long)s.d,
+      (long long)s.d_ff, s.T, s.B, steps, warmup, threads, median, times.front(),
       tokens / (median / 1e3), peak_rss_mb(), gflop, gflop / (median / 1e3), (long long)params,
       loss_first, loss_last);
   return 0;

@@ -163,5 +163,47 @@ TEST_F(TrainerTest, CorruptNewestCheckpointIsSkippedByResumeAuto) {
   EXPECT_EQ(fs::path(*latest).filename(), "ckpt-00000006.h5");
 }
 
+TEST_F(TrainerTest, FineTuneFromACheckpointKeepsItsWeightsAndTokenizer) {
+  train({write_config("base"), {"train.max_steps=6", "train.schedule.warmup_steps=1"}, ""});
+  const std::string base_checkpoint = (dir_ / "base" / "ckpt-00000006.h5").string();
+  std::ofstream(dir_ / "new.txt") << std::string(400, ' ') +
+                                         "the word was good, and it was the word.\n";
+  std::string tune = (dir_ / "tune.yaml").string();
+  std::ofstream(tune)
+      << "run: {name: tune, out_dir: " << (dir_ / "tune").string() << ", seed: 9}\n"
+      << "data: {train_files: [" << (dir_ / "new.txt").string() << "], val_fraction: 0.3}\n"
+      << "model: {init_from: " << base_checkpoint << ", dropout: 0.0}\n"
+      << "train: {batch_size: 2, seq_len: 16, max_steps: 3, optimizer: {lr: 1.0e-3},\n"
+      << "        freeze: [\"transformer.wte.*\"]}\n"
+      << "checkpoint: {keep_best: true}\n";
+  train({tune, {}, ""});
+  Checkpoint base = load_checkpoint(base_checkpoint);
+  Checkpoint tuned = load_checkpoint((dir_ / "tune" / "ckpt-00000003.h5").string());
+  EXPECT_EQ(base.state.tokenizer, tuned.state.tokenizer);
+  // Frozen: the token embedding is the base model's, bit for bit; the rest moved.
+  EXPECT_EQ(base.model.at("transformer.wte.weight").to_floats(),
+            tuned.model.at("transformer.wte.weight").to_floats());
+  EXPECT_NE(base.model.at("transformer.ln_f.weight").to_floats(),
+            tuned.model.at("transformer.ln_f.weight").to_floats());
+  EXPECT_EQ(tuned.optimizer_steps, 3);  // a fresh optimizer
+  EXPECT_TRUE(fs::exists(dir_ / "tune" / "best.h5"));
+  Config tuned_config = parse_config(tuned.state.config_yaml, "tuned");
+  EXPECT_EQ(tuned_config.model.d_model, 16);  // the model section came from the checkpoint
+
+  // A character the checkpoint's tokenizer has never seen is named with its file and offset.
+  std::ofstream(dir_ / "new.txt") << std::string(100, ' ') + "wa\xc3\xa9\n" + std::string(400, ' ');
+  try {
+    train({tune, {"run.out_dir=" + (dir_ / "tune2").string()}, ""});
+    FAIL() << "expected kiln::Error";
+  } catch (const Error& e) {
+    std::string message = e.what();
+    EXPECT_NE(message.find("U+00E9"), std::string::npos) << message;
+    EXPECT_NE(message.find("new.txt"), std::string::npos) << message;
+    EXPECT_NE(message.find("byte offset 102"), std::string::npos) << message;
+  }
+  // The model section may not contradict the checkpoint.
+  EXPECT_THROW(train({tune, {"model.d_model=32"}, ""}), Error);
+}
+
 }  // namespace
 }  // namespace kiln

@@ -1,5 +1,6 @@
-// The BERT model: embeddings, the encoder stack, the pooler and the two pre-training heads, with
-// the MLM head run only at labelled positions. Only compositions of ops.
+// The BERT models: the shared BertModel (embeddings, the encoder stack, the pooler), the two
+// pre-training heads with the MLM head run only at labelled positions, and the sequence
+// classifier. Only compositions of ops.
 #include "nn/bert.h"
 
 #include <functional>
@@ -14,7 +15,6 @@ using ops::WeightLayout;
 
 namespace {
 
-// A module that only groups children under a name ("bert", "embeddings", "cls", ...).
 BertConfig validated(BertConfig c) {
   if (c.d_ff == 0) c.d_ff = 4 * c.d_model;
   KILN_CHECK(c.vocab_size > 0 && c.n_layer > 0 && c.n_head > 0 && c.d_model > 0 && c.d_ff > 0 &&
@@ -59,57 +59,48 @@ int64_t argmax(const float* x, int64_t n) {
   return best;
 }
 
+// HF BERT initialisation of a whole model. Each tensor's initial values depend on (seed, its
+// full name), not on construction order. Every matrix (Linear weight or embedding) is
+// N(0, 0.02); biases stay 0 and layer-norm scales 1; the pad row of the word embedding is 0.
+void init_bert_weights(const Module& model, const BertModel& bert, const BertConfig& c,
+                       uint64_t seed) {
+  for (const auto& [name, t] : model.named_parameters())
+    if (t.rank() == 2) init_normal(t, 0.02f, derive_seed(seed, std::hash<std::string>{}(name)));
+  if (c.pad_token_id >= 0)
+    init_constant(bert.word_embeddings().rows_view(c.pad_token_id, c.pad_token_id + 1), 0.0f);
+}
+
 }  // namespace
 
-Bert::Bert(const BertConfig& config, uint64_t seed) : config_(validated(config)) {
+BertModel::BertModel(const BertConfig& config) : config_(config) {
   const BertConfig& c = config_;
   const int64_t d = c.d_model;
-  auto bert = register_module("bert", std::make_shared<Container>());
-  auto embeddings = bert->add("embeddings", std::make_shared<Container>());
+  auto embeddings = register_module("embeddings", std::make_shared<Container>());
   word_ = embeddings->add("word_embeddings", std::make_shared<Embedding>(c.vocab_size, d));
   position_ =
       embeddings->add("position_embeddings", std::make_shared<Embedding>(c.max_position, d));
   token_type_ =
       embeddings->add("token_type_embeddings", std::make_shared<Embedding>(c.type_vocab_size, d));
   embeddings_ln_ = embeddings->add("LayerNorm", std::make_shared<LayerNorm>(d, c.layer_norm_eps));
-  auto layer = bert->add("encoder", std::make_shared<Container>())
+  auto layer = register_module("encoder", std::make_shared<Container>())
                    ->add("layer", std::make_shared<Container>());
   for (int64_t i = 0; i < c.n_layer; ++i)
     layers_.push_back(layer->add(std::to_string(i), std::make_shared<BertLayer>(c)));
-  pooler_ = bert->add("pooler", std::make_shared<Container>())
+  pooler_ = register_module("pooler", std::make_shared<Container>())
                 ->add("dense", std::make_shared<Linear>(d, d, WeightLayout::kOutIn));
-
-  // cls.predictions.decoder.weight is the word embedding itself, so it is not registered again.
-  auto cls = register_module("cls", std::make_shared<Container>());
-  auto predictions = cls->add("predictions", std::make_shared<Container>());
-  mlm_bias_ = predictions->add_parameter("bias", Tensor::zeros({c.vocab_size}));
-  auto transform = predictions->add("transform", std::make_shared<Container>());
-  transform_ = transform->add("dense", std::make_shared<Linear>(d, d, WeightLayout::kOutIn));
-  transform_ln_ = transform->add("LayerNorm", std::make_shared<LayerNorm>(d, c.layer_norm_eps));
-  seq_relationship_ =
-      cls->add("seq_relationship", std::make_shared<Linear>(d, 2, WeightLayout::kOutIn));
-
-  // Each tensor's initial values depend on (seed, its name), not on construction order. Every
-  // matrix (Linear weight or embedding) is N(0, 0.02); biases stay 0 and layer-norm scales 1.
-  for (const auto& [name, t] : named_parameters())
-    if (t.rank() == 2) init_normal(t, 0.02f, derive_seed(seed, std::hash<std::string>{}(name)));
-  if (c.pad_token_id >= 0)
-    init_constant(word_->weight.rows_view(c.pad_token_id, c.pad_token_id + 1), 0.0f);
 }
 
-BertOutput Bert::forward(const Tensor& input_ids, const Tensor& token_type_ids,
-                         const Tensor& attention_mask, uint64_t dropout_seed) const {
-  check_input_ids(input_ids, "Bert::forward");
+BertOutput BertModel::forward(const Tensor& input_ids, const Tensor& token_type_ids,
+                              const Tensor& attention_mask, SeedStream& seeds,
+                              const char* where) const {
+  check_input_ids(input_ids, where);
   const int64_t B = input_ids.dim(0), T = input_ids.dim(1), d = config_.d_model;
-  KILN_CHECK(T >= 1 && T <= config_.max_position,
-             "Bert::forward: expected 1 to max_position = ", config_.max_position,
-             " positions, got ", T);
+  KILN_CHECK(T >= 1 && T <= config_.max_position, where, ": expected 1 to max_position = ",
+             config_.max_position, " positions, got ", T);
   Tensor types = token_type_ids.defined() ? token_type_ids : Tensor::zeros({B, T}, DType::kI32);
-  check_ints(types, {B, T}, "Bert::forward", "token_type_ids");
-  if (attention_mask.defined())
-    check_ints(attention_mask, {B, T}, "Bert::forward", "attention_mask");
+  check_ints(types, {B, T}, where, "token_type_ids");
+  if (attention_mask.defined()) check_ints(attention_mask, {B, T}, where, "attention_mask");
 
-  SeedStream seeds(dropout_seed);
   // HF's order of the sums: (word + token_type) + position.
   Tensor x = ops::add(word_->forward(input_ids), token_type_->forward(types));  // [B, T, d]
   x = ops::add(x, ops::slice_rows(position_->weight, 0, T));                    // [B, T, d]
@@ -123,11 +114,34 @@ BertOutput Bert::forward(const Tensor& input_ids, const Tensor& token_type_ids,
   return {x, ops::tanh(pooler_->forward(cls_rows))};  // [B, T, d], [B, d]
 }
 
+Bert::Bert(const BertConfig& config, uint64_t seed) : config_(validated(config)) {
+  const BertConfig& c = config_;
+  const int64_t d = c.d_model;
+  bert_ = register_module("bert", std::make_shared<BertModel>(c));
+
+  // cls.predictions.decoder.weight is the word embedding itself, so it is not registered again.
+  auto cls = register_module("cls", std::make_shared<Container>());
+  auto predictions = cls->add("predictions", std::make_shared<Container>());
+  mlm_bias_ = predictions->add_parameter("bias", Tensor::zeros({c.vocab_size}));
+  auto transform = predictions->add("transform", std::make_shared<Container>());
+  transform_ = transform->add("dense", std::make_shared<Linear>(d, d, WeightLayout::kOutIn));
+  transform_ln_ = transform->add("LayerNorm", std::make_shared<LayerNorm>(d, c.layer_norm_eps));
+  seq_relationship_ =
+      cls->add("seq_relationship", std::make_shared<Linear>(d, 2, WeightLayout::kOutIn));
+  init_bert_weights(*this, *bert_, c, seed);
+}
+
+BertOutput Bert::forward(const Tensor& input_ids, const Tensor& token_type_ids,
+                         const Tensor& attention_mask, uint64_t dropout_seed) const {
+  SeedStream seeds(dropout_seed);
+  return bert_->forward(input_ids, token_type_ids, attention_mask, seeds, "Bert::forward");
+}
+
 Tensor Bert::mlm_head(const Tensor& h) const {
   Tensor t = ops::gelu(transform_->forward(h), ops::GeluForm::kErf);  // [..., d]
   t = transform_ln_->forward(t);                                      // [..., d]
   // The decoder is the word embedding [V, d] read as an nn.Linear weight [out, in].
-  return ops::linear(t, word_->weight, mlm_bias_, WeightLayout::kOutIn);  // [..., V]
+  return ops::linear(t, bert_->word_embeddings(), mlm_bias_, WeightLayout::kOutIn);  // [..., V]
 }
 
 Tensor Bert::mlm_logits(const Tensor& hidden, const Tensor& positions) const {
@@ -197,6 +211,48 @@ BertLosses Bert::pretraining_loss(const Tensor& input_ids, const Tensor& token_t
     losses.nsp_correct += argmax(nsp.data() + 2 * b, 2) == nsp_labels.ints()[b];
   losses.loss = ops::add(losses.mlm_loss, losses.nsp_loss);
   return losses;
+}
+
+BertForSequenceClassification::BertForSequenceClassification(const BertConfig& config,
+                                                             int64_t num_labels, uint64_t seed)
+    : config_(validated(config)), num_labels_(num_labels) {
+  KILN_CHECK(num_labels >= 2, "BertForSequenceClassification: expected num_labels >= 2, got ",
+             num_labels);
+  bert_ = register_module("bert", std::make_shared<BertModel>(config_));
+  classifier_ = register_module(
+      "classifier", std::make_shared<Linear>(config_.d_model, num_labels, WeightLayout::kOutIn));
+  init_bert_weights(*this, *bert_, config_, seed);
+}
+
+Tensor BertForSequenceClassification::forward(const Tensor& input_ids,
+                                              const Tensor& token_type_ids,
+                                              const Tensor& attention_mask,
+                                              uint64_t dropout_seed) const {
+  SeedStream seeds(dropout_seed);
+  BertOutput out = bert_->forward(input_ids, token_type_ids, attention_mask, seeds,
+                                  "BertForSequenceClassification::forward");
+  Tensor pooled = ops::dropout(out.pooled, config_.dropout, seeds.next(), is_training());  // [B, d]
+  return classifier_->forward(pooled);  // [B, L]
+}
+
+BertClassifierLoss BertForSequenceClassification::loss(const Tensor& input_ids,
+                                                       const Tensor& token_type_ids,
+                                                       const Tensor& attention_mask,
+                                                       const Tensor& labels,
+                                                       uint64_t dropout_seed) const {
+  const char* where = "BertForSequenceClassification::loss";
+  check_input_ids(input_ids, where);
+  const int64_t B = input_ids.dim(0), L = num_labels_;
+  check_ints(labels, {B}, where, "labels");
+  for (int64_t b = 0; b < B; ++b)
+    KILN_CHECK(labels.ints()[b] >= 0 && labels.ints()[b] < L, where, ": expected labels in [0, ",
+               L, "), got ", labels.ints()[b], " at position ", b);
+  BertClassifierLoss out;
+  out.logits = forward(input_ids, token_type_ids, attention_mask, dropout_seed);  // [B, L]
+  out.loss = ops::cross_entropy(out.logits, labels);
+  for (int64_t b = 0; b < B; ++b)
+    out.correct += argmax(out.logits.data() + b * L, L) == labels.ints()[b];
+  return out;
 }
 
 }  // namespace kiln::nn

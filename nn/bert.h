@@ -1,6 +1,7 @@
-// BERT as Hugging Face's BertForPreTraining: word + position + token-type embeddings, post-LN
-// encoder layers (nn/bert_layer.h), a tanh pooler over [CLS], the masked-LM head tied to the word
-// embeddings and the next-sentence head. Parameter names and shapes are HF's (nn.Linear [out, in]).
+// BERT as Hugging Face's BertModel (word + position + token-type embeddings, post-LN encoder
+// layers of nn/bert_layer.h, a tanh pooler over [CLS]) and the two models built on it:
+// BertForPreTraining (masked-LM head tied to the word embeddings, next-sentence head) and
+// BertForSequenceClassification. Parameter names and shapes are HF's (nn.Linear [out, in]).
 #pragma once
 
 #include <cstdint>
@@ -43,6 +44,30 @@ struct BertLosses {
 
 class BertLayer;
 
+// HF BertModel, registered by its owner as "bert": embeddings, encoder and pooler. Its tensors
+// start at zero (layer-norm scales at one); the owning model initialises them by full name.
+class BertModel : public Module {
+ public:
+  // `config` must be validated (d_ff resolved).
+  explicit BertModel(const BertConfig& config);
+
+  // input_ids, token_type_ids (undefined = all 0), attention_mask (1 = token, 0 = padding;
+  // undefined = all 1): int32 [B, T], T <= max_position -> hidden [B, T, d], pooled [B, d].
+  // Draws its dropout seeds from `seeds`; `where` names the caller in errors.
+  BertOutput forward(const Tensor& input_ids, const Tensor& token_type_ids,
+                     const Tensor& attention_mask, SeedStream& seeds, const char* where) const;
+
+  // bert.embeddings.word_embeddings.weight [V, d] (the MLM decoder is tied to it).
+  const Tensor& word_embeddings() const { return word_->weight; }
+
+ private:
+  BertConfig config_;
+  std::shared_ptr<Embedding> word_, position_, token_type_;
+  std::shared_ptr<LayerNorm> embeddings_ln_;
+  std::vector<std::shared_ptr<BertLayer>> layers_;
+  std::shared_ptr<Linear> pooler_;
+};
+
 class Bert : public Module {
  public:
   // Builds the model with HF BERT initialisation: N(0, 0.02) for every weight matrix and
@@ -76,12 +101,42 @@ class Bert : public Module {
   Tensor mlm_head(const Tensor& h) const;
 
   BertConfig config_;
-  std::shared_ptr<Embedding> word_, position_, token_type_;
-  std::shared_ptr<LayerNorm> embeddings_ln_;
-  std::vector<std::shared_ptr<BertLayer>> layers_;
-  std::shared_ptr<Linear> pooler_, transform_, seq_relationship_;
+  std::shared_ptr<BertModel> bert_;
+  std::shared_ptr<Linear> transform_, seq_relationship_;
   std::shared_ptr<LayerNorm> transform_ln_;
   Tensor mlm_bias_;  // cls.predictions.bias [V]
+};
+
+// The loss of one classification batch and the counts that metrics need.
+struct BertClassifierLoss {
+  Tensor loss;          // [] mean CE over the batch: call backward() on this
+  Tensor logits;        // [B, num_labels]
+  int64_t correct = 0;  // rows whose argmax is the label
+};
+
+// HF BertForSequenceClassification (single-label): bert.* as in BertModel, then dropout
+// (config.dropout, HF's hidden_dropout_prob) on the pooled output and classifier [L, d] + [L].
+class BertForSequenceClassification : public Module {
+ public:
+  // HF BERT initialisation as for Bert; the classifier weight N(0, 0.02), its bias zero.
+  BertForSequenceClassification(const BertConfig& config, int64_t num_labels, uint64_t seed);
+
+  // Inputs as Bert::forward -> logits [B, num_labels].
+  Tensor forward(const Tensor& input_ids, const Tensor& token_type_ids = Tensor(),
+                 const Tensor& attention_mask = Tensor(), uint64_t dropout_seed = 0) const;
+  // Mean cross-entropy of the logits against labels (int32 [B], each in [0, num_labels)).
+  BertClassifierLoss loss(const Tensor& input_ids, const Tensor& token_type_ids,
+                          const Tensor& attention_mask, const Tensor& labels,
+                          uint64_t dropout_seed = 0) const;
+
+  const BertConfig& config() const { return config_; }
+  int64_t num_labels() const { return num_labels_; }
+
+ private:
+  BertConfig config_;
+  int64_t num_labels_;
+  std::shared_ptr<BertModel> bert_;
+  std::shared_ptr<Linear> classifier_;
 };
 
 }  // namespace kiln::nn

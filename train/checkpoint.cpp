@@ -133,6 +133,27 @@ void restore_checkpoint(const Checkpoint& checkpoint, const nn::ParameterArena& 
   if (optimizer != nullptr) optimizer->restore(m, v, checkpoint.optimizer_steps);
 }
 
+RestoreReport restore_matching(const Checkpoint& checkpoint, const nn::ParameterArena& arena) {
+  RestoreReport report;
+  std::map<std::string, bool> used;
+  for (const auto& [name, saved] : checkpoint.model) used[name] = false;
+  for (const auto& [name, t] : arena.named_parameters()) {
+    auto it = checkpoint.model.find(name);
+    if (it == checkpoint.model.end()) {
+      report.initialised.push_back(name);
+      continue;
+    }
+    KILN_CHECK(it->second.shape() == t.shape(), checkpoint.path, ": /model/", name,
+               ": expected shape ", shape_str(t.shape()), " (the model's), got ",
+               shape_str(it->second.shape()));
+    std::memcpy(t.data(), it->second.data(), static_cast<std::size_t>(t.numel()) * 4);
+    used[name] = true;
+  }
+  for (const auto& [name, was_used] : used)
+    if (!was_used) report.unused.push_back(name);
+  return report;
+}
+
 std::string checkpoint_path(const std::string& dir, int64_t step) {
   char name[32];
   std::snprintf(name, sizeof name, "ckpt-%08lld.h5", static_cast<long long>(step));

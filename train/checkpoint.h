@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "autograd/tensor.h"
 #include "nn/adamw.h"
@@ -47,6 +48,17 @@ Checkpoint load_checkpoint(const std::string& path);
 // by name. A missing name or a shape that differs is an error naming both.
 void restore_checkpoint(const Checkpoint& checkpoint, const nn::ParameterArena& arena,
                         nn::AdamW* optimizer);
+
+// What restore_matching copied and what it could not.
+struct RestoreReport {
+  std::vector<std::string> initialised;  // model names the checkpoint lacks: left as built
+  std::vector<std::string> unused;       // checkpoint names the model lacks: ignored
+};
+
+// For fine-tuning (model.init_from) into a model whose heads differ: copies each checkpoint
+// weight whose name the arena has; optimizer moments are not read. A name in both with
+// different shapes is an error naming both shapes.
+RestoreReport restore_matching(const Checkpoint& checkpoint, const nn::ParameterArena& arena);
 
 // "<dir>/ckpt-00001200.h5" for step 1200.
 std::string checkpoint_path(const std::string& dir, int64_t step);

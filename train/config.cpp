@@ -207,11 +207,19 @@ Config resolve(const Sources& sources) {
     return base && path != "model.init_from" &&
            (path.rfind("model.", 0) == 0 || path == "data.tokenizer");
   };
+  // Keys that may differ from the checkpoint's: dropout (fine-tuning may change it), and the
+  // head when a BERT pretraining checkpoint starts a classifier (its cls.* heads are dropped
+  // and a classifier head is added).
+  auto may_differ = [&](const std::string& path) {
+    const bool new_head = base->model.arch == "bert" && config.model.arch == "bert-classifier";
+    return path == "model.dropout" ||
+           (new_head && (path == "model.arch" || path == "model.num_labels"));
+  };
   for (const ConfigField& f : config_fields()) {
     if (auto it = sources.values.find(f.path); it != sources.values.end()) {
       std::string problem = f.read(config, it->second.node);
       if (!problem.empty()) throw_config_error(it->second.where, f.path, problem);
-      if (inherited(f.path) && f.path != "model.dropout" && !f.same(config, *base)) {
+      if (inherited(f.path) && !may_differ(f.path) && !f.same(config, *base)) {
         throw_config_error(it->second.where, f.path,
                            "expected " + f.show(*base) + " (the value in model.init_from " +
                                base->model.init_from + "), got " + f.show(config));

@@ -26,6 +26,10 @@ struct DataConfig {
   std::vector<std::string> train_files;  // required; relative to the working directory
   std::vector<std::string> val_files;    // empty = hold out val_fraction of the train files
   double val_fraction = 0.1;
+  // text (language models) | jsonl ({"text", "label"} lines) | folders (one sub-folder per
+  // label). Derived: "jsonl" for model.arch bert-classifier, else "text".
+  std::string format;
+  std::vector<std::string> labels;  // bert-classifier: the label names, in class order
   std::string tokenizer = "char";   // char | bpe (GPT) | wordpiece (BERT)
   std::string vocab_file;           // wordpiece vocab.txt or bpe encoder.json; empty = train one
   std::string merges_file;          // bpe: vocab.bpe / merges.txt
@@ -46,7 +50,7 @@ struct ModelConfig {
   // optimizer and schedule. The other model keys then default to the checkpoint's, and any
   // given explicitly must agree with it (except dropout, which fine-tuning may change).
   std::string init_from;
-  std::string arch = "gpt";
+  std::string arch = "gpt";  // gpt | bert (pretraining) | bert-classifier
   std::optional<int> vocab_size;  // nullopt = "auto": the tokenizer's vocabulary size
   int n_layer = 0;                // required
   int n_head = 0;                 // required
@@ -55,6 +59,7 @@ struct ModelConfig {
   int max_seq_len = 0;            // required
   double dropout = 0.0;
   double layer_norm_eps = 1e-5;
+  int num_labels = 0;  // derived: the size of data.labels for bert-classifier, else 0
   bool operator==(const ModelConfig&) const = default;
 };
 

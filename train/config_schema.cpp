@@ -4,6 +4,7 @@
 #include "train/config_schema.h"
 
 #include <algorithm>
+#include <cctype>
 #include <initializer_list>
 #include <type_traits>
 #include <utility>
@@ -106,6 +107,11 @@ ConfigField field(const char* path, Get get, KeyRole role, Need need, Rule<Ok> r
   return f;
 }
 
+// Both BERT architectures: WordPiece, BERT's layer-norm epsilon, [CLS] ... [SEP] inputs.
+bool is_bert(const Config& c) {
+  return c.model.arch == "bert" || c.model.arch == "bert-classifier";
+}
+
 constexpr KeyRole kIdentity = KeyRole::kIdentity;
 constexpr KeyRole kTrajectory = KeyRole::kTrajectory;
 constexpr KeyRole kSchedule = KeyRole::kSchedule;
@@ -119,6 +125,22 @@ std::vector<ConfigField> make_fields() {
   auto betas = Rule{"two numbers in [0, 1)", [](const std::array<double, 2>& v) {
                       return v[0] >= 0 && v[0] < 1 && v[1] >= 0 && v[1] < 1;
                     }};
+  // Label names also name folders and metrics (count_<label>), so they keep to a safe alphabet.
+  auto label_names =
+      Rule{"a list of distinct names of letters, digits, '_', '-' and '.'",
+           [](const std::vector<std::string>& v) {
+             for (std::size_t i = 0; i < v.size(); ++i) {
+               const std::string& l = v[i];
+               if (l.empty() || l == "." || l == ".." ||
+                   std::find(v.begin(), v.begin() + i, l) != v.begin() + i)
+                 return false;
+               for (char ch : l)
+                 if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_' && ch != '-' &&
+                     ch != '.')
+                   return false;
+             }
+             return true;
+           }};
   // clang-format off
   return {
     field(KILN_KEY(run.name),        kSchedule, kRequired, run_name),
@@ -130,8 +152,11 @@ std::vector<ConfigField> make_fields() {
     field(KILN_KEY(data.train_files),  kIdentity, kRequired, non_empty_path_list()),
     field(KILN_KEY(data.val_files),    kIdentity, kOptional, optional_path_list()),
     field(KILN_KEY(data.val_fraction), kIdentity, kOptional, fraction()),
+    field(KILN_KEY(data.format),       kIdentity, kOptional, one_of({"text", "jsonl", "folders"}),
+          [](const Config& c) { return std::string(c.model.arch == "bert-classifier" ? "jsonl" : "text"); }),
+    field(KILN_KEY(data.labels),       kIdentity, kOptional, label_names),
     field(KILN_KEY(data.tokenizer),    kIdentity, kOptional, one_of({"char", "bpe", "wordpiece"}),
-          [](const Config& c) { return std::string(c.model.arch == "bert" ? "wordpiece" : "char"); }),
+          [](const Config& c) { return std::string(is_bert(c) ? "wordpiece" : "char"); }),
     field(KILN_KEY(data.vocab_file),   kIdentity, kOptional, any_value()),
     field(KILN_KEY(data.merges_file),  kIdentity, kOptional, any_value()),
     field(KILN_KEY(data.tokenizer_vocab_size), kIdentity, kOptional, int_at_least(16)),
@@ -146,7 +171,8 @@ std::vector<ConfigField> make_fields() {
           [](const Config& c) { return c.run.out_dir + "/cache"; }),
 
     field(KILN_KEY(model.init_from),      kIdentity, kOptional, any_value()),
-    field(KILN_KEY(model.arch),           kIdentity, kOptional, one_of({"gpt", "bert"})),
+    field(KILN_KEY(model.arch),           kIdentity, kOptional,
+          one_of({"gpt", "bert", "bert-classifier"})),
     field(KILN_KEY(model.vocab_size),     kIdentity, kOptional, vocab),
     field(KILN_KEY(model.n_layer),        kIdentity, kRequired, int_at_least(1)),
     field(KILN_KEY(model.n_head),         kIdentity, kRequired, int_at_least(1)),
@@ -156,7 +182,11 @@ std::vector<ConfigField> make_fields() {
     field(KILN_KEY(model.max_seq_len),    kIdentity, kRequired, int_at_least(1)),
     field(KILN_KEY(model.dropout),        kIdentity, kOptional, fraction()),
     field(KILN_KEY(model.layer_norm_eps), kIdentity, kOptional, number_above(0),
-          [](const Config& c) { return c.model.arch == "bert" ? 1e-12 : 1e-5; }),
+          [](const Config& c) { return is_bert(c) ? 1e-12 : 1e-5; }),
+    field(KILN_KEY(model.num_labels),     kIdentity, kOptional, int_at_least(0),
+          [](const Config& c) {
+            return c.model.arch == "bert-classifier" ? static_cast<int>(c.data.labels.size()) : 0;
+          }),
 
     field(KILN_KEY(train.batch_size),             kTrajectory, kRequired, int_at_least(1)),
     field(KILN_KEY(train.seq_len),                kTrajectory, kRequired, int_at_least(1)),
@@ -235,13 +265,40 @@ void check_cross_fields(const Config& c, const ConfigWhere& where) {
     fail(c.data.vocab_file.empty() ? "data.vocab_file" : "data.merges_file",
          "expected data.vocab_file and data.merges_file together (or neither, to train a BPE)");
   }
-  if (c.model.arch == "bert" && c.data.tokenizer != "wordpiece") {
-    fail("data.tokenizer",
-         "expected \"wordpiece\" for model.arch bert, got \"" + c.data.tokenizer + "\"");
+  if (is_bert(c) && c.data.tokenizer != "wordpiece") {
+    fail("data.tokenizer", "expected \"wordpiece\" for model.arch " + c.model.arch + ", got \"" +
+                               c.data.tokenizer + "\"");
+  }
+  const bool classifier = c.model.arch == "bert-classifier";
+  if (classifier && c.data.labels.size() < 2) {
+    fail("data.labels", "expected at least two label names for model.arch bert-classifier, got " +
+                            std::to_string(c.data.labels.size()));
+  }
+  if (!classifier && !c.data.labels.empty()) {
+    fail("data.labels", "expected no labels for model.arch " + c.model.arch +
+                            " (labels are for bert-classifier), got " +
+                            std::to_string(c.data.labels.size()));
+  }
+  const int labels = classifier ? static_cast<int>(c.data.labels.size()) : 0;
+  if (c.model.num_labels != labels) {
+    fail("model.num_labels",
+         "expected " + std::to_string(labels) +
+             (classifier ? " (the number of data.labels)" : " for model.arch " + c.model.arch) +
+             ", got " + std::to_string(c.model.num_labels));
+  }
+  if (classifier == (c.data.format == "text")) {
+    fail("data.format", classifier ? "expected \"jsonl\" or \"folders\" for model.arch "
+                                     "bert-classifier, got \"text\""
+                                   : "expected \"text\" for model.arch " + c.model.arch +
+                                         ", got \"" + c.data.format + "\"");
   }
   // [CLS] A [SEP] B [SEP] needs at least one token each for A and B.
   if (c.model.arch == "bert" && c.train.seq_len < 5) {
     fail("train.seq_len", "expected at least 5 for BERT ([CLS] A [SEP] B [SEP]), got " +
+                              std::to_string(c.train.seq_len));
+  }
+  if (classifier && c.train.seq_len < 3) {
+    fail("train.seq_len", "expected at least 3 for bert-classifier ([CLS] text [SEP]), got " +
                               std::to_string(c.train.seq_len));
   }
   // Without val_files the validation split is carved from the train files.

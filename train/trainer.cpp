@@ -126,10 +126,20 @@ TrainResult train(const TrainOptions& options) {
   Task& task = *task_owner;
   nn::ParameterArena arena(task.model(), config.train.freeze);
   if (init) {
-    restore_checkpoint(*init, arena, nullptr);
+    // Lenient: a classifier started from a pretraining checkpoint has a new head and drops cls.*.
+    RestoreReport report = restore_matching(*init, arena);
+    auto names = [](const std::vector<std::string>& v) {
+      std::string out;
+      for (const std::string& n : v) out += (out.empty() ? "" : ", ") + n;
+      return out.empty() ? std::string("none") : out;
+    };
     progress.show("initialised from " + config.model.init_from + " (step " +
                       std::to_string(init->state.step) + ")",
                   true);
+    if (!report.initialised.empty() || !report.unused.empty())
+      progress.show("initialised: " + names(report.initialised) + "; unused: " +
+                        names(report.unused),
+                    true);
   }
   const OptimizerConfig& o = config.train.optimizer;
   nn::AdamW optimizer(arena,

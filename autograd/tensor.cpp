@@ -18,6 +18,15 @@ std::string shape_str(const Shape& shape) {
   return out.str();
 }
 
+std::string index_str(int64_t flat, const Shape& shape) {
+  Shape idx(shape.size());
+  for (int64_t k = static_cast<int64_t>(shape.size()) - 1; k >= 0; --k) {
+    idx[k] = flat % shape[k];
+    flat /= shape[k];
+  }
+  return shape_str(idx);
+}
+
 int64_t shape_numel(const Shape& shape) {
   int64_t n = 1;
   for (int64_t d : shape) n *= d;
@@ -152,10 +161,11 @@ Tensor Tensor::detach() const {
 
 void Tensor::move_storage_to(const Tensor& destination) {
   KILN_CHECK(destination.numel() == numel() && destination.dtype() == dtype(),
-             "move_storage_to: expected a destination of ", numel(), " ", dtype_name(dtype()), " elements, got ",
-             shape_str(destination.shape()));
+             "move_storage_to: expected a destination of ", numel(), " ", dtype_name(dtype()),
+             " elements, got ", shape_str(destination.shape()));
   std::memcpy(static_cast<char*>(destination.impl_->storage.get()) + destination.impl_->offset * 4,
-              static_cast<char*>(impl_->storage.get()) + impl_->offset * 4, static_cast<std::size_t>(numel()) * 4);
+              static_cast<char*>(impl_->storage.get()) + impl_->offset * 4,
+              static_cast<std::size_t>(numel()) * 4);
   impl_->storage = destination.impl_->storage;
   impl_->offset = destination.impl_->offset;
 }

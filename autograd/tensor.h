@@ -15,6 +15,8 @@ using Shape = std::vector<int64_t>;
 
 // "[2, 3, 4]": how shapes appear in every error message.
 std::string shape_str(const Shape& shape);
+// "[1, 3]": the multi-index of row-major position `flat` in `shape`, for messages.
+std::string index_str(int64_t flat, const Shape& shape);
 // Product of the dimensions (1 for a rank-0 shape).
 int64_t shape_numel(const Shape& shape);
 const char* dtype_name(DType dtype);

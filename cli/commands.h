@@ -10,6 +10,7 @@ int sample_command(int argc, char** argv);
 int bench_command(int argc, char** argv);
 int tokenizer_command(int argc, char** argv);
 int embed_command(int argc, char** argv);
+int classify_command(int argc, char** argv);
 int import_hf_command(int argc, char** argv);
 int export_hf_command(int argc, char** argv);
 int forward_command(int argc, char** argv);

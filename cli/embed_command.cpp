@@ -8,13 +8,13 @@
 #include "base/error.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "data/json.h"
 #include "data/tokenizer.h"
 #include "nn/bert.h"
 #include "nn/parameter_arena.h"
 #include "train/bert_task.h"
 #include "train/checkpoint.h"
 #include "train/config.h"
-#include "train/tokenizer_files.h"
 
 namespace kiln::cli {
 
@@ -65,7 +65,7 @@ int embed_command(int argc, char** argv) {
 
   std::string out = "{\"tokens\": [";
   for (size_t i = 0; i < ids.size(); ++i)
-    out += (i ? ", " : "") + json_quote(wordpiece->token(ids[i]));
+    out += (i ? ", " : "") + json::quote(wordpiece->token(ids[i]));
   out += "], \"ids\": [";
   for (size_t i = 0; i < ids.size(); ++i) out += (i ? ", " : "") + std::to_string(ids[i]);
   out += "], \"last_hidden_state_shape\": [";

@@ -23,13 +23,17 @@ int eval_command(int argc, char** argv) {
         "        seq_len windows of the run's validation split, or of FILE.\n"
         "  BERT: val_loss (= mlm_loss + nsp_loss), mlm_loss, nsp_loss, mlm_acc, nsp_acc over\n"
         "        the run's fixed held-out examples, or over examples built from FILE's documents\n"
-        "        (one sentence a line, a blank line between documents).");
+        "        (one sentence a line, a blank line between documents).\n"
+        "  BERT classifier: val_loss, accuracy, majority_acc, count_<label> and correct_<label>\n"
+        "        over ALL the run's held-out examples, or over FILE (labelled text in the run's\n"
+        "        data.format).");
     return 0;
   }
   const std::string path = args.require("checkpoint");
   Checkpoint checkpoint = load_checkpoint(path);
   Config config = parse_config(checkpoint.state.config_yaml, path + ":/config");
-  const bool bert = config.model.arch == "bert";
+  // Both BERT tasks evaluate themselves; GPT is measured over every window here.
+  const bool bert = config.model.arch == "bert" || config.model.arch == "bert-classifier";
   if (bert && args.has("data")) config.data.val_files = {args.get("data")};
   std::unique_ptr<Task> task = make_task(config, checkpoint.state.tokenizer);
   nn::ParameterArena arena(task->model());

@@ -24,6 +24,7 @@ constexpr const char* kUsage =
     "  bench        time training steps on synthetic data (compare with PyTorch)\n"
     "  tokenizer    train a tokenizer, or encode JSON lines with one\n"
     "  embed        final hidden states and pooled vector of a BERT checkpoint for a text\n"
+    "  classify     label probabilities of a text from a BERT classifier checkpoint\n"
     "  import-hf    convert a Hugging Face model folder (safetensors) into a kiln checkpoint\n"
     "  export-hf    write a kiln checkpoint as a Hugging Face model folder\n"
     "  forward      run a checkpoint on inputs from an HDF5 file, write the outputs\n"
@@ -49,6 +50,7 @@ int run(int argc, char** argv) {
   if (command == "bench") return kiln::cli::bench_command(rest, rest_argv);
   if (command == "tokenizer") return kiln::cli::tokenizer_command(rest, rest_argv);
   if (command == "embed") return kiln::cli::embed_command(rest, rest_argv);
+  if (command == "classify") return kiln::cli::classify_command(rest, rest_argv);
   if (command == "import-hf") return kiln::cli::import_hf_command(rest, rest_argv);
   if (command == "export-hf") return kiln::cli::export_hf_command(rest, rest_argv);
   if (command == "forward") return kiln::cli::forward_command(rest, rest_argv);

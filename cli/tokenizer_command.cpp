@@ -12,6 +12,7 @@
 #include "data/bert_documents.h"
 #include "data/bpe_trainer.h"
 #include "data/corpus.h"
+#include "data/json.h"
 #include "data/tokenizer.h"
 #include "data/wordpiece_trainer.h"
 #include "train/tokenizer_files.h"
@@ -150,7 +151,7 @@ int encode_lines(int argc, char** argv) {
     for (size_t i = 0; i < ids.size(); ++i) out += (i ? ", " : "") + std::to_string(ids[i]);
     out += "], \"tokens\": [";
     for (size_t i = 0; i < ids.size(); ++i)
-      out += (i ? ", " : "") + json_quote(token_text(tokenizer, ids[i]));
+      out += (i ? ", " : "") + json::quote(token_text(tokenizer, ids[i]));
     out += "]}\n";
     std::fwrite(out.data(), 1, out.size(), stdout);
     // A program feeding lines one at a time waits for each answer.

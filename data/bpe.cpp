@@ -11,6 +11,7 @@
 #include "base/error.h"
 #include "data/corpus.h"
 #include "data/gpt2_pretokenizer.h"
+#include "data/utf8.h"
 
 namespace kiln {
 namespace {
@@ -34,24 +35,6 @@ std::string quoted(std::string_view text) {
   out.append(text.substr(0, 40));
   out += text.size() > 40 ? "...'" : "'";
   return out;
-}
-
-void append_utf8(char32_t cp, std::string& out) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
 }
 
 // Reads {"token": id, ...}, the one JSON shape vocab.json takes, into tokens by id.
@@ -331,11 +314,9 @@ void append_json_string(std::string_view utf8, std::string& out) {
     out += buffer;
   };
   for (size_t pos = 0; pos < utf8.size();) {
-    const auto lead = static_cast<unsigned char>(utf8[pos]);
-    const int length = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
-    char32_t cp = length == 1 ? lead : lead & (0x7F >> length);
-    for (int i = 1; i < length; ++i) cp = (cp << 6) | (utf8[pos + i] & 0x3F);
-    pos += length;
+    const Utf8Char c = decode_utf8(utf8, pos);
+    const char32_t cp = c.code_point;
+    pos += c.length;
     // Python writes '/' as is and every other two-character escape as such.
     const size_t escape_index =
         cp < 0x80 && cp != '/' ? kEscapedBytes.find(static_cast<char>(cp)) : std::string_view::npos;

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "base/error.h"
+#include "data/utf8.h"
 
 namespace kiln {
 namespace {
@@ -25,24 +26,6 @@ std::string hex(uint32_t value, int digits) {
 
 std::string byte_str(char byte) {
   return "0x" + hex(static_cast<unsigned char>(byte), 2);
-}
-
-void append_utf8(char32_t cp, std::string& out) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
 }
 
 // "'é' (U+00E9)"; control characters are shown escaped so the message stays on one line.
@@ -64,54 +47,40 @@ std::string describe_char(char32_t cp) {
   return "'" + glyph + "' (" + code + ")";
 }
 
-struct Decoded {
-  char32_t code_point;
-  int length;  // bytes
-};
-
 // Strict UTF-8 (no overlongs, surrogates or values above U+10FFFF), so that every id sequence
 // has exactly one byte representation and fingerprints are meaningful.
-Decoded decode_utf8(std::string_view text, size_t pos, std::string_view where,
-                    uint64_t base_offset) {
-  const auto fail = [&](const std::string& got) {
-    return Error(detail::concat(where, ": byte offset ", base_offset + pos,
-                                ": expected valid UTF-8, got ", got));
-  };
-  const auto lead = static_cast<unsigned char>(text[pos]);
-  if (lead < 0x80) return {lead, 1};
-  int length = 0;
-  char32_t cp = 0;
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    length = 2;
-    cp = lead & 0x1F;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    length = 3;
-    cp = lead & 0x0F;
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    length = 4;
-    cp = lead & 0x07;
-  } else if (lead >= 0x80 && lead <= 0xBF) {
-    throw fail("a continuation byte " + byte_str(text[pos]) + " with no lead byte");
-  } else {
-    throw fail("the byte " + byte_str(text[pos]) + ", which never occurs in UTF-8");
-  }
-  if (pos + length > text.size()) {
-    throw fail("a sequence cut short: lead byte " + byte_str(text[pos]) + " needs " +
-               std::to_string(length) + " bytes, the text ends after " +
-               std::to_string(text.size() - pos));
-  }
-  for (int i = 1; i < length; ++i) {
-    const auto byte = static_cast<unsigned char>(text[pos + i]);
-    if ((byte & 0xC0) != 0x80) {
-      throw fail("lead byte " + byte_str(text[pos]) + " followed by " + byte_str(text[pos + i]) +
-                 ", which is not a continuation byte");
+Utf8Char decode_strict(std::string_view text, size_t pos, std::string_view where,
+                       uint64_t base_offset) {
+  const Utf8Char c = decode_utf8(text, pos);
+  if (c.ok()) return c;
+  const std::string lead = byte_str(text[pos]);
+  std::string got;
+  switch (c.error) {
+    case Utf8Error::kStrayContinuation:
+      got = "a continuation byte " + lead + " with no lead byte";
+      break;
+    case Utf8Error::kInvalidByte:
+      got = "the byte " + lead + ", which never occurs in UTF-8";
+      break;
+    case Utf8Error::kTruncated:
+      got = "a sequence cut short: lead byte " + lead + " needs " + std::to_string(c.length) +
+            " bytes, the text ends after " + std::to_string(text.size() - pos);
+      break;
+    case Utf8Error::kNotContinuation: {
+      size_t bad = pos + 1;
+      while (is_utf8_continuation(text[bad])) ++bad;
+      got = "lead byte " + lead + " followed by " + byte_str(text[bad]) +
+            ", which is not a continuation byte";
+      break;
     }
-    cp = (cp << 6) | (byte & 0x3F);
+    case Utf8Error::kOverlong:
+      got = "an overlong encoding of U+" + hex(c.code_point, 4);
+      break;
+    default:
+      got = "U+" + hex(c.code_point, 4) + ", which is not a Unicode scalar value";
   }
-  constexpr char32_t kMinForLength[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (cp < kMinForLength[length]) throw fail("an overlong encoding of U+" + hex(cp, 4));
-  if (!is_scalar_value(cp)) throw fail("U+" + hex(cp, 4) + ", which is not a Unicode scalar value");
-  return {cp, length};
+  throw Error(detail::concat(where, ": byte offset ", base_offset + pos,
+                             ": expected valid UTF-8, got ", got));
 }
 
 // One bit per possible code point: marking is O(1) and the set comes out sorted.
@@ -120,7 +89,7 @@ class CodePointSet {
   CodePointSet() : bits_((kMaxCodePoint + 64) / 64, 0) {}
   void add_text(std::string_view text, std::string_view where, uint64_t base_offset) {
     for (size_t pos = 0; pos < text.size();) {
-      const Decoded decoded = decode_utf8(text, pos, where, base_offset);
+      const Utf8Char decoded = decode_strict(text, pos, where, base_offset);
       bits_[decoded.code_point / 64] |= uint64_t{1} << (decoded.code_point % 64);
       pos += decoded.length;
     }
@@ -199,7 +168,7 @@ CharTokenizer CharTokenizer::from_serialized(std::string_view serialized) {
   std::vector<char32_t> code_points;
   const std::string_view vocabulary = serialized.substr(size_end + 1);
   for (size_t pos = 0; pos < vocabulary.size();) {
-    const Decoded decoded = decode_utf8(vocabulary, pos, kWhere, size_end + 1);
+    const Utf8Char decoded = decode_strict(vocabulary, pos, kWhere, size_end + 1);
     code_points.push_back(decoded.code_point);
     pos += decoded.length;
   }
@@ -229,12 +198,12 @@ void CharTokenizer::encode_into(std::string_view text, std::string_view where, u
                                 std::vector<int32_t>& ids) const {
   for (size_t pos = 0; pos < text.size();) {
     const auto byte = static_cast<unsigned char>(text[pos]);
-    Decoded decoded{byte, 1};
+    Utf8Char decoded{byte, 1};
     int32_t id = -1;
     if (byte < 0x80) {
       id = ascii_ids_[byte];
     } else {
-      decoded = decode_utf8(text, pos, where, base_offset);
+      decoded = decode_strict(text, pos, where, base_offset);
       const auto it =
           std::lower_bound(code_points_.begin(), code_points_.end(), decoded.code_point);
       if (it != code_points_.end() && *it == decoded.code_point) {

@@ -10,13 +10,10 @@
 #include <utility>
 
 #include "base/error.h"
+#include "data/utf8.h"
 
 namespace kiln {
 namespace {
-
-bool is_utf8_continuation(char byte) {
-  return (static_cast<unsigned char>(byte) & 0xC0) == 0x80;
-}
 
 std::string join_paths(const std::vector<std::string>& paths) {
   std::string joined;

@@ -4,6 +4,8 @@
 
 #include <unicode/uchar.h>
 
+#include "data/utf8.h"
+
 namespace kiln {
 namespace {
 
@@ -50,31 +52,9 @@ constexpr CodePoint kInvalidByte{0xFFFD, CharClass::kOther, 1};
 CodePoint decode_at(std::string_view text, size_t pos) {
   const auto lead = static_cast<unsigned char>(text[pos]);
   if (lead < 0x80) return {lead, kAsciiClasses[lead], 1};
-  int length = 0;
-  char32_t cp = 0;
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    length = 2;
-    cp = lead & 0x1F;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    length = 3;
-    cp = lead & 0x0F;
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    length = 4;
-    cp = lead & 0x07;
-  } else {
-    return kInvalidByte;
-  }
-  if (pos + length > text.size()) return kInvalidByte;
-  for (int i = 1; i < length; ++i) {
-    const auto byte = static_cast<unsigned char>(text[pos + i]);
-    if ((byte & 0xC0) != 0x80) return kInvalidByte;
-    cp = (cp << 6) | (byte & 0x3F);
-  }
-  constexpr char32_t kMinForLength[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (cp < kMinForLength[length] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-    return kInvalidByte;
-  }
-  return {cp, classify(cp), length};
+  const Utf8Char c = decode_utf8(text, pos);
+  if (!c.ok()) return kInvalidByte;
+  return {c.code_point, classify(c.code_point), c.length};
 }
 
 // Length of the contraction ('s 't 're 've 'm 'll 'd, lowercase only) at `pos`, or 0.
@@ -193,13 +173,7 @@ std::string gpt2_spell_bytes(std::string_view bytes) {
   out.reserve(bytes.size() * 2);
   for (const char c : bytes) {
     const char32_t cp = kByteMap.code_point[static_cast<unsigned char>(c)];
-    // Every spelling is below U+0800: one or two UTF-8 bytes.
-    if (cp < 0x80) {
-      out += static_cast<char>(cp);
-    } else {
-      out += static_cast<char>(0xC0 | (cp >> 6));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
+    append_utf8(cp, out);
   }
   return out;
 }

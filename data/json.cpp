@@ -8,6 +8,7 @@
 #include <system_error>
 
 #include "base/error.h"
+#include "data/utf8.h"
 
 namespace kiln::json {
 namespace {
@@ -19,47 +20,6 @@ const char* kind_name(Value::Kind kind) {
   static constexpr const char* kNames[] = {"null",     "a boolean", "a number",
                                            "a string", "an array",  "an object"};
   return kNames[static_cast<int>(kind)];
-}
-
-void append_utf8(char32_t cp, std::string& out) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
-// Length of the valid UTF-8 sequence starting at s[0], or 0 (overlong forms, surrogates and
-// code points above U+10FFFF are invalid).
-size_t utf8_length(std::string_view s) {
-  const auto b = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
-  const auto cont = [&](size_t i) { return i < s.size() && (b(i) & 0xC0) == 0x80; };
-  const unsigned char c = b(0);
-  if (c < 0x80) return 1;
-  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
-  if (c >= 0xE0 && c <= 0xEF) {
-    if (!cont(1) || !cont(2)) return 0;
-    if (c == 0xE0 && b(1) < 0xA0) return 0;   // overlong
-    if (c == 0xED && b(1) >= 0xA0) return 0;  // surrogate
-    return 3;
-  }
-  if (c >= 0xF0 && c <= 0xF4) {
-    if (!cont(1) || !cont(2) || !cont(3)) return 0;
-    if (c == 0xF0 && b(1) < 0x90) return 0;   // overlong
-    if (c == 0xF4 && b(1) >= 0x90) return 0;  // above U+10FFFF
-    return 4;
-  }
-  return 0;
 }
 
 // Shortest text that reads back as exactly `x`, in a form JSON accepts.
@@ -381,10 +341,10 @@ class Parser {
         parse_escape(out);
         continue;
       }
-      const size_t n = utf8_length(text_.substr(pos_));
-      if (n == 0) fail("valid UTF-8");
-      out.append(text_.substr(pos_, n));
-      pos_ += n;
+      const Utf8Char u = decode_utf8(text_, pos_);
+      if (!u.ok()) fail("valid UTF-8");
+      out.append(text_.substr(pos_, u.length));
+      pos_ += u.length;
     }
     ++pos_;
     return out;
@@ -449,8 +409,22 @@ Value parse(std::string_view text, std::string_view source, uint64_t base_offset
 
 std::string quote(std::string_view text) {
   std::string out = "\"";
-  for (const char c : text) {
+  out.reserve(text.size() + 2);
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
     const auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x80) {
+      // Valid UTF-8 as is; a byte that starts no valid sequence as U+FFFD, so the output is
+      // always valid JSON (a message may quote a prefix cut inside a character).
+      const Utf8Char u = decode_utf8(text, i);
+      if (u.ok()) {
+        out.append(text.substr(i, u.length));
+        i += u.length - 1;
+      } else {
+        out += "\\ufffd";
+      }
+      continue;
+    }
     switch (c) {
       case '"':
         out += "\\\"";

@@ -85,7 +85,8 @@ Value parse(std::string_view text, std::string_view source, uint64_t base_offset
 // numbers round-trip exactly; NaN and infinities are errors (JSON has none).
 std::string write(const Value& value, int indent = 0);
 
-// `text` as a JSON string literal with its quotes and escapes.
+// `text` as a JSON string literal with its quotes and escapes: control characters as \n, \t,
+// ... or \u00XX, valid UTF-8 as is, and each byte that is not valid UTF-8 as \ufffd.
 std::string quote(std::string_view text);
 
 }  // namespace kiln::json

@@ -96,8 +96,8 @@ std::vector<LabelledText> read_labelled(const std::vector<std::string>& paths,
              "\"");
   std::vector<LabelledText> all;
   for (const std::string& path : paths) {
-    std::vector<LabelledText> more = format == "jsonl" ? read_labelled_jsonl(path, labels)
-                                                       : read_labelled_folders(path, labels);
+    std::vector<LabelledText> more =
+        format == "jsonl" ? read_labelled_jsonl(path, labels) : read_labelled_folders(path, labels);
     all.insert(all.end(), std::make_move_iterator(more.begin()),
                std::make_move_iterator(more.end()));
   }

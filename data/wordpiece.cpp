@@ -2,8 +2,6 @@
 // decode and serialisation.
 #include "data/wordpiece.h"
 
-#include <unicode/utf8.h>
-
 #include <algorithm>
 #include <charconv>
 #include <utility>
@@ -11,22 +9,17 @@
 #include "base/error.h"
 #include "data/bert_normalizer.h"
 #include "data/corpus.h"
+#include "data/utf8.h"
 
 namespace kiln {
 namespace {
 
-bool is_utf8_continuation(char byte) {
-  return (static_cast<unsigned char>(byte) & 0xC0) == 0x80;
-}
-
 // Byte offset of the first malformed UTF-8 sequence in `text`, or npos.
 size_t find_invalid_utf8(std::string_view text) {
-  const auto* bytes = reinterpret_cast<const uint8_t*>(text.data());
   for (size_t pos = 0; pos < text.size();) {
-    const size_t start = pos;
-    UChar32 c;
-    U8_NEXT(bytes, pos, text.size(), c);
-    if (c < 0) return start;
+    const Utf8Char c = decode_utf8(text, pos);
+    if (!c.ok()) return pos;
+    pos += c.length;
   }
   return std::string_view::npos;
 }

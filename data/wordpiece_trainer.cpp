@@ -11,16 +11,13 @@
 
 #include "base/error.h"
 #include "data/bert_normalizer.h"
+#include "data/utf8.h"
 
 namespace kiln {
 namespace {
 
 // Exact comparison of count / (count_a * count_b) scores: the products can pass 2^64.
 __extension__ typedef unsigned __int128 Uint128;
-
-bool is_utf8_continuation(char byte) {
-  return (static_cast<unsigned char>(byte) & 0xC0) == 0x80;
-}
 
 // The characters of a non-empty `word` as pieces: the first as is, the others with "##".
 std::vector<std::string> character_pieces(const std::string& word) {

@@ -95,8 +95,8 @@ BertOutput BertModel::forward(const Tensor& input_ids, const Tensor& token_type_
                               const char* where) const {
   check_input_ids(input_ids, where);
   const int64_t B = input_ids.dim(0), T = input_ids.dim(1), d = config_.d_model;
-  KILN_CHECK(T >= 1 && T <= config_.max_position, where, ": expected 1 to max_position = ",
-             config_.max_position, " positions, got ", T);
+  KILN_CHECK(T >= 1 && T <= config_.max_position, where,
+             ": expected 1 to max_position = ", config_.max_position, " positions, got ", T);
   Tensor types = token_type_ids.defined() ? token_type_ids : Tensor::zeros({B, T}, DType::kI32);
   check_ints(types, {B, T}, where, "token_type_ids");
   if (attention_mask.defined()) check_ints(attention_mask, {B, T}, where, "attention_mask");
@@ -224,15 +224,14 @@ BertForSequenceClassification::BertForSequenceClassification(const BertConfig& c
   init_bert_weights(*this, *bert_, config_, seed);
 }
 
-Tensor BertForSequenceClassification::forward(const Tensor& input_ids,
-                                              const Tensor& token_type_ids,
+Tensor BertForSequenceClassification::forward(const Tensor& input_ids, const Tensor& token_type_ids,
                                               const Tensor& attention_mask,
                                               uint64_t dropout_seed) const {
   SeedStream seeds(dropout_seed);
   BertOutput out = bert_->forward(input_ids, token_type_ids, attention_mask, seeds,
                                   "BertForSequenceClassification::forward");
   Tensor pooled = ops::dropout(out.pooled, config_.dropout, seeds.next(), is_training());  // [B, d]
-  return classifier_->forward(pooled);  // [B, L]
+  return classifier_->forward(pooled);                                                     // [B, L]
 }
 
 BertClassifierLoss BertForSequenceClassification::loss(const Tensor& input_ids,
@@ -245,8 +244,8 @@ BertClassifierLoss BertForSequenceClassification::loss(const Tensor& input_ids,
   const int64_t B = input_ids.dim(0), L = num_labels_;
   check_ints(labels, {B}, where, "labels");
   for (int64_t b = 0; b < B; ++b)
-    KILN_CHECK(labels.ints()[b] >= 0 && labels.ints()[b] < L, where, ": expected labels in [0, ",
-               L, "), got ", labels.ints()[b], " at position ", b);
+    KILN_CHECK(labels.ints()[b] >= 0 && labels.ints()[b] < L, where, ": expected labels in [0, ", L,
+               "), got ", labels.ints()[b], " at position ", b);
   BertClassifierLoss out;
   out.logits = forward(input_ids, token_type_ids, attention_mask, dropout_seed);  // [B, L]
   out.loss = ops::cross_entropy(out.logits, labels);

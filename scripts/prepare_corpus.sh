@@ -4,7 +4,10 @@
 #                                   between chapters (a chapter is a document)
 #   fortunes  corpora/fortunes.txt  every fortune, a blank line between entries (blank
 #                                   lines inside an entry are dropped: an entry is a document)
-# Usage: scripts/prepare_corpus.sh kjv|fortunes|all
+#   fortunes-labelled  corpora/fortunes-labelled.jsonl  one {"text", "label"} line per entry of
+#                                   the computers, food, law and science fortunes (the label is
+#                                   the file's name), for configs/bert-classify-fortunes.yaml
+# Usage: scripts/prepare_corpus.sh kjv|fortunes|fortunes-labelled|all
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p corpora
@@ -37,9 +40,32 @@ prepare_fortunes() {
   echo "prepare_corpus: corpora/fortunes.txt ($(wc -c < corpora/fortunes.txt) bytes)"
 }
 
+prepare_fortunes_labelled() {
+  [ -s corpora/fortunes-labelled.jsonl ] && return 0
+  local dir=/usr/share/games/fortunes
+  [ -d "$dir" ] || { echo "prepare_corpus: $dir not found; run scripts/setup.sh" >&2; exit 1; }
+  command -v python3 >/dev/null || { echo "prepare_corpus: python3 not found" >&2; exit 1; }
+  # As for fortunes.txt: entries end with a "%" line and their blank lines are dropped; also
+  # drop overstrike pairs ("_\bX"), and let json.dumps do the escaping.
+  python3 - "$dir" computers food law science > corpora/fortunes-labelled.jsonl.tmp <<'PY'
+import json, re, sys
+folder, labels = sys.argv[1], sys.argv[2:]
+for label in labels:
+    with open(f"{folder}/{label}", encoding="utf-8", errors="replace") as f:
+        text = re.sub(r".\x08", "", f.read())
+    for entry in re.split(r"^%$", text, flags=re.M):
+        lines = [line.rstrip() for line in entry.splitlines() if line.strip()]
+        if lines:
+            print(json.dumps({"text": "\n".join(lines), "label": label}, ensure_ascii=False))
+PY
+  mv corpora/fortunes-labelled.jsonl.tmp corpora/fortunes-labelled.jsonl
+  echo "prepare_corpus: corpora/fortunes-labelled.jsonl ($(wc -l < corpora/fortunes-labelled.jsonl) entries)"
+}
+
 case "${1:-all}" in
   kjv) prepare_kjv ;;
   fortunes) prepare_fortunes ;;
-  all) prepare_kjv; prepare_fortunes ;;
-  *) echo "usage: scripts/prepare_corpus.sh kjv|fortunes|all" >&2; exit 2 ;;
+  fortunes-labelled) prepare_fortunes_labelled ;;
+  all) prepare_kjv; prepare_fortunes; prepare_fortunes_labelled ;;
+  *) echo "usage: scripts/prepare_corpus.sh kjv|fortunes|fortunes-labelled|all" >&2; exit 2 ;;
 esac

@@ -7,6 +7,7 @@
 #include "data/bert_examples.h"
 #include "data/corpus.h"
 #include "data/wordpiece_trainer.h"
+#include "train/classify_task.h"
 #include "train/gpt_task.h"
 
 namespace kiln {
@@ -175,6 +176,8 @@ Metrics BertTask::evaluate() {
 std::unique_ptr<Task> make_task(const Config& config,
                                 const std::optional<std::string>& serialized_tokenizer) {
   if (config.model.arch == "bert") return std::make_unique<BertTask>(config, serialized_tokenizer);
+  if (config.model.arch == "bert-classifier")
+    return std::make_unique<ClassifyTask>(config, serialized_tokenizer);
   return std::make_unique<GptTask>(config, serialized_tokenizer);
 }
 

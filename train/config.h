@@ -50,7 +50,7 @@ struct ModelConfig {
   // optimizer and schedule. The other model keys then default to the checkpoint's, and any
   // given explicitly must agree with it (except dropout, which fine-tuning may change).
   std::string init_from;
-  std::string arch = "gpt";  // gpt | bert (pretraining) | bert-classifier
+  std::string arch = "gpt";       // gpt | bert (pretraining) | bert-classifier
   std::optional<int> vocab_size;  // nullopt = "auto": the tokenizer's vocabulary size
   int n_layer = 0;                // required
   int n_head = 0;                 // required

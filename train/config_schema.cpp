@@ -107,6 +107,18 @@ ConfigField field(const char* path, Get get, KeyRole role, Need need, Rule<Ok> r
   return f;
 }
 
+// Label names also name folders and metrics (count_<label>), so they keep to a safe alphabet.
+bool valid_label_names(const std::vector<std::string>& labels) {
+  for (auto it = labels.begin(); it != labels.end(); ++it) {
+    if (it->empty() || *it == "." || *it == ".." || std::find(labels.begin(), it, *it) != it)
+      return false;
+    for (char ch : *it)
+      if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_' && ch != '-' && ch != '.')
+        return false;
+  }
+  return true;
+}
+
 // Both BERT architectures: WordPiece, BERT's layer-norm epsilon, [CLS] ... [SEP] inputs.
 bool is_bert(const Config& c) {
   return c.model.arch == "bert" || c.model.arch == "bert-classifier";
@@ -125,22 +137,8 @@ std::vector<ConfigField> make_fields() {
   auto betas = Rule{"two numbers in [0, 1)", [](const std::array<double, 2>& v) {
                       return v[0] >= 0 && v[0] < 1 && v[1] >= 0 && v[1] < 1;
                     }};
-  // Label names also name folders and metrics (count_<label>), so they keep to a safe alphabet.
   auto label_names =
-      Rule{"a list of distinct names of letters, digits, '_', '-' and '.'",
-           [](const std::vector<std::string>& v) {
-             for (std::size_t i = 0; i < v.size(); ++i) {
-               const std::string& l = v[i];
-               if (l.empty() || l == "." || l == ".." ||
-                   std::find(v.begin(), v.begin() + i, l) != v.begin() + i)
-                 return false;
-               for (char ch : l)
-                 if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_' && ch != '-' &&
-                     ch != '.')
-                   return false;
-             }
-             return true;
-           }};
+      Rule{"a list of distinct names of letters, digits, '_', '-' and '.'", valid_label_names};
   // clang-format off
   return {
     field(KILN_KEY(run.name),        kSchedule, kRequired, run_name),

@@ -1,5 +1,5 @@
-// Finding the tokenizer a path holds, saving one, and the few JSON pieces the tokenizer
-// commands need: a string literal out, one string (or boolean) member of an object in.
+// Finding the tokenizer a path holds, saving one, and the one JSON piece the tokenizer
+// commands need: one string member of a JSON Lines object.
 #include "train/tokenizer_files.h"
 
 #include <fcntl.h>
@@ -15,6 +15,8 @@
 
 #include "base/error.h"
 #include "data/corpus.h"
+#include "data/json.h"
+#include "data/utf8.h"
 #include "train/checkpoint.h"
 #include "train/hdf5_file.h"
 
@@ -26,52 +28,11 @@ namespace {
 // which kiln never writes).
 constexpr std::string_view kHdf5Signature = "\x89HDF\r\n\x1a\n";
 
-// Length of the valid UTF-8 sequence at s[i], or 0 when it is invalid (truncated, overlong,
-// a surrogate or beyond U+10FFFF).
-int utf8_sequence_length(std::string_view s, size_t i) {
-  const auto c = static_cast<unsigned char>(s[i]);
-  if (c < 0x80) return 1;
-  int n = 0;
-  char32_t cp = 0, min = 0;
-  if ((c & 0xE0) == 0xC0)
-    n = 2, cp = c & 0x1F, min = 0x80;
-  else if ((c & 0xF0) == 0xE0)
-    n = 3, cp = c & 0x0F, min = 0x800;
-  else if ((c & 0xF8) == 0xF0)
-    n = 4, cp = c & 0x07, min = 0x10000;
-  else
-    return 0;
-  if (i + n > s.size()) return 0;
-  for (int k = 1; k < n; ++k) {
-    const auto b = static_cast<unsigned char>(s[i + k]);
-    if ((b & 0xC0) != 0x80) return 0;
-    cp = cp << 6 | (b & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return n;
-}
-
-void append_utf8(char32_t cp, std::string& out) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | cp >> 6);
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | cp >> 12);
-    out += static_cast<char>(0x80 | (cp >> 6 & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | cp >> 18);
-    out += static_cast<char>(0x80 | (cp >> 12 & 0x3F));
-    out += static_cast<char>(0x80 | (cp >> 6 & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
-// A strict reader of one JSON object that keeps only what is asked for: it checks the whole
-// text (so a malformed line is reported, not half-read) and remembers where a member's value
-// starts. Nesting is limited so that hostile input cannot exhaust the stack.
+// A strict reader of one JSON Lines object that keeps only what is asked for: it checks the
+// whole line (so a malformed line is reported, not half-read) and remembers where a member's
+// value starts. Nesting is limited so that hostile input cannot exhaust the stack.
+// Not json::parse: `kiln tokenizer encode` promises column-based messages and Python's
+// last-wins duplicate keys, which json::parse (byte offsets, duplicates rejected) does not.
 class JsonReader {
  public:
   JsonReader(std::string_view text, std::string_view where) : text_(text), where_(where) {}
@@ -108,13 +69,6 @@ class JsonReader {
     return parse_string();
   }
 
-  bool bool_at(size_t offset, std::string_view key) {
-    pos_ = offset;
-    if (text_.substr(pos_, 4) == "true") return true;
-    if (text_.substr(pos_, 5) == "false") return false;
-    fail(detail::concat("\"", key, "\" to be true or false"));
-  }
-
  private:
   static constexpr int kMaxDepth = 256;
 
@@ -135,16 +89,9 @@ class JsonReader {
 
   [[noreturn]] void fail(std::string_view expected) const {
     std::string got = pos_ >= text_.size() ? std::string("the end of the text")
-                                           : json_quote(text_.substr(pos_, 12));
-    // A line of JSON Lines is located by column; a multi-line file by line and column.
-    size_t line = 1, line_start = 0;
-    for (size_t i = 0; i < pos_ && i < text_.size(); ++i)
-      if (text_[i] == '\n') ++line, line_start = i + 1;
-    const size_t column = pos_ - line_start + 1;
-    std::string at = text_.find('\n') == std::string_view::npos
-                         ? detail::concat("column ", column)
-                         : detail::concat("line ", line, ", column ", column);
-    throw Error(detail::concat(where_, ": ", at, ": expected ", expected, ", got ", got));
+                                           : json::quote(text_.substr(pos_, 12));
+    throw Error(
+        detail::concat(where_, ": column ", pos_ + 1, ": expected ", expected, ", got ", got));
   }
 
   void skip_value(int depth) {
@@ -225,10 +172,10 @@ class JsonReader {
       }
       if (c < 0x20) fail("control characters in a string to be escaped");
       if (c >= 0x80) {
-        int n = utf8_sequence_length(text_, pos_);
-        if (n == 0) fail("UTF-8");
-        out.append(text_.substr(pos_, n));
-        pos_ += n;
+        const Utf8Char u = decode_utf8(text_, pos_);
+        if (!u.ok()) fail("UTF-8");
+        out.append(text_.substr(pos_, u.length));
+        pos_ += u.length;
         continue;
       }
       ++pos_;
@@ -357,11 +304,10 @@ Tokenizer from_bpe_half(const fs::path& path, bool is_vocab) {
 std::optional<bool> do_lower_case(const fs::path& dir) {
   const fs::path path = dir / "tokenizer_config.json";
   if (!fs::is_regular_file(path)) return std::nullopt;
-  std::string text = read_text_file(path.string());
-  JsonReader reader(text, path.string());
-  size_t offset = reader.member_offset("do_lower_case");
-  if (offset == std::string_view::npos) return std::nullopt;
-  return reader.bool_at(offset, "do_lower_case");
+  const json::Value config = json::parse(read_text_file(path.string()), path.string());
+  const json::Value* lower = config.find("do_lower_case");
+  if (lower == nullptr) return std::nullopt;
+  return lower->as_bool();
 }
 
 Tokenizer from_folder(const std::string& path, std::optional<bool> lowercase) {
@@ -440,60 +386,6 @@ void save_tokenizer(const Tokenizer& tokenizer, const std::string& path) {
   std::error_code ec;
   fs::rename(tmp, path, ec);
   KILN_CHECK(!ec, path, ": expected to rename ", tmp, " into place, got ", ec.message());
-}
-
-std::string json_quote(std::string_view bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "\"";
-  out.reserve(bytes.size() + 2);
-  for (size_t i = 0; i < bytes.size();) {
-    const auto c = static_cast<unsigned char>(bytes[i]);
-    if (c >= 0x80) {
-      int n = utf8_sequence_length(bytes, i);
-      if (n == 0) {
-        out += "\\ufffd";
-        ++i;
-      } else {
-        out.append(bytes.substr(i, n));
-        i += n;
-      }
-      continue;
-    }
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out += kHex[c >> 4];
-          out += kHex[c & 0xF];
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-    ++i;
-  }
-  out += '"';
-  return out;
 }
 
 std::string json_string_member(std::string_view line, std::string_view key,

@@ -1,6 +1,6 @@
 // Tokenizers on disk as users have them (a vocab.txt, a Hugging Face or OpenAI tokenizer
 // folder, a saved kiln tokenizer, a checkpoint), saving one, and the JSON text that the
-// `kiln tokenizer` and `kiln embed` commands read and write.
+// `kiln tokenizer` command reads (json::quote in data/json.h writes its answers).
 #pragma once
 
 #include <optional>
@@ -25,10 +25,6 @@ Tokenizer load_tokenizer(const std::string& path, std::optional<bool> lowercase 
 
 // Writes tokenizer.serialize() to `path` atomically: "<path>.tmp", fsync, then rename.
 void save_tokenizer(const Tokenizer& tokenizer, const std::string& path);
-
-// `bytes` as a JSON string literal, quotes included: '"' and '\' escaped, control characters
-// as \u00XX (\n, \t, ... by name), other UTF-8 as is, invalid UTF-8 bytes as \ufffd.
-std::string json_quote(std::string_view bytes);
 
 // The string value of member `key` of the JSON object `line` (one line of JSON Lines), as
 // UTF-8. The whole line must be valid JSON; escapes, \uXXXX surrogate pairs included, are

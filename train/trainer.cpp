@@ -137,9 +137,8 @@ TrainResult train(const TrainOptions& options) {
                       std::to_string(init->state.step) + ")",
                   true);
     if (!report.initialised.empty() || !report.unused.empty())
-      progress.show("initialised: " + names(report.initialised) + "; unused: " +
-                        names(report.unused),
-                    true);
+      progress.show(
+          "initialised: " + names(report.initialised) + "; unused: " + names(report.unused), true);
   }
   const OptimizerConfig& o = config.train.optimizer;
   nn::AdamW optimizer(arena,

@@ -74,16 +74,6 @@ RowLse row_logsumexp(const float* row, int64_t c) {
   return {m, std::log(sum)};
 }
 
-// "[1, 3]": the multi-index of flat position `flat` in `shape`, for error messages.
-std::string index_str(int64_t flat, const Shape& shape) {
-  Shape idx(shape.size());
-  for (int64_t k = static_cast<int64_t>(shape.size()) - 1; k >= 0; --k) {
-    idx[k] = flat % shape[k];
-    flat /= shape[k];
-  }
-  return shape_str(idx);
-}
-
 }  // namespace
 
 // logits: [..., C], targets: int32 [...] -> []. Saves the per-row log-sum-exp, the targets

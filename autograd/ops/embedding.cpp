@@ -14,16 +14,6 @@ namespace {
 
 constexpr int64_t kMinPerThread = 1 << 14;  // elements; below this threads cost more than they save
 
-// "[1, 3]": the multi-index of flat position `flat` in `shape`, for error messages.
-std::string index_str(int64_t flat, const Shape& shape) {
-  Shape idx(shape.size());
-  for (int64_t k = static_cast<int64_t>(shape.size()) - 1; k >= 0; --k) {
-    idx[k] = flat % shape[k];
-    flat /= shape[k];
-  }
-  return shape_str(idx);
-}
-
 }  // namespace
 
 // weight: [V, D], ids: int32 [...] -> [..., D]. Saves the ids and weight's handle.

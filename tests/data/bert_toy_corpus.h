@@ -14,6 +14,7 @@
 #include "data/bert_documents.h"
 #include "data/bert_draws.h"
 #include "data/bert_examples.h"
+#include "tests/error_of.h"
 
 namespace kiln::bert_test {
 
@@ -107,16 +108,6 @@ inline bool is_contiguous(const ToyCorpus& corpus, std::span<const int32_t> ids)
     }
   }
   return true;
-}
-
-inline std::string error_of(const auto& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a kiln::Error";
-  return "";
 }
 
 }  // namespace kiln::bert_test

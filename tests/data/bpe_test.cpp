@@ -18,6 +18,8 @@
 #include "data/bpe_trainer.h"
 #include "data/corpus.h"
 #include "data/gpt2_pretokenizer.h"
+#include "data/utf8.h"
+#include "tests/error_of.h"
 
 namespace kiln {
 namespace {
@@ -26,18 +28,6 @@ namespace fs = std::filesystem;
 
 fs::path repo_root() {
   return fs::path(__FILE__).parent_path().parent_path().parent_path();
-}
-
-// The message of the kiln::Error thrown by `fn`, or a failure if none is thrown.
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a kiln::Error";
-  return "";
 }
 
 // GPT-2's tokenizer from corpora/gpt2/ (scripts/gpt2_tokenizer.sh), loaded once.
@@ -88,21 +78,7 @@ std::string random_utf8(std::mt19937& rng, int length) {
     } else {
       cp = std::uniform_int_distribution<char32_t>(0x10000, 0x10FFFF)(rng);
     }
-    if (cp < 0x80) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      out += static_cast<char>(0xC0 | (cp >> 6));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      out += static_cast<char>(0xE0 | (cp >> 12));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | (cp >> 18));
-      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
+    append_utf8(cp, out);  // data/utf8 has its own tests
   }
   return out;
 }

@@ -8,21 +8,10 @@
 
 #include "base/error.h"
 #include "data/corpus.h"
+#include "tests/error_of.h"
 
 namespace kiln {
 namespace {
-
-// The message of the kiln::Error thrown by `fn`, or a failure if none is thrown.
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a kiln::Error";
-  return "";
-}
 
 TEST(CharTokenizerTest, VocabularyIsSortedDistinctCharacters) {
   const CharTokenizer tokenizer = CharTokenizer::from_text("banana");

@@ -11,22 +11,12 @@
 #include <vector>
 
 #include "base/error.h"
+#include "tests/error_of.h"
 
 namespace kiln {
 namespace {
 
 namespace fs = std::filesystem;
-
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a kiln::Error";
-  return "";
-}
 
 // Each test gets its own scratch directory, removed afterwards.
 class CorpusTest : public ::testing::Test {

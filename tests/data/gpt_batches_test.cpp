@@ -11,6 +11,7 @@
 
 #include "base/error.h"
 #include "base/rng.h"
+#include "tests/error_of.h"
 
 namespace kiln {
 namespace {
@@ -20,17 +21,6 @@ std::vector<int32_t> iota_tokens(int n) {
   std::vector<int32_t> tokens(n);
   std::iota(tokens.begin(), tokens.end(), 0);
   return tokens;
-}
-
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a kiln::Error";
-  return "";
 }
 
 TEST(GptBatchesTest, RowsStartAtTheDocumentedOffsets) {

@@ -93,8 +93,8 @@ TEST_F(LabelledTextTest, FoldersGiveOneExamplePerFileInLabelThenNameOrder) {
   write("train/love/b.txt", "second love");
   write("train/love/a.txt", "first love");
   write("train/food/x.txt", "soup");
-  std::vector<LabelledText> got = read_labelled((std::vector<std::string>{(dir_ / "train").string()}),
-                                                "folders", kLabels);
+  std::vector<LabelledText> got =
+      read_labelled((std::vector<std::string>{(dir_ / "train").string()}), "folders", kLabels);
   ASSERT_EQ(got.size(), 3u);
   EXPECT_EQ(got[0].text, "soup");
   EXPECT_EQ(got[0].label, 0);
@@ -108,11 +108,13 @@ TEST_F(LabelledTextTest, FoldersGiveOneExamplePerFileInLabelThenNameOrder) {
             (dir_ / "train" / "sports").string() +
                 ": expected a sub-folder named after one of data.labels (\"food\", \"law\", "
                 "\"love\"), got \"sports\"");
-  EXPECT_NE(error_of([&] { read_labelled_folders((dir_ / "none").string(), kLabels); })
-                .find("no such folder"),
+  EXPECT_NE(error_of([&] {
+              read_labelled_folders((dir_ / "none").string(), kLabels);
+            }).find("no such folder"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { read_labelled({(dir_ / "train").string()}, "text", kLabels); })
-                .find("data.format"),
+  EXPECT_NE(error_of([&] {
+              read_labelled({(dir_ / "train").string()}, "text", kLabels);
+            }).find("data.format"),
             std::string::npos);
 }
 

@@ -16,23 +16,12 @@
 #include <vector>
 
 #include "base/error.h"
+#include "tests/error_of.h"
 
 namespace kiln {
 namespace {
 
 namespace fs = std::filesystem;
-
-// The message of the kiln::Error thrown by `fn`, or a failure if none is thrown.
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a kiln::Error";
-  return "";
-}
 
 class SafetensorsTest : public ::testing::Test {
  protected:

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "tests/error_of.h"
 
 namespace kiln {
 namespace {
@@ -18,17 +19,6 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr uint64_t kFingerprint = 0x0123456789ABCDEFull;
-
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a kiln::Error";
-  return "";
-}
 
 class TokenCacheTest : public ::testing::Test {
  protected:

@@ -13,6 +13,7 @@
 #include "base/error.h"
 #include "data/bert_normalizer.h"
 #include "data/wordpiece_trainer.h"
+#include "tests/error_of.h"
 
 namespace kiln {
 namespace {
@@ -20,18 +21,6 @@ namespace {
 namespace fs = std::filesystem;
 using Pieces = std::vector<std::string>;
 using Ids = std::vector<int32_t>;
-
-// The message of the kiln::Error thrown by `fn`, or a failure if none is thrown.
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a kiln::Error";
-  return "";
-}
 
 // Ids 0..4 are the special tokens, so "un" is 5, "##aff" 6, and so on.
 std::vector<std::string> test_vocab() {

@@ -30,6 +30,7 @@
 #include "data/tokenizer.h"
 #include "nn/gpt.h"
 #include "nn/parameter_arena.h"
+#include "tests/error_of.h"
 #include "train/checkpoint.h"
 #include "train/config.h"
 #include "train/gpt_task.h"
@@ -38,18 +39,6 @@
 namespace kiln {
 namespace {
 namespace fs = std::filesystem;
-
-// The message of the kiln::Error thrown by `fn`, or a failure if none is thrown.
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a kiln::Error";
-  return "";
-}
 
 // ---- tiny models in HF's canonical names (GPT2LMHeadModel, BertForPreTraining) -------------
 

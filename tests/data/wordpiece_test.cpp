@@ -254,6 +254,17 @@ TEST(WordPieceTest, MatchesBertBaseUncased) {
   EXPECT_EQ(tokenizer.encode("\u4e2d\u6587\u5b57 \u3072\u3089\u304c\u306a \ud55c"),
             (Ids{1746, 1861, 100, 1673, 30211, 30177, 30193, 1469, 30006, 30021}));
   EXPECT_EQ(tokenizer.decode(tokenizer.encode("Unaffable jumping")), "unaffable jumping");
+  // Accents in NFD (combining marks) give the same ids as in NFC.
+  EXPECT_EQ(tokenizer.encode("He\u0301llo wo\u0308rld"), (Ids{7592, 2088}));
+  EXPECT_EQ(tokenizer.encode("H\u00e9llo w\u00f6rld"), (Ids{7592, 2088}));
+  // A zero-width space (format character) is dropped; a no-break space separates words.
+  EXPECT_EQ(tokenizer.encode("hel\u200blo\u00a0world"), (Ids{7592, 2088}));
+  // Emoji are symbols outside the vocabulary: one [UNK] each, not split into bytes.
+  EXPECT_EQ(tokenizer.encode("I \U0001F600 emoji \u2764"),
+            (Ids{1045, 100, 7861, 29147, 2072, 100}));
+  // Control characters (BEL, NUL) vanish; a word of 101 characters is one [UNK].
+  EXPECT_EQ(tokenizer.encode(std::string("a\u0007b") + '\0' + "c"), (Ids{5925}));
+  EXPECT_EQ(tokenizer.encode(std::string(101, 'a') + " ok"), (Ids{100, 7929}));
 }
 
 // A few fortunes-like lines, enough for merges beyond the alphabet.

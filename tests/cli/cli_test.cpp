@@ -142,8 +142,10 @@ struct TinyRun {
     fs::remove_all(dir);
     fs::create_directories(dir);
     std::ofstream corpus(dir / "corpus.txt");
+    // A blank line every five lines makes documents for BERT; GPT reads it as plain text.
     for (int i = 0; i < 200; ++i)
-      corpus << "the quick brown fox jumps over the lazy dog " << i % 10 << "\n";
+      corpus << "the quick brown fox jumps over the lazy dog " << i % 10
+             << (i % 5 == 4 ? "\n\n" : "\n");
   }
   ~TinyRun() { fs::remove_all(dir); }
   // Writes <dir>/<run>.yaml training into <dir>/<run>; `extra` is appended YAML.
@@ -185,11 +187,12 @@ void expect_same_final_weights(const fs::path& a, const fs::path& b) {
 
 // Interrupting with `signal` after `seconds`, then resuming with --resume auto, must end
 // with exactly the weights of a run that was never interrupted.
-void check_interrupted_resume(const char* signal, const std::string& name) {
+void check_interrupted_resume(const char* signal, const std::string& name,
+                              const std::string& model = "n_layer: 1, n_head: 2, d_model: 16",
+                              int steps = 4000) {
   TinyRun run(name);
-  const int steps = 4000;
-  ASSERT_EQ(kiln("train " + run.config("straight", steps)).exit_code, 0);
-  std::string config = run.config("interrupted", steps);
+  ASSERT_EQ(kiln("train " + run.config("straight", steps, model)).exit_code, 0);
+  std::string config = run.config("interrupted", steps, model);
   CommandResult first =
       kiln_via(std::string("timeout --preserve-status -s ") + signal + " 1.5 ", "train " + config);
   ASSERT_NE(first.exit_code, 0) << "the run finished before the signal: make it longer\n"
@@ -209,6 +212,16 @@ TEST(CliResumeTest, AfterSigtermIsBitIdentical) {
 
 TEST(CliResumeTest, AfterSigkillFromLastPeriodicCheckpointIsBitIdentical) {
   check_interrupted_resume("KILL", "kill");
+}
+
+constexpr const char* kTinyBert = "arch: bert, n_layer: 1, n_head: 2, d_model: 16";
+
+TEST(CliResumeTest, BertAfterSigtermIsBitIdentical) {
+  check_interrupted_resume("TERM", "bert_term", kTinyBert, 2000);
+}
+
+TEST(CliResumeTest, BertAfterSigkillIsBitIdentical) {
+  check_interrupted_resume("KILL", "bert_kill", kTinyBert, 2000);
 }
 
 TEST(CliConfigErrorTest, EachBadConfigExitsWithOneLineNamingTheKey) {

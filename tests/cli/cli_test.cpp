@@ -185,7 +185,7 @@ void expect_same_final_weights(const fs::path& a, const fs::path& b) {
   EXPECT_EQ(x.optimizer_steps, y.optimizer_steps);
 }
 
-// Interrupting with `signal` after `seconds`, then resuming with --resume auto, must end
+// Interrupting with `signal` after 2.5 s, then resuming with --resume auto, must end
 // with exactly the weights of a run that was never interrupted.
 void check_interrupted_resume(const char* signal, const std::string& name,
                               const std::string& model = "n_layer: 1, n_head: 2, d_model: 16",
@@ -194,7 +194,7 @@ void check_interrupted_resume(const char* signal, const std::string& name,
   ASSERT_EQ(kiln("train " + run.config("straight", steps, model)).exit_code, 0);
   std::string config = run.config("interrupted", steps, model);
   CommandResult first =
-      kiln_via(std::string("timeout --preserve-status -s ") + signal + " 1.5 ", "train " + config);
+      kiln_via(std::string("timeout --preserve-status -s ") + signal + " 2.5 ", "train " + config);
   ASSERT_NE(first.exit_code, 0) << "the run finished before the signal: make it longer\n"
                                 << first.out;
   CommandResult resumed = kiln("train " + config + " --resume auto");
@@ -217,11 +217,11 @@ TEST(CliResumeTest, AfterSigkillFromLastPeriodicCheckpointIsBitIdentical) {
 constexpr const char* kTinyBert = "arch: bert, n_layer: 1, n_head: 2, d_model: 16";
 
 TEST(CliResumeTest, BertAfterSigtermIsBitIdentical) {
-  check_interrupted_resume("TERM", "bert_term", kTinyBert, 2000);
+  check_interrupted_resume("TERM", "bert_term", kTinyBert, 4000);
 }
 
 TEST(CliResumeTest, BertAfterSigkillIsBitIdentical) {
-  check_interrupted_resume("KILL", "bert_kill", kTinyBert, 2000);
+  check_interrupted_resume("KILL", "bert_kill", kTinyBert, 4000);
 }
 
 TEST(CliConfigErrorTest, EachBadConfigExitsWithOneLineNamingTheKey) {

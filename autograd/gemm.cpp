@@ -8,8 +8,8 @@
 
 #include "autograd/backend/blas.h"
 #include "autograd/backend/dnnl.h"
-#include "autograd/error.h"
 #include "autograd/threads.h"
+#include "base/error.h"
 
 namespace kiln {
 namespace {

@@ -1,8 +1,8 @@
 // Shared elementwise accumulation loops, parallel over fixed chunks.
 #include "autograd/kernels.h"
 
-#include "autograd/error.h"
 #include "autograd/threads.h"
+#include "base/error.h"
 
 namespace kiln {
 

@@ -4,8 +4,8 @@
 #include <cstring>
 #include <string>
 
-#include "autograd/error.h"
 #include "autograd/kernels.h"
+#include "base/error.h"
 
 namespace kiln {
 namespace {

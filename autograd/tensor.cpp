@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "autograd/allocator.h"
-#include "autograd/error.h"
+#include "base/error.h"
 
 namespace kiln {
 

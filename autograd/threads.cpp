@@ -4,7 +4,7 @@
 #include <omp.h>
 
 #include "autograd/backend/blas.h"
-#include "autograd/error.h"
+#include "base/error.h"
 
 namespace kiln {
 namespace {

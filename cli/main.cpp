@@ -8,8 +8,8 @@
 #include <exception>
 #include <string>
 
-#include "autograd/error.h"
 #include "autograd/threads.h"
+#include "base/error.h"
 #include "cli/commands.h"
 
 namespace {

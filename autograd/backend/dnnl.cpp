@@ -10,7 +10,7 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
-#include "autograd/error.h"
+#include "base/error.h"
 
 namespace kiln::backend {
 

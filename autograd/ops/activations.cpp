@@ -1,9 +1,9 @@
 // Elementwise activations (GELU in both forms, tanh) on oneDNN's eltwise primitives.
 #include "autograd/backend/dnnl.h"
-#include "autograd/error.h"
 #include "autograd/kernels.h"
 #include "autograd/ops.h"
 #include "autograd/tape.h"
+#include "base/error.h"
 
 namespace kiln::ops {
 namespace {

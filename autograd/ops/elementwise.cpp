@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <vector>
 
-#include "autograd/error.h"
 #include "autograd/kernels.h"
 #include "autograd/ops.h"
 #include "autograd/tape.h"
 #include "autograd/threads.h"
+#include "base/error.h"
 
 namespace kiln::ops {
 namespace {

@@ -1,10 +1,10 @@
 // layer_norm: normalisation over the last dimension with a learned scale and shift. Both
 // directions run on oneDNN's layer_normalization primitives (see backend/dnnl.h).
 #include "autograd/backend/dnnl.h"
-#include "autograd/error.h"
 #include "autograd/kernels.h"
 #include "autograd/ops.h"
 #include "autograd/tape.h"
+#include "base/error.h"
 
 namespace kiln::ops {
 

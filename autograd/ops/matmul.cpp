@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <cstring>
 
-#include "autograd/error.h"
 #include "autograd/gemm.h"
 #include "autograd/ops.h"
 #include "autograd/tape.h"
 #include "autograd/threads.h"
+#include "base/error.h"
 
 namespace kiln::ops {
 

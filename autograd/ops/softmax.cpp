@@ -1,9 +1,9 @@
 // softmax and log_softmax over the last dimension on oneDNN's softmax_v2 primitives.
 #include "autograd/backend/dnnl.h"
-#include "autograd/error.h"
 #include "autograd/kernels.h"
 #include "autograd/ops.h"
 #include "autograd/tape.h"
+#include "base/error.h"
 
 namespace kiln::ops {
 namespace {

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "autograd/error.h"
 #include "autograd/ops.h"
 #include "autograd/tape.h"
+#include "base/error.h"
 #include "tests/autograd/gradcheck.h"
 
 namespace kiln {

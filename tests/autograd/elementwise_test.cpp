@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "autograd/error.h"
 #include "autograd/ops.h"
 #include "autograd/tape.h"
 #include "autograd/threads.h"
+#include "base/error.h"
 #include "tests/autograd/gradcheck.h"
 
 namespace kiln {

@@ -5,8 +5,8 @@
 #include <cmath>
 #include <sstream>
 
-#include "autograd/rng.h"
 #include "autograd/tape.h"
+#include "base/rng.h"
 
 namespace kiln::testing {
 namespace {

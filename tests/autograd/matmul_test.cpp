@@ -9,11 +9,11 @@
 #include <string>
 #include <vector>
 
-#include "autograd/error.h"
 #include "autograd/gemm.h"
 #include "autograd/ops.h"
 #include "autograd/tape.h"
 #include "autograd/threads.h"
+#include "base/error.h"
 #include "tests/autograd/gradcheck.h"
 
 namespace kiln {

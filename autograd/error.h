@@ -1,3 +1,0 @@
-// Transitional: moved to base/error.h.
-#pragma once
-#include "base/error.h"

@@ -1,3 +1,0 @@
-// Transitional: moved to base/rng.h.
-#pragma once
-#include "base/rng.h"

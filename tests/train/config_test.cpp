@@ -200,8 +200,9 @@ TEST(ConfigTest, OutOfRangeValuesNameTheRule) {
             "configs/x.yaml:15: train.optimizer.lr: expected a number > 0.0, got -1.0");
   EXPECT_EQ(parse_error(kMinimal, {"model.dropout=1"}),
             "--set model.dropout: expected a number in [0, 1), got 1.0");
-  EXPECT_EQ(parse_error(kMinimal, {"model.arch=bart"}),
-            "--set model.arch: expected one of \"gpt\", \"bert\", \"bert-classifier\", got \"bart\"");
+  EXPECT_EQ(
+      parse_error(kMinimal, {"model.arch=bart"}),
+      "--set model.arch: expected one of \"gpt\", \"bert\", \"bert-classifier\", got \"bart\"");
   EXPECT_EQ(parse_error(kMinimal, {"train.schedule.name=step"}),
             "--set train.schedule.name: expected one of \"constant\", \"cosine\", \"linear\", "
             "got \"step\"");

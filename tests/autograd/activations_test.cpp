@@ -12,6 +12,7 @@
 #include "autograd/tape.h"
 #include "base/error.h"
 #include "tests/autograd/gradcheck.h"
+#include "tests/error_of.h"
 
 namespace kiln {
 namespace {
@@ -60,16 +61,6 @@ Tensor wide_input(const Shape& shape, uint64_t seed) {
   const float fixed[] = {0.0f, 1.0f, -1.0f, 6.0f, -6.0f};
   for (int64_t i = 0; i < 5 && i < x.numel(); ++i) x.data()[i] = fixed[i];
   return x;
-}
-
-template <typename Fn>
-std::string error_message(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no kiln::Error thrown)";
 }
 
 TEST(ActivationOpTest, ForwardMatchesClosedForm) {
@@ -142,13 +133,13 @@ TEST(ActivationOpTest, NoGradRecordsNothing) {
 
 TEST(ActivationOpTest, RejectsBadInputsWithHelpfulMessages) {
   Tensor ints = Tensor::from_ints({2, 3}, {1, 2, 3, 4, 5, 6});
-  std::string msg = error_message([&] { ops::gelu(ints, ops::GeluForm::kErf); });
+  std::string msg = error_of([&] { ops::gelu(ints, ops::GeluForm::kErf); });
   EXPECT_NE(msg.find("gelu: expected a float32 tensor, got int32 of shape [2, 3]"),
             std::string::npos)
       << msg;
-  msg = error_message([&] { ops::tanh(ints); });
+  msg = error_of([&] { ops::tanh(ints); });
   EXPECT_NE(msg.find("tanh: expected a float32 tensor, got int32"), std::string::npos) << msg;
-  msg = error_message([&] { ops::tanh(Tensor()); });
+  msg = error_of([&] { ops::tanh(Tensor()); });
   EXPECT_NE(msg.find("tanh: expected a defined tensor"), std::string::npos) << msg;
 }
 

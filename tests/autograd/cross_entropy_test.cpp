@@ -18,14 +18,7 @@ namespace {
 
 using testing::random_tensor;
 
-class ScopedThreads {  // sets the thread count for one scope, then restores it
- public:
-  explicit ScopedThreads(int n) : saved_(num_threads()) { set_num_threads(n); }
-  ~ScopedThreads() { set_num_threads(saved_); }
-
- private:
-  int saved_;
-};
+using testing::ScopedThreads;
 
 // Plain double-precision reference: the loss, and its gradient for a seed of 1.
 struct Reference {

@@ -17,14 +17,7 @@ namespace {
 
 using testing::random_tensor;
 
-class ScopedThreads {  // sets the thread count for one scope, then restores it
- public:
-  explicit ScopedThreads(int n) : saved_(num_threads()) { set_num_threads(n); }
-  ~ScopedThreads() { set_num_threads(saved_); }
-
- private:
-  int saved_;
-};
+using testing::ScopedThreads;
 
 TEST(DropoutOpTest, ForwardMatchesReference) {
   const float p = 0.3f;

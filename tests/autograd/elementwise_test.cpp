@@ -13,21 +13,12 @@
 #include "autograd/threads.h"
 #include "base/error.h"
 #include "tests/autograd/gradcheck.h"
+#include "tests/error_of.h"
 
 namespace kiln {
 namespace {
 
 using testing::random_tensor;
-
-template <typename Fn>
-std::string error_message(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no kiln::Error thrown)";
-}
 
 // The element of `t` that broadcasting pairs with flat index i of `out` (shapes align right).
 float broadcast_at(const Tensor& t, const Shape& out, int64_t i) {
@@ -152,11 +143,11 @@ TEST(ElementwiseOpTest, BroadcastGradientIsIdenticalAcrossThreadCounts) {
 TEST(ElementwiseOpTest, RejectsIncompatibleShapesNamingBoth) {
   Tensor a = Tensor::zeros({2, 3}), b = Tensor::zeros({4});
   for (const NamedOp& op : binary_ops()) {
-    std::string msg = error_message([&] { op.op(a, b); });
+    std::string msg = error_of([&] { op.op(a, b); });
     EXPECT_EQ(msg.rfind(std::string(op.name) + ": expected shapes that broadcast", 0), 0u) << msg;
     EXPECT_NE(msg.find("got [2, 3] and [4]"), std::string::npos) << msg;
   }
-  std::string msg = error_message([&] { ops::add(Tensor::zeros({2}, DType::kI32), b); });
+  std::string msg = error_of([&] { ops::add(Tensor::zeros({2}, DType::kI32), b); });
   EXPECT_NE(msg.find("add: expected a float32 tensor, got int32 [2]"), std::string::npos) << msg;
 }
 
@@ -169,7 +160,7 @@ TEST(ScaleOpTest, ForwardAndBackward) {
   for (int64_t i = 0; i < x.numel(); ++i) EXPECT_FLOAT_EQ(y.data()[i], -2.5f * x.data()[i]);
   auto fn = [](const std::vector<Tensor>& in) { return ops::scale(in[0], 0.75f); };
   EXPECT_GRADIENTS_MATCH(fn, (std::vector<Tensor>{x}));
-  std::string msg = error_message([] { ops::scale(Tensor::zeros({2}, DType::kI32), 2.0f); });
+  std::string msg = error_of([] { ops::scale(Tensor::zeros({2}, DType::kI32), 2.0f); });
   EXPECT_NE(msg.find("scale: expected a float32 tensor"), std::string::npos) << msg;
 }
 
@@ -227,12 +218,12 @@ TEST(SumMeanOpTest, BackwardMatchesFiniteDifference) {
 
 TEST(SumMeanOpTest, RejectsBadDimWithHelpfulMessage) {
   Tensor x = Tensor::zeros({2, 3});
-  std::string msg = error_message([&] { ops::sum(x, 2); });
+  std::string msg = error_of([&] { ops::sum(x, 2); });
   EXPECT_NE(msg.find("sum: expected dim in [-2, 2) for shape [2, 3], got 2"), std::string::npos)
       << msg;
-  msg = error_message([&] { ops::mean(x, -3); });
+  msg = error_of([&] { ops::mean(x, -3); });
   EXPECT_NE(msg.find("mean: expected dim in [-2, 2)"), std::string::npos) << msg;
-  msg = error_message([] { ops::sum(Tensor::scalar(1.0f), 0); });
+  msg = error_of([] { ops::sum(Tensor::scalar(1.0f), 0); });
   EXPECT_NE(msg.find("sum: expected dim in [0, 0)"), std::string::npos) << msg;
 }
 
@@ -268,10 +259,10 @@ TEST(SumAllOpTest, BackwardMatchesFiniteDifference) {
 }
 
 TEST(SumAllOpTest, RejectsIntegerInputWithHelpfulMessage) {
-  std::string msg = error_message([] { ops::sum_all(Tensor::zeros({4}, DType::kI32)); });
+  std::string msg = error_of([] { ops::sum_all(Tensor::zeros({4}, DType::kI32)); });
   EXPECT_NE(msg.find("sum_all: expected a float32 tensor, got int32 [4]"), std::string::npos)
       << msg;
-  msg = error_message([] { ops::mean_all(Tensor()); });
+  msg = error_of([] { ops::mean_all(Tensor()); });
   EXPECT_NE(msg.find("mean_all: expected a defined tensor"), std::string::npos) << msg;
 }
 

@@ -16,14 +16,7 @@ namespace {
 
 using testing::random_tensor;
 
-class ScopedThreads {  // sets the thread count for one scope, then restores it
- public:
-  explicit ScopedThreads(int n) : saved_(num_threads()) { set_num_threads(n); }
-  ~ScopedThreads() { set_num_threads(saved_); }
-
- private:
-  int saved_;
-};
+using testing::ScopedThreads;
 
 // ids as int32 values in [0, vocab), reproducible, with repeats once n > vocab.
 Tensor random_ids(const Shape& shape, int32_t vocab, uint64_t seed) {

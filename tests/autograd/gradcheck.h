@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "autograd/tensor.h"
+#include "autograd/threads.h"
 
 namespace kiln::testing {
 
@@ -27,6 +28,16 @@ GradCheckResult check_gradients(const std::function<Tensor(const std::vector<Ten
 
 // A float tensor of `shape` with values uniform in [lo, hi), reproducible from `seed`.
 Tensor random_tensor(const Shape& shape, uint64_t seed, float lo = -1.0f, float hi = 1.0f);
+
+// Sets kiln's thread count for one scope, then restores it.
+class ScopedThreads {
+ public:
+  explicit ScopedThreads(int n) : saved_(num_threads()) { set_num_threads(n); }
+  ~ScopedThreads() { set_num_threads(saved_); }
+
+ private:
+  int saved_;
+};
 
 // Max |a - b| over two equally sized tensors or vectors.
 float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b);

@@ -10,6 +10,7 @@
 #include "autograd/tape.h"
 #include "base/error.h"
 #include "tests/autograd/gradcheck.h"
+#include "tests/error_of.h"
 
 namespace kiln {
 namespace {
@@ -41,16 +42,6 @@ Tensor shifted_input(const Shape& shape, uint64_t seed) {
   Tensor x = random_tensor(shape, seed, -3.0f, 3.0f);
   for (int64_t i = 0; i < x.numel(); ++i) x.data()[i] += 2.0f;
   return x;
-}
-
-template <typename Fn>
-std::string error_message(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no kiln::Error thrown)";
 }
 
 TEST(LayerNormOpTest, ForwardMatchesReferenceLoop) {
@@ -136,23 +127,23 @@ TEST(LayerNormOpTest, BackwardAddsIntoExistingGradient) {
 TEST(LayerNormOpTest, RejectsBadInputsWithHelpfulMessages) {
   Tensor x = random_tensor({2, 5}, 17), gamma = random_tensor({5}, 18),
          beta = random_tensor({5}, 19);
-  std::string msg = error_message([&] { ops::layer_norm(x, random_tensor({4}, 20), beta, 1e-5f); });
+  std::string msg = error_of([&] { ops::layer_norm(x, random_tensor({4}, 20), beta, 1e-5f); });
   EXPECT_NE(msg.find("layer_norm: expected gamma and beta of shape [5]"), std::string::npos) << msg;
   EXPECT_NE(msg.find("got gamma [4] and beta [5]"), std::string::npos) << msg;
 
-  msg = error_message([&] { ops::layer_norm(x, gamma, random_tensor({5, 1}, 21), 1e-5f); });
+  msg = error_of([&] { ops::layer_norm(x, gamma, random_tensor({5, 1}, 21), 1e-5f); });
   EXPECT_NE(msg.find("beta [5, 1]"), std::string::npos) << msg;
 
-  msg = error_message([&] {
+  msg = error_of([&] {
     ops::layer_norm(Tensor::from_ints({2, 5}, std::vector<int32_t>(10, 1)), gamma, beta, 1e-5f);
   });
   EXPECT_NE(msg.find("layer_norm: expected float32"), std::string::npos) << msg;
   EXPECT_NE(msg.find("got int32"), std::string::npos) << msg;
 
-  msg = error_message([&] { ops::layer_norm(Tensor::scalar(1.0f), gamma, beta, 1e-5f); });
+  msg = error_of([&] { ops::layer_norm(Tensor::scalar(1.0f), gamma, beta, 1e-5f); });
   EXPECT_NE(msg.find("layer_norm: expected x of shape [..., C]"), std::string::npos) << msg;
 
-  msg = error_message([&] { ops::layer_norm(x, gamma, beta, -1.0f); });
+  msg = error_of([&] { ops::layer_norm(x, gamma, beta, -1.0f); });
   EXPECT_NE(msg.find("layer_norm: expected eps >= 0, got -1"), std::string::npos) << msg;
 }
 

@@ -15,21 +15,12 @@
 #include "autograd/threads.h"
 #include "base/error.h"
 #include "tests/autograd/gradcheck.h"
+#include "tests/error_of.h"
 
 namespace kiln {
 namespace {
 
 using testing::random_tensor;
-
-template <typename Fn>
-std::string error_message(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no kiln::Error thrown)";
-}
 
 // Element (i, j) of op(X) for a row-major X with leading dimension ld.
 float op_at(const float* x, int64_t ld, bool trans, int64_t i, int64_t j) {
@@ -241,17 +232,15 @@ TEST(MatmulOpTest, BackwardAccumulatesIntoExistingGradient) {
 
 TEST(MatmulOpTest, RejectsBadShapesWithHelpfulMessage) {
   Tensor a = Tensor::zeros({2, 3, 4}), b = Tensor::zeros({5, 6});
-  std::string msg = error_message([&] { ops::matmul(a, b); });
+  std::string msg = error_of([&] { ops::matmul(a, b); });
   EXPECT_NE(msg.find("matmul: expected matching inner dims"), std::string::npos) << msg;
   EXPECT_NE(msg.find("[2, 3, 4] and [5, 6]"), std::string::npos) << msg;
 
-  msg = error_message([&] { ops::matmul(a, Tensor::zeros({3, 4, 2})); });
+  msg = error_of([&] { ops::matmul(a, Tensor::zeros({3, 4, 2})); });
   EXPECT_NE(msg.find("leading dims"), std::string::npos) << msg;
-  msg = error_message([&] { ops::matmul(Tensor::zeros({4}), b); });
+  msg = error_of([&] { ops::matmul(Tensor::zeros({4}), b); });
   EXPECT_NE(msg.find("rank >= 2"), std::string::npos) << msg;
-  msg = error_message([&] {
-    ops::matmul(Tensor::zeros({2, 2}, DType::kI32), Tensor::zeros({2, 2}));
-  });
+  msg = error_of([&] { ops::matmul(Tensor::zeros({2, 2}, DType::kI32), Tensor::zeros({2, 2})); });
   EXPECT_NE(msg.find("float32"), std::string::npos) << msg;
 }
 
@@ -346,12 +335,12 @@ TEST(LinearOpTest, BiasGradientIsIdenticalAcrossThreadCounts) {
 
 TEST(LinearOpTest, RejectsBadShapesWithHelpfulMessage) {
   Tensor x = Tensor::zeros({4, 13});
-  std::string msg = error_message([&] {
+  std::string msg = error_of([&] {
     ops::linear(x, Tensor::zeros({13, 7}), Tensor(), ops::WeightLayout::kOutIn);
   });
   EXPECT_NE(msg.find("linear: expected weight [out, in] with in = 13"), std::string::npos) << msg;
   EXPECT_NE(msg.find("got [13, 7]"), std::string::npos) << msg;
-  msg = error_message([&] {
+  msg = error_of([&] {
     ops::linear(x, Tensor::zeros({13, 7}), Tensor::zeros({8}), ops::WeightLayout::kInOut);
   });
   EXPECT_NE(msg.find("linear: expected bias [7], got [8]"), std::string::npos) << msg;

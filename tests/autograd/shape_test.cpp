@@ -53,15 +53,7 @@ void expect_error(Fn fn, const std::vector<std::string>& parts) {
   }
 }
 
-// Sets the thread count for one scope, then restores the previous setting.
-class ScopedThreads {
- public:
-  explicit ScopedThreads(int n) : saved_(num_threads()) { set_num_threads(n); }
-  ~ScopedThreads() { set_num_threads(saved_); }
-
- private:
-  int saved_;
-};
+using testing::ScopedThreads;
 
 Tensor leaf(const Shape& shape, uint64_t seed) {
   Tensor t = random_tensor(shape, seed);

@@ -11,6 +11,7 @@
 #include "autograd/tape.h"
 #include "base/error.h"
 #include "tests/autograd/gradcheck.h"
+#include "tests/error_of.h"
 
 namespace kiln {
 namespace {
@@ -29,16 +30,6 @@ std::vector<double> reference(const Tensor& x, bool log) {
       y[r * c + j] = log ? row[j] - m - std::log(sum) : std::exp(row[j] - m) / sum;
   }
   return y;
-}
-
-template <typename Fn>
-std::string error_message(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no kiln::Error thrown)";
 }
 
 TEST(SoftmaxOpTest, ForwardMatchesReferenceLoopOnLargeInputs) {
@@ -120,11 +111,11 @@ TEST(LogSoftmaxOpTest, BackwardMatchesClosedFormAndAccumulates) {
 
 TEST(SoftmaxOpTest, RejectsBadInputsWithHelpfulMessages) {
   Tensor ints = Tensor::from_ints({2, 2}, {1, 2, 3, 4});
-  std::string msg = error_message([&] { ops::softmax(ints); });
+  std::string msg = error_of([&] { ops::softmax(ints); });
   EXPECT_NE(msg.find("softmax: expected a float32 tensor, got int32 of shape [2, 2]"),
             std::string::npos)
       << msg;
-  msg = error_message([&] { ops::log_softmax(Tensor::scalar(3.0f)); });
+  msg = error_of([&] { ops::log_softmax(Tensor::scalar(3.0f)); });
   EXPECT_NE(msg.find("log_softmax: expected x of shape [..., C] with rank >= 1, got []"),
             std::string::npos)
       << msg;

@@ -189,7 +189,7 @@ void expect_same_final_weights(const fs::path& a, const fs::path& b) {
 // with exactly the weights of a run that was never interrupted.
 void check_interrupted_resume(const char* signal, const std::string& name,
                               const std::string& model = "n_layer: 1, n_head: 2, d_model: 16",
-                              int steps = 4000) {
+                              int steps = 20000) {
   TinyRun run(name);
   ASSERT_EQ(kiln("train " + run.config("straight", steps, model)).exit_code, 0);
   std::string config = run.config("interrupted", steps, model);
@@ -217,11 +217,11 @@ TEST(CliResumeTest, AfterSigkillFromLastPeriodicCheckpointIsBitIdentical) {
 constexpr const char* kTinyBert = "arch: bert, n_layer: 1, n_head: 2, d_model: 16";
 
 TEST(CliResumeTest, BertAfterSigtermIsBitIdentical) {
-  check_interrupted_resume("TERM", "bert_term", kTinyBert, 4000);
+  check_interrupted_resume("TERM", "bert_term", kTinyBert, 12000);
 }
 
 TEST(CliResumeTest, BertAfterSigkillIsBitIdentical) {
-  check_interrupted_resume("KILL", "bert_kill", kTinyBert, 4000);
+  check_interrupted_resume("KILL", "bert_kill", kTinyBert, 12000);
 }
 
 TEST(CliConfigErrorTest, EachBadConfigExitsWithOneLineNamingTheKey) {

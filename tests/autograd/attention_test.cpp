@@ -205,6 +205,10 @@ TEST(AttentionOpTest, PaddingBackwardMatchesFiniteDifference) {
   o.key_padding_mask = prefix_mask(9, {3}, /*as_int=*/false);
   o.causal = true;
   expect_gradients({1, 3, 7, 4}, {1, 3, 9, 4}, o);
+  // BERT's shape class: no causal mask, padded keys, and rows and keys in more than one tile.
+  o.causal = false;
+  o.key_padding_mask = prefix_mask(130, {130, 100}, /*as_int=*/true);
+  expect_gradients({2, 1, 130, 2}, {2, 1, 130, 2}, o);
 }
 
 TEST(AttentionOpTest, DropoutBackwardMatchesFiniteDifference) {

@@ -34,6 +34,8 @@ class BertTask : public Task {
   // held-out examples (eval.batches * batch_size of them).
   Metrics evaluate() override;
   std::string serialized_tokenizer() const override { return tokenizer_->serialize(); }
+  // The training batches: batch k is what train_loss(k, 0, ...) trains on when grad_accum is 1.
+  const BertBatches& train_batches() const { return *batches_; }
 
  private:
   nn::BertLosses loss_of(const BertBatch& batch, uint64_t dropout_seed) const;

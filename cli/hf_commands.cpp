@@ -23,6 +23,8 @@ int import_hf_command(int argc, char** argv) {
         "tokenizer_config.json (BERT). GPT2LMHeadModel/GPT2Model and BertForPreTraining/\n"
         "BertForMaskedLM/BertModel weights are accepted; parameters the file lacks (e.g. the\n"
         "pre-training heads of a BertModel) keep a fresh initialisation and are listed.\n"
+        "A BertForSequenceClassification (config.json architectures, or an id2label) becomes\n"
+        "a bert-classifier checkpoint with data.labels from id2label, in id order.\n"
         "  --out PATH.h5  the checkpoint to write\n"
         "  --seed N       seed of that initialisation, and run.seed of the checkpoint's config\n"
         "                 (default 1337)");
@@ -49,10 +51,12 @@ int export_hf_command(int argc, char** argv) {
     std::puts(
         "usage: kiln export-hf CHECKPOINT --out DIR\n"
         "\n"
-        "Writes a GPT or BERT checkpoint as a Hugging Face transformers folder: config.json\n"
-        "(GPT2LMHeadModel or BertForPreTraining), model.safetensors (float32; tied weights once,\n"
-        "as save_pretrained writes them) and the tokenizer (vocab.json + merges.txt, or\n"
-        "vocab.txt), so from_pretrained(DIR) loads it. Needs a bpe or wordpiece tokenizer.\n"
+        "Writes a GPT, BERT or bert-classifier checkpoint as a Hugging Face transformers\n"
+        "folder: config.json (GPT2LMHeadModel, BertForPreTraining, or\n"
+        "BertForSequenceClassification with id2label/label2id from data.labels),\n"
+        "model.safetensors (float32; tied weights once, as save_pretrained writes them) and\n"
+        "the tokenizer (vocab.json + merges.txt, or vocab.txt), so from_pretrained(DIR)\n"
+        "loads it. Needs a bpe or wordpiece tokenizer.\n"
         "  --out DIR  the folder to write (created if needed; files in it are replaced)");
     return 0;
   }
@@ -75,8 +79,9 @@ int forward_command(int argc, char** argv) {
         "  IN.h5:  /input_ids, integers [batch, seq]; for BERT optionally /token_type_ids\n"
         "          (default 0) and /attention_mask (1 = token, 0 = padding; default 1)\n"
         "  OUT.h5: /logits float32 [batch, seq, vocab] (BERT: masked-LM logits at every\n"
-        "          position); BERT also /last_hidden_state [batch, seq, d], /pooled [batch, d]\n"
-        "          and /nsp_logits [batch, 2]");
+        "          position; bert-classifier: [batch, num_labels]); both BERTs also\n"
+        "          /last_hidden_state [batch, seq, d] and /pooled [batch, d], BERT\n"
+        "          /nsp_logits [batch, 2]");
     return 0;
   }
   KILN_CHECK(args.positionals().empty(), "kiln forward: expected no positional arguments, got '",

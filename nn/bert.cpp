@@ -234,6 +234,23 @@ Tensor BertForSequenceClassification::forward(const Tensor& input_ids, const Ten
   return classifier_->forward(pooled);                                                     // [B, L]
 }
 
+BertOutput BertForSequenceClassification::encode(const Tensor& input_ids,
+                                                 const Tensor& token_type_ids,
+                                                 const Tensor& attention_mask,
+                                                 uint64_t dropout_seed) const {
+  SeedStream seeds(dropout_seed);  // forward's stream: the same encoder masks
+  return bert_->forward(input_ids, token_type_ids, attention_mask, seeds,
+                        "BertForSequenceClassification::encode");
+}
+
+Tensor BertForSequenceClassification::classify(const Tensor& pooled) const {
+  // In training forward draws a dropout mask here; a caller of classify has no seed for it.
+  KILN_CHECK(!is_training(),
+             "BertForSequenceClassification::classify: expected evaluation mode (train(false)), "
+             "got training mode");
+  return classifier_->forward(pooled);  // [B, L]
+}
+
 BertClassifierLoss BertForSequenceClassification::loss(const Tensor& input_ids,
                                                        const Tensor& token_type_ids,
                                                        const Tensor& attention_mask,

@@ -124,6 +124,13 @@ class BertForSequenceClassification : public Module {
   // Inputs as Bert::forward -> logits [B, num_labels].
   Tensor forward(const Tensor& input_ids, const Tensor& token_type_ids = Tensor(),
                  const Tensor& attention_mask = Tensor(), uint64_t dropout_seed = 0) const;
+  // Inputs as Bert::forward -> the encoder's hidden [B, T, d] and pooled [B, d] (the head's
+  // input), with the encoder's dropout masks those of forward with the same seed.
+  BertOutput encode(const Tensor& input_ids, const Tensor& token_type_ids = Tensor(),
+                    const Tensor& attention_mask = Tensor(), uint64_t dropout_seed = 0) const;
+  // pooled: [B, d] -> logits [B, num_labels]; evaluation mode only (no dropout), where
+  // classify(encode(...).pooled) equals forward(...).
+  Tensor classify(const Tensor& pooled) const;
   // Mean cross-entropy of the logits against labels (int32 [B], each in [0, num_labels)).
   BertClassifierLoss loss(const Tensor& input_ids, const Tensor& token_type_ids,
                           const Tensor& attention_mask, const Tensor& labels,

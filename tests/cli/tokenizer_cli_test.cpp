@@ -1,5 +1,6 @@
 // `kiln tokenizer train|encode` and `kiln embed` as a user runs them: trained and downloaded
-// tokenizers over JSON lines, error messages, and a tiny BERT checkpoint's embedding.
+// tokenizers over JSON lines, error messages, and a tiny BERT (and BERT classifier)
+// checkpoint's embedding.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -87,6 +88,30 @@ class TokenizerCliTest : public ::testing::Test {
     EXPECT_TRUE(fs::exists(out));
     EXPECT_FALSE(fs::exists(out + ".tmp"));
     return out;
+  }
+
+  // Trains a tiny BERT for 2 steps; returns its checkpoint.
+  std::string tiny_bert() {
+    {
+      std::ofstream docs(dir_ / "docs.txt");
+      for (int d = 0; d < 40; ++d) {
+        for (int s = 0; s < 4; ++s)
+          docs << "document " << d % 9 << " says thing " << s << " about topic " << d % 5 << ".\n";
+        docs << "\n";
+      }
+    }
+    std::ofstream(dir_ / "bert.yaml")
+        << "run: {name: bert, out_dir: " << (dir_ / "bert").string() << "}\n"
+        << "data: {train_files: [" << (dir_ / "docs.txt").string()
+        << "], val_fraction: 0.2, tokenizer_vocab_size: 120, max_predictions_per_seq: 4}\n"
+        << "model: {arch: bert, n_layer: 1, n_head: 2, d_model: 16, max_seq_len: 32}\n"
+        << "train: {batch_size: 4, seq_len: 24, max_steps: 2, optimizer: {lr: 1.0e-3}}\n"
+        << "eval: {every: 0}\n";
+    CommandResult r = kiln("train " + (dir_ / "bert.yaml").string());
+    EXPECT_EQ(r.exit_code, 0) << r.out;
+    const std::string checkpoint = (dir_ / "bert" / "ckpt-00000002.h5").string();
+    EXPECT_TRUE(fs::exists(checkpoint)) << r.out;
+    return checkpoint;
   }
 
   fs::path dir_;
@@ -242,27 +267,10 @@ TEST_F(TokenizerCliTest, Gpt2Files) {
 }
 
 TEST_F(TokenizerCliTest, EmbedATinyBertCheckpoint) {
-  {
-    std::ofstream docs(dir_ / "docs.txt");
-    for (int d = 0; d < 40; ++d) {
-      for (int s = 0; s < 4; ++s)
-        docs << "document " << d % 9 << " says thing " << s << " about topic " << d % 5 << ".\n";
-      docs << "\n";
-    }
-  }
-  std::ofstream(dir_ / "bert.yaml")
-      << "run: {name: bert, out_dir: " << (dir_ / "bert").string() << "}\n"
-      << "data: {train_files: [" << (dir_ / "docs.txt").string()
-      << "], val_fraction: 0.2, tokenizer_vocab_size: 120, max_predictions_per_seq: 4}\n"
-      << "model: {arch: bert, n_layer: 1, n_head: 2, d_model: 16, max_seq_len: 32}\n"
-      << "train: {batch_size: 4, seq_len: 24, max_steps: 2, optimizer: {lr: 1.0e-3}}\n"
-      << "eval: {every: 0}\n";
-  CommandResult r = kiln("train " + (dir_ / "bert.yaml").string());
-  ASSERT_EQ(r.exit_code, 0) << r.out;
-  const std::string checkpoint = (dir_ / "bert" / "ckpt-00000002.h5").string();
-  ASSERT_TRUE(fs::exists(checkpoint)) << r.out;
+  const std::string checkpoint = tiny_bert();
+  ASSERT_TRUE(fs::exists(checkpoint));
 
-  r = kiln("embed --checkpoint " + checkpoint + " --text 'Document 3 says thing'");
+  CommandResult r = kiln("embed --checkpoint " + checkpoint + " --text 'Document 3 says thing'");
   ASSERT_EQ(r.exit_code, 0) << r.out;
   EXPECT_EQ(r.out.rfind("{\"tokens\": [\"[CLS]\", ", 0), 0u) << r.out;
   EXPECT_NE(r.out.find(", \"[SEP]\"], \"ids\": ["), std::string::npos) << r.out;
@@ -294,6 +302,35 @@ TEST_F(TokenizerCliTest, EmbedATinyBertCheckpoint) {
   EXPECT_NE(r.out.find("expected at most 30 WordPiece tokens"), std::string::npos) << r.out;
 }
 
+TEST_F(TokenizerCliTest, EmbedUsesTheEncoderOfAClassifierCheckpoint) {
+  const std::string bert = tiny_bert();
+  ASSERT_TRUE(fs::exists(bert));
+  {
+    std::ofstream labelled(dir_ / "labelled.jsonl");
+    for (int i = 0; i < 12; ++i)
+      labelled << "{\"text\": \"document " << i << " says thing\", \"label\": \""
+               << (i % 2 ? "odd" : "even") << "\"}\n";
+  }
+  // One step with the encoder frozen: the classifier's bert.* are the BERT checkpoint's.
+  std::ofstream(dir_ / "cls.yaml")
+      << "run: {name: cls, out_dir: " << (dir_ / "cls").string() << "}\n"
+      << "data: {train_files: [" << (dir_ / "labelled.jsonl").string()
+      << "], labels: [even, odd]}\n"
+      << "model: {init_from: " << bert << ", arch: bert-classifier}\n"
+      << "train: {batch_size: 4, seq_len: 16, max_steps: 1, freeze: [\"bert.*\"], "
+         "optimizer: {lr: 1.0e-3}}\n"
+      << "eval: {every: 0}\n";
+  CommandResult r = kiln("train " + (dir_ / "cls.yaml").string());
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const std::string classifier = (dir_ / "cls" / "ckpt-00000001.h5").string();
+  ASSERT_TRUE(fs::exists(classifier)) << r.out;
+
+  r = kiln("embed --checkpoint " + classifier + " --text 'Document 3 says thing'");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(numbers_after(r.out, "pooled").size(), 16u) << r.out;
+  EXPECT_EQ(r.out, kiln("embed --checkpoint " + bert + " --text 'Document 3 says thing'").out);
+}
+
 TEST_F(TokenizerCliTest, EmbedRefusesAGptCheckpoint) {
   std::ofstream(dir_ / "gpt.yaml")
       << "run: {name: gpt, out_dir: " << (dir_ / "gpt").string() << "}\n"
@@ -308,8 +345,10 @@ TEST_F(TokenizerCliTest, EmbedRefusesAGptCheckpoint) {
   const std::string checkpoint = (dir_ / "gpt" / "ckpt-00000001.h5").string();
   r = kiln("embed --checkpoint " + checkpoint + " --text hi");
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_EQ(r.out, "error: kiln embed: expected a BERT checkpoint (model.arch bert), got " +
-                       checkpoint + " with model.arch gpt\n");
+  EXPECT_EQ(r.out,
+            "error: kiln embed: expected a BERT checkpoint (model.arch bert or bert-classifier), "
+            "got " +
+                checkpoint + " with model.arch gpt\n");
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // BertForSequenceClassification: Hugging Face names and shapes, the encoder shared with
 // BertForPreTraining (same names, same initial values), logits against a plain-loop head, a
-// tiny classifier that overfits one batch, and bad labels.
+// tiny classifier that overfits one batch, encode + classify as forward split in two (what
+// `kiln forward` and `kiln embed` use), and bad labels.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -12,6 +13,7 @@
 #include "nn/adamw.h"
 #include "nn/bert.h"
 #include "nn/parameter_arena.h"
+#include "tests/error_of.h"
 
 namespace kiln::nn {
 namespace {
@@ -79,6 +81,28 @@ TEST(BertClassifierTest, LogitsAreTheClassifierOfThePooledOutput) {
       for (int64_t k = 0; k < 8; ++k) expected += pooled.data()[r * 8 + k] * w[l * 8 + k];
       EXPECT_NEAR(logits.data()[r * 3 + l], expected, 1e-5f) << r << ", " << l;
     }
+}
+
+TEST(BertClassifierTest, EncodeThenClassifyIsForwardInEvaluationMode) {
+  BertConfig c = tiny_config();
+  c.dropout = c.attention_dropout = 0.1f;
+  BertForSequenceClassification model(c, 3, 3);
+  Bert pretraining(c, 3);  // the same encoder weights
+  NoGradGuard no_grad;
+  // Training mode: the encoder draws its masks from the seed as Bert::forward does.
+  BertOutput encoded = model.encode(kIds, Tensor(), kMask, 11);
+  BertOutput reference = pretraining.forward(kIds, Tensor(), kMask, 11);
+  EXPECT_EQ(encoded.last_hidden_state.to_floats(), reference.last_hidden_state.to_floats());
+  EXPECT_EQ(encoded.pooled.to_floats(), reference.pooled.to_floats());
+  EXPECT_EQ(error_of([&] { model.classify(encoded.pooled); }),
+            "BertForSequenceClassification::classify: expected evaluation mode (train(false)), "
+            "got training mode");
+
+  model.train(false);
+  encoded = model.encode(kIds, Tensor(), kMask);
+  ASSERT_EQ(encoded.last_hidden_state.shape(), (Shape{2, 6, 8}));
+  EXPECT_EQ(model.classify(encoded.pooled).to_floats(),
+            model.forward(kIds, Tensor(), kMask).to_floats());
 }
 
 TEST(BertClassifierTest, OverfitsOneBatch) {

@@ -1,8 +1,8 @@
-// Hugging Face import/export and `kiln forward`: tiny GPT-2 and BERT folders written here
-// (F32 and F16, with and without prefixes, tied copies and buffers, legacy gamma/beta names)
-// are imported, and forward's outputs are checked against a plain-loop double-precision
-// reference written from the HF architecture, independent of kiln's model code. Export then
-// import is bit-identical; every malformed input has its message checked.
+// Hugging Face import/export and `kiln forward`: tiny GPT-2, BERT and BERT classifier folders
+// written here (F32 and F16, with and without prefixes, tied copies and buffers, legacy
+// gamma/beta names) are imported, and forward's outputs are checked against a plain-loop
+// double-precision reference written from the HF architecture, independent of kiln's model
+// code. Export then import is bit-identical; every malformed input has its message checked.
 #include "train/hf_import.h"
 
 #include <gtest/gtest.h>
@@ -28,10 +28,12 @@
 #include "data/json.h"
 #include "data/safetensors.h"
 #include "data/tokenizer.h"
+#include "nn/bert.h"
 #include "nn/gpt.h"
 #include "nn/parameter_arena.h"
 #include "tests/error_of.h"
 #include "train/checkpoint.h"
+#include "train/classify_task.h"
 #include "train/config.h"
 #include "train/gpt_task.h"
 #include "train/hdf5_file.h"
@@ -133,6 +135,19 @@ Params bert_params(uint32_t seed) {
   make.layer_norm(p, "cls.predictions.transform.LayerNorm", m.d);
   make.matrix(p, "cls.seq_relationship.weight", 2, m.d);
   make.bias(p, "cls.seq_relationship.bias", 2);
+  return p;
+}
+
+// BertForSequenceClassification with kLabels classes: bert_params(seed)'s encoder (its cls.*
+// heads dropped) and a classifier [kLabels, d] + [kLabels].
+constexpr int kLabels = 3;
+Params classifier_params(uint32_t seed) {
+  Params p;
+  for (const auto& [name, param] : bert_params(seed))
+    if (!name.starts_with("cls.")) p[name] = param;
+  ParamMaker make(seed + 1000);
+  make.matrix(p, "classifier.weight", kLabels, kBert.d);
+  make.bias(p, "classifier.bias", kLabels);
   return p;
 }
 
@@ -383,6 +398,18 @@ std::string bert_config_json() {
   "position_embedding_type": "absolute", "type_vocab_size": 2, "vocab_size": 30})";
 }
 
+// A BertForSequenceClassification's config.json: id2label in a key order other than id order,
+// so that import must sort by id (labels: sports, news, arts).
+std::string classifier_config_json() {
+  std::string text = bert_config_json();
+  const std::string from = R"("architectures": ["BertForPreTraining"],)";
+  text.replace(text.find(from), from.size(),
+               R"("architectures": ["BertForSequenceClassification"],
+  "id2label": {"0": "sports", "2": "arts", "1": "news"},
+  "label2id": {"arts": 2, "news": 1, "sports": 0},)");
+  return text;
+}
+
 void write_gpt_folder(const fs::path& dir, const Params& p, const FolderOptions& o) {
   fs::create_directories(dir);
   write_file(dir / "config.json", gpt_config_json());
@@ -442,6 +469,13 @@ void write_bert_folder(const fs::path& dir, const Params& p, const FolderOptions
     extra.push_back({key_of("bert.embeddings.position_ids"), "I64", {1, kBert.P}, keep.back()});
   }
   write_model(dir, p, o, key_of, extra);
+}
+
+// write_bert_folder with `config_json` as config.json.
+void write_classifier_folder(const fs::path& dir, const Params& p, const FolderOptions& o,
+                             const std::string& config_json = classifier_config_json()) {
+  write_bert_folder(dir, p, o);
+  write_file(dir / "config.json", config_json);
 }
 
 // ---- the fixture ---------------------------------------------------------------------------
@@ -718,6 +752,158 @@ TEST_F(HfImportTest, ExportRefusesACharTokenizer) {
             "export-hf: expected a bpe or wordpiece tokenizer, got char");
 }
 
+// ---- BERT classifier -------------------------------------------------------------------------
+
+// /logits of `out` equal BertForSequenceClassification::forward (eval mode) of `checkpoint` on
+// the BERT inputs above, within 1e-5.
+void expect_logits_match_model(const std::string& out, const std::string& checkpoint) {
+  const LoadedClassifier c = load_classifier(checkpoint);  // in evaluation mode
+  const Shape shape = {2, 12};
+  const Tensor want =
+      c.model->forward(Tensor::from_ints(shape, kBertIds), Tensor::from_ints(shape, kBertTypes),
+                       Tensor::from_ints(shape, kBertMask));
+  const Tensor got = Hdf5File(out, Hdf5File::Mode::kRead).read_tensor("/logits");
+  ASSERT_EQ(got.shape(), (Shape{2, c.config.model.num_labels}));
+  ASSERT_EQ(want.shape(), got.shape());
+  for (int64_t i = 0; i < got.numel(); ++i)
+    EXPECT_NEAR(got.data()[i], want.data()[i], 1e-5) << "logit " << i;
+}
+
+TEST_F(HfImportTest, ClassifierForwardMatchesReferenceAndTheModel) {
+  const Params p = classifier_params(14);
+  FolderOptions o;
+  o.buffers = true;
+  write_classifier_folder(dir_ / "cls", p, o);
+  HfImportSummary s = import_hf(path("cls"), path("cls.h5"));
+  EXPECT_EQ(s.arch, "bert-classifier");
+  EXPECT_EQ(s.tensors_copied, static_cast<int64_t>(p.size()));
+  EXPECT_TRUE(s.initialised.empty());
+  EXPECT_EQ(s.skipped, std::vector<std::string>{"bert.embeddings.position_ids"});
+  expect_model_equals(path("cls.h5"), p);
+  const Config config = parse_config(load_checkpoint(path("cls.h5")).state.config_yaml, "c");
+  EXPECT_EQ(config.model.arch, "bert-classifier");
+  EXPECT_EQ(config.data.labels, (std::vector<std::string>{"sports", "news", "arts"}));  // by id
+  EXPECT_EQ(config.model.num_labels, kLabels);
+  EXPECT_EQ(config.data.format, "jsonl");
+
+  const std::string out = forward(path("cls.h5"), kBertIds, 2, kBertTypes, kBertMask);
+  expect_logits_match_model(out, path("cls.h5"));
+  // Against the double-precision reference too: the encoder of bert_params(14), then the head.
+  Hdf5File f(out, Hdf5File::Mode::kRead);
+  EXPECT_FALSE(f.has("/nsp_logits"));
+  const int T = 12, d = kBert.d;
+  Tensor logits = f.read_tensor("/logits"), hidden = f.read_tensor("/last_hidden_state"),
+         pooled = f.read_tensor("/pooled");
+  ASSERT_EQ(hidden.shape(), (Shape{2, T, d}));
+  ASSERT_EQ(pooled.shape(), (Shape{2, d}));
+  for (int b = 0; b < 2; ++b) {
+    auto row = [&](const std::vector<int32_t>& v) {
+      return std::vector<int32_t>(v.begin() + T * b, v.begin() + T * (b + 1));
+    };
+    BertReference r =
+        bert_reference(bert_params(14), row(kBertIds), row(kBertTypes), row(kBertMask));
+    const std::string what = "batch row " + std::to_string(b);
+    expect_close(hidden, b * T * d, r.hidden, 1e-4, what + ": last_hidden_state");
+    expect_close(pooled, b * d, r.pooled, 1e-4, what + ": pooled");
+    expect_close(logits, b * kLabels,
+                 linear(r.pooled, 1, p.at("classifier.weight"), p.at("classifier.bias"), true),
+                 1e-4, what + ": logits");
+  }
+
+  // Without architectures an id2label names a classifier; keys without "bert." work too.
+  std::string bare = classifier_config_json();
+  const std::string architectures = R"("architectures": ["BertForSequenceClassification"],)";
+  bare.erase(bare.find(architectures), architectures.size());
+  o.prefix = false;
+  write_classifier_folder(dir_ / "bare", p, o, bare);
+  EXPECT_EQ(import_hf(path("bare"), path("bare.h5")).arch, "bert-classifier");
+  expect_model_equals(path("bare.h5"), p);
+}
+
+TEST_F(HfImportTest, ClassifierWithoutId2labelHasHfDefaultLabelsAndAFreshHead) {
+  Params p = classifier_params(15);
+  FolderOptions o;
+  o.leave_out = {"classifier."};  // a BertModel saved under the classifier's name
+  std::string config = classifier_config_json();
+  const size_t from = config.find(R"("id2label")");
+  config.erase(from, config.find(R"("attention_probs_dropout_prob")") - from);  // and label2id
+  write_classifier_folder(dir_ / "cls", p, o, config);
+  HfImportSummary s = import_hf(path("cls"), path("cls.h5"));
+  EXPECT_EQ(sorted(s.initialised), sorted({"classifier.weight", "classifier.bias"}));
+  const Config c = parse_config(load_checkpoint(path("cls.h5")).state.config_yaml, "c");
+  EXPECT_EQ(c.data.labels, (std::vector<std::string>{"LABEL_0", "LABEL_1"}));
+  expect_model_equals(path("cls.h5"), p, {"classifier."});
+}
+
+TEST_F(HfImportTest, ClassifierExportThenImportIsBitIdentical) {
+  // A classifier as a kiln fine-tuning run leaves it: its own config (labels in class order,
+  // jsonl data) and weights far from their initialisation.
+  std::string vocab;
+  for (const std::string& token : bert_vocab()) vocab += token + "\n";
+  write_file(dir_ / "vocab.txt", vocab);
+  const Config config = parse_config(
+      "run: {name: cls}\n"
+      "data: {train_files: [reviews.jsonl], labels: [pos, neg, mixed], vocab_file: " +
+          path("vocab.txt") +
+          "}\n"
+          "model: {arch: bert-classifier, vocab_size: 30, n_layer: 2, n_head: 2, d_model: 16, "
+          "d_ff: 40, max_seq_len: 24, dropout: 0.1}\n"
+          "train: {batch_size: 4, seq_len: 16, max_steps: 10, optimizer: {lr: 1.0e-4}}\n",
+      "cls.yaml");
+  const Tokenizer tokenizer(WordPieceTokenizer::from_vocab_file(path("vocab.txt"), true));
+  nn::BertForSequenceClassification model(
+      bert_classifier_config_for(config, *tokenizer.as<WordPieceTokenizer>()),
+      config.model.num_labels, 1);
+  nn::ParameterArena arena(model);
+  std::mt19937 rng(16);
+  std::normal_distribution<float> normal(0.0f, 0.2f);
+  for (const auto& [name, t] : arena.named_parameters())
+    for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] += normal(rng);
+  save_checkpoint(path("cls-1.h5"), arena, nullptr, {0, 0, to_yaml(config), tokenizer.serialize()});
+
+  export_hf(path("cls-1.h5"), path("out"));
+  import_hf(path("out"), path("cls-2.h5"));
+  Checkpoint first = load_checkpoint(path("cls-1.h5")), second = load_checkpoint(path("cls-2.h5"));
+  ASSERT_EQ(first.model.size(), second.model.size());
+  for (const auto& [key, t] : first.model) {
+    ASSERT_TRUE(second.model.count(key)) << key;
+    EXPECT_EQ(t.shape(), second.model.at(key).shape()) << key;
+    EXPECT_EQ(std::memcmp(t.data(), second.model.at(key).data(), t.numel() * 4), 0) << key;
+  }
+  EXPECT_EQ(first.state.tokenizer, second.state.tokenizer);
+  const Config imported = parse_config(second.state.config_yaml, "second");
+  EXPECT_EQ(imported.data.labels, config.data.labels);  // the same names in the same order
+  EXPECT_EQ(imported.model, config.model);
+
+  // model.safetensors: the checkpoint's tensors under HF's names, F32, no pre-training heads.
+  SafetensorsReader reader(path("out") + "/model.safetensors");
+  EXPECT_EQ(reader.entries().size(), first.model.size());
+  for (const SafetensorsEntry& e : reader.entries()) {
+    EXPECT_EQ(e.dtype, "F32") << e.name;
+    ASSERT_TRUE(first.model.count(e.name)) << e.name;
+    EXPECT_EQ(Shape(e.shape.begin(), e.shape.end()), first.model.at(e.name).shape()) << e.name;
+  }
+  ASSERT_NE(reader.find("classifier.weight"), nullptr);
+  EXPECT_EQ(reader.find("classifier.weight")->shape, (std::vector<int64_t>{3, 16}));
+  EXPECT_EQ(reader.find("classifier.bias")->shape, (std::vector<int64_t>{3}));
+  EXPECT_EQ(reader.find("cls.seq_relationship.weight"), nullptr);
+
+  // config.json: what from_pretrained needs to name the classes.
+  const json::Value hf = json::parse(read_text_file(path("out/config.json")), "config.json");
+  EXPECT_EQ(json::write(hf.at("architectures")), R"(["BertForSequenceClassification"])");
+  EXPECT_EQ(json::write(hf.at("id2label")), R"({"0":"pos","1":"neg","2":"mixed"})");
+  EXPECT_EQ(json::write(hf.at("label2id")), R"({"pos":0,"neg":1,"mixed":2})");
+  EXPECT_EQ(hf.at("problem_type").as_string(), "single_label_classification");
+  EXPECT_EQ(hf.at("model_type").as_string(), "bert");
+  EXPECT_EQ(hf.at("hidden_size").as_int(), 16);
+  EXPECT_EQ(hf.at("intermediate_size").as_int(), 40);
+  EXPECT_EQ(read_text_file(path("out/vocab.txt")), vocab);
+  EXPECT_TRUE(fs::exists(path("out/tokenizer_config.json")));
+
+  expect_logits_match_model(forward(path("cls-1.h5"), kBertIds, 2, kBertTypes, kBertMask),
+                            path("cls-1.h5"));
+}
+
 // ---- errors ----------------------------------------------------------------------------------
 
 TEST_F(HfImportTest, ShapeDisagreeingWithConfigNamesTheTensorAndBothShapes) {
@@ -747,6 +933,43 @@ TEST_F(HfImportTest, UnexpectedKeysAndDuplicateSpellingsAreNamed) {
             path("gpt2") +
                 "/model.safetensors: expected one tensor for 'transformer.wte.weight', got both "
                 "'transformer.wte.weight' and 'wte.weight'");
+}
+
+TEST_F(HfImportTest, ClassifierErrorsNameTheTensorOrKey) {
+  Params p = classifier_params(17);
+  p["classifier.weight"] = {{2, kBert.d}, std::vector<float>(2 * kBert.d, 0.5f)};  // 3 labels
+  write_classifier_folder(dir_ / "cls", p, FolderOptions());
+  EXPECT_EQ(error_of([&] { import_hf(path("cls"), path("x.h5")); }),
+            path("cls") +
+                "/model.safetensors: tensor 'classifier.weight': expected shape [3, 16] (from "
+                "config.json), got [2, 16]");
+  EXPECT_FALSE(fs::exists(path("x.h5")));
+
+  Params heads = classifier_params(17);
+  heads["cls.predictions.bias"] = {{kBert.V}, std::vector<float>(kBert.V, 0.0f)};
+  write_classifier_folder(dir_ / "cls", heads, FolderOptions());
+  EXPECT_EQ(error_of([&] { import_hf(path("cls"), path("x.h5")); }),
+            path("cls") +
+                "/model.safetensors: expected only BertForSequenceClassification parameters and "
+                "buffers, got the unexpected key 'cls.predictions.bias'");
+
+  const std::string config = path("cls") + "/config.json";
+  auto import_with = [&](const std::string& from, const std::string& to) {
+    std::string text = classifier_config_json();
+    text.replace(text.find(from), from.size(), to);
+    write_file(config, text);
+    return error_of([&] { import_hf(path("cls"), path("x.h5")); });
+  };
+  EXPECT_EQ(import_with(R"("2": "arts")", R"("3": "arts")"),
+            config + ": id2label: expected each of the keys \"0\" to \"2\" once, got \"3\"");
+  EXPECT_EQ(import_with(R"("model_type")", R"("problem_type": "regression", "model_type")"),
+            config +
+                ": problem_type: expected \"single_label_classification\" (what kiln "
+                "implements), got \"regression\"");
+  EXPECT_EQ(import_with(R"("news")", R"("world news")"),
+            config +
+                " (as a kiln config):2: data.labels: expected a list of distinct names of "
+                "letters, digits, '_', '-' and '.', got [\"sports\", \"world news\", \"arts\"]");
 }
 
 TEST_F(HfImportTest, TiedCopyMustEqualItsOriginal) {

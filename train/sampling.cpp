@@ -14,37 +14,58 @@
 
 namespace kiln {
 
-int32_t sample_token(const float* logits, int64_t vocab_size, const SamplingOptions& options,
-                     uint64_t draw) {
-  if (options.temperature <= 0.0f)
-    return static_cast<int32_t>(std::max_element(logits, logits + vocab_size) - logits);
-  // Candidates by descending logit (ties by id, so the order is deterministic).
-  std::vector<int32_t> order(static_cast<std::size_t>(vocab_size));
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
+namespace {
+
+// The tokens a draw may pick, in ascending id order: every token, or the top_k most likely and
+// of those the smallest most-likely prefix whose probability reaches top_p.
+std::vector<int32_t> candidates(const float* logits, int64_t vocab_size,
+                                const SamplingOptions& options, float top) {
+  std::vector<int32_t> ids(static_cast<std::size_t>(vocab_size));
+  std::iota(ids.begin(), ids.end(), 0);
+  if (options.top_k <= 0 && options.top_p >= 1.0f) return ids;
+  // By descending logit, ties by id, so the cut is deterministic.
+  std::stable_sort(ids.begin(), ids.end(),
                    [&](int32_t a, int32_t b) { return logits[a] > logits[b]; });
-  std::size_t keep = order.size();
+  std::size_t keep = ids.size();
   if (options.top_k > 0)
     keep = std::min<std::size_t>(keep, static_cast<std::size_t>(options.top_k));
-  std::vector<double> p(keep);
-  const double top = logits[order[0]];
-  double total = 0;
-  for (std::size_t i = 0; i < keep; ++i)
-    total += p[i] = std::exp((logits[order[i]] - top) / options.temperature);
   if (options.top_p < 1.0f) {
-    // Smallest prefix whose probability reaches top_p (always at least one token).
+    std::vector<double> p(keep);
+    double total = 0;
+    for (std::size_t i = 0; i < keep; ++i)
+      total += p[i] = std::exp((logits[ids[i]] - top) / options.temperature);
     double running = 0;
     std::size_t i = 0;
     while (i < keep && running < options.top_p * total) running += p[i++];
     keep = std::max<std::size_t>(i, 1);
-    total = running > 0 ? running : p[0];
   }
+  ids.resize(keep);
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+}  // namespace
+
+int32_t sample_token(const float* logits, int64_t vocab_size, const SamplingOptions& options,
+                     uint64_t draw) {
+  if (options.temperature <= 0.0f)
+    return static_cast<int32_t>(std::max_element(logits, logits + vocab_size) - logits);
+  const float top = *std::max_element(logits, logits + vocab_size);
+  const std::vector<int32_t> ids = candidates(logits, vocab_size, options, top);
+  std::vector<double> p(ids.size());
+  double total = 0;
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    total += p[i] = std::exp((logits[ids[i]] - top) / options.temperature);
+  // The inverse CDF is walked in id order, not by probability: logits that differ in their last
+  // bits (the cached and the full forward pass round differently) then change the pick only when
+  // u lands within that difference of a boundary. Walking a sorted order, two near-equal logits
+  // that swap places would change it almost every time on a flat distribution.
   double u = random_uniform(options.seed, draw) * total;
-  for (std::size_t i = 0; i < keep; ++i) {
-    if (u < p[i]) return order[i];
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (u < p[i]) return ids[i];
     u -= p[i];
   }
-  return order[keep - 1];
+  return ids.back();
 }
 
 void apply_repetition_penalty(float* logits, int64_t vocab_size, std::span<const int32_t> ids,

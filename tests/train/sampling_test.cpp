@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
@@ -65,6 +66,25 @@ TEST(SamplingTest, SamplingCoversMoreThanTheTopToken) {
   EXPECT_GT(counts[2], 0);
   EXPECT_GT(counts[3], 0);
   EXPECT_GT(counts[1], counts[4]);
+}
+
+TEST(SamplingTest, LastBitChangesToAFlatDistributionKeepTheDraws) {
+  // A near-uniform 50k-token distribution, as from an untrained GPT-2-sized head, and the same
+  // logits moved by about 1e-7: far less than the cached and full forward passes may differ by
+  // in relative terms, but more than the gaps between neighbouring logits, so a sort reorders.
+  const int64_t vocab = 50000;
+  std::vector<float> logits(vocab), moved(vocab);
+  for (int64_t i = 0; i < vocab; ++i) {
+    logits[i] = 1e-3f * std::sin(0.37f * static_cast<float>(i));
+    moved[i] = logits[i] + 1e-7f * std::cos(3.1f * static_cast<float>(i));
+  }
+  // No top-k or top-p cut here: a cut through a flat distribution can itself move with the
+  // last bits, which no walk order prevents.
+  SamplingOptions options;
+  for (uint64_t draw = 0; draw < 200; ++draw)
+    EXPECT_EQ(sample_token(logits.data(), vocab, options, draw),
+              sample_token(moved.data(), vocab, options, draw))
+        << "draw " << draw;
 }
 
 TEST(SamplingTest, RepetitionPenaltyChangesTheArgmax) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "tests/error_of.h"
 
 namespace kiln {
 namespace {
@@ -20,17 +21,6 @@ namespace {
 namespace fs = std::filesystem;
 
 const std::vector<std::string> kLabels = {"food", "law", "love"};
-
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a kiln::Error";
-  return "";
-}
 
 class LabelledTextTest : public ::testing::Test {
  protected:

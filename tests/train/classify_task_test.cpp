@@ -12,6 +12,7 @@
 #include <map>
 
 #include "base/error.h"
+#include "tests/error_of.h"
 #include "train/checkpoint.h"
 #include "train/hdf5_file.h"
 #include "train/trainer.h"
@@ -19,17 +20,6 @@
 namespace kiln {
 namespace {
 namespace fs = std::filesystem;
-
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a kiln::Error";
-  return "";
-}
 
 double metric(const Metrics& m, const std::string& key) {
   for (const auto& [k, v] : m)

@@ -1,5 +1,5 @@
-// BpeTokenizer: reading vocab.json (a small JSON object reader) and merges.txt, the merge loop
-// with its word cache, decoding, and the text forms (HF files and kiln's serialised form).
+// BpeTokenizer: reading vocab.json and merges.txt, the merge loop with its word cache,
+// decoding, and the text forms (HF files and kiln's serialised form).
 #include "data/bpe.h"
 
 #include <algorithm>
@@ -11,6 +11,7 @@
 #include "base/error.h"
 #include "data/corpus.h"
 #include "data/gpt2_pretokenizer.h"
+#include "data/json.h"
 #include "data/utf8.h"
 
 namespace kiln {
@@ -37,179 +38,24 @@ std::string quoted(std::string_view text) {
   return out;
 }
 
-// Reads {"token": id, ...}, the one JSON shape vocab.json takes, into tokens by id.
-class VocabJsonReader {
- public:
-  VocabJsonReader(std::string_view text, std::string_view name) : text_(text), name_(name) {}
-
-  // Spelled tokens in id order; ids must be 0..n-1, each once.
-  std::vector<std::string> read() {
-    struct Entry {
-      std::string token;
-      int64_t id;
-      size_t offset;
-    };
-    std::vector<Entry> entries;
-    std::unordered_map<std::string, int64_t> seen;
-    skip_space();
-    expect('{', "'{' starting the vocabulary object");
-    skip_space();
-    if (!at('}')) {
-      while (true) {
-        const size_t offset = pos_;
-        std::string token = read_string();
-        skip_space();
-        expect(':', "':' after a token");
-        skip_space();
-        const int64_t id = read_id();
-        const auto [it, inserted] = seen.emplace(token, id);
-        if (!inserted) {
-          fail_at(
-              offset, "each token once",
-              "a second " + quoted(token) + " (first with id " + std::to_string(it->second) + ")");
-        }
-        entries.push_back({std::move(token), id, offset});
-        skip_space();
-        if (at('}')) break;
-        expect(',', "',' or '}' after an id");
-        skip_space();
-      }
-    }
-    ++pos_;
-    skip_space();
-    if (pos_ < text_.size()) fail("the end of the file after the vocabulary object");
-
-    std::vector<std::string> tokens(entries.size());
-    std::vector<bool> filled(entries.size(), false);
-    for (Entry& entry : entries) {
-      const auto n = static_cast<int64_t>(entries.size());
-      if (entry.id >= n) {
-        fail_at(entry.offset,
-                "ids 0.." + std::to_string(n - 1) + " for " + std::to_string(n) + " tokens",
-                "id " + std::to_string(entry.id) + " for " + quoted(entry.token));
-      }
-      if (filled[entry.id]) {
-        fail_at(entry.offset, "each id once",
-                "id " + std::to_string(entry.id) + " for both " + quoted(tokens[entry.id]) +
-                    " and " + quoted(entry.token));
-      }
-      filled[entry.id] = true;
-      tokens[entry.id] = std::move(entry.token);
-    }
-    return tokens;
+// Spelled tokens in id order from vocab.json, {"token": id, ...}; ids must be 0..n-1, each once.
+std::vector<std::string> read_vocab_json(std::string_view text, std::string_view name) {
+  const json::Value vocab = json::parse(text, name);
+  const json::Value::Object& entries = vocab.as_object();
+  const auto n = static_cast<int64_t>(entries.size());
+  std::vector<std::string> tokens(entries.size());
+  std::vector<bool> filled(entries.size(), false);
+  for (const auto& [token, id_value] : entries) {
+    const int64_t id = id_value.as_int();
+    KILN_CHECK(id >= 0 && id < n, id_value.where(), ": expected ids 0..", n - 1, " for ", n,
+               " tokens, got id ", id, " for ", quoted(token));
+    KILN_CHECK(!filled[id], id_value.where(), ": expected each id once, got id ", id, " for both ",
+               quoted(tokens[id]), " and ", quoted(token));
+    filled[id] = true;
+    tokens[id] = token;
   }
-
- private:
-  [[noreturn]] void fail_at(size_t offset, std::string_view expected, std::string_view got) const {
-    const auto line = 1 + std::count(text_.begin(), text_.begin() + offset, '\n');
-    throw Error(detail::concat(name_, ": line ", line, ", byte offset ", offset, ": expected ",
-                               expected, ", got ", got));
-  }
-  // Fails at the current position, describing what is there.
-  [[noreturn]] void fail(std::string_view expected) const {
-    std::string got = "the end of the file";
-    if (pos_ < text_.size()) {
-      const auto byte = static_cast<unsigned char>(text_[pos_]);
-      char buffer[16];
-      std::snprintf(buffer, sizeof(buffer), "byte 0x%02X", byte);
-      got = byte >= 0x20 && byte < 0x7F ? "'" + std::string(1, text_[pos_]) + "'" : buffer;
-    }
-    fail_at(pos_, expected, got);
-  }
-  bool at(char c) const { return pos_ < text_.size() && text_[pos_] == c; }
-  void expect(char c, std::string_view what) {
-    if (!at(c)) fail(what);
-    ++pos_;
-  }
-  void skip_space() {
-    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\n' ||
-                                   text_[pos_] == '\r' || text_[pos_] == '\t')) {
-      ++pos_;
-    }
-  }
-
-  std::string read_string() {
-    expect('"', "'\"' starting a token");
-    std::string out;
-    while (true) {
-      if (pos_ >= text_.size()) fail("'\"' closing the token");
-      const char c = text_[pos_];
-      if (c == '"') break;
-      if (static_cast<unsigned char>(c) < 0x20)
-        fail("a character or escape (JSON strings hold no raw control bytes)");
-      if (c != '\\') {
-        out += c;
-        ++pos_;
-        continue;
-      }
-      ++pos_;
-      if (pos_ >= text_.size()) fail("an escape after '\\'");
-      const char e = text_[pos_++];
-      if (e == 'u') {
-        append_utf8(read_escaped_code_point(), out);
-      } else if (const size_t i = kEscapeLetters.find(e); i != std::string_view::npos) {
-        out += kEscapedBytes[i];
-      } else {
-        --pos_;
-        fail("an escape (\\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)");
-      }
-    }
-    ++pos_;
-    return out;
-  }
-
-  // After "\u": four hex digits, and a second \uXXXX when they are a high surrogate.
-  char32_t read_escaped_code_point() {
-    const size_t start = pos_ - 2;
-    const char32_t unit = read_hex4();
-    if (unit >= 0xDC00 && unit <= 0xDFFF) {
-      fail_at(start, "a \\u escape that is not a lone low surrogate",
-              quoted(text_.substr(start, 6)));
-    }
-    if (unit < 0xD800 || unit > 0xDBFF) return unit;
-    if (pos_ + 1 >= text_.size() || text_[pos_] != '\\' || text_[pos_ + 1] != 'u') {
-      fail_at(start, "a low surrogate \\uDC00..\\uDFFF after the high surrogate",
-              quoted(text_.substr(start, 12)));
-    }
-    pos_ += 2;
-    const char32_t low = read_hex4();
-    if (low < 0xDC00 || low > 0xDFFF) {
-      fail_at(start, "a low surrogate \\uDC00..\\uDFFF after the high surrogate",
-              quoted(text_.substr(start, 12)));
-    }
-    return 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
-  }
-
-  char32_t read_hex4() {
-    uint32_t value = 0;
-    const char* begin = text_.data() + pos_;
-    const char* end = text_.data() + std::min(text_.size(), pos_ + 4);
-    const auto [stop, ec] = std::from_chars(begin, end, value, 16);
-    if (ec != std::errc() || stop != begin + 4) {
-      pos_ = stop - text_.data();
-      fail("four hex digits after \\u");
-    }
-    pos_ += 4;
-    return value;
-  }
-
-  int64_t read_id() {
-    const size_t start = pos_;
-    while (pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9') ++pos_;
-    int64_t id = 0;
-    const auto [end, ec] = std::from_chars(text_.data() + start, text_.data() + pos_, id);
-    if (pos_ == start || ec != std::errc() || id > INT32_MAX ||
-        (pos_ < text_.size() && (text_[pos_] == '.' || text_[pos_] == 'e' || text_[pos_] == 'E'))) {
-      pos_ = start;
-      fail("a token id (an integer in [0, 2^31))");
-    }
-    return id;
-  }
-
-  std::string_view text_;
-  std::string_view name_;
-  size_t pos_ = 0;
-};
+  return tokens;
+}
 
 // Spelled tokens to raw bytes; `where(id)` names the token's place in messages.
 template <typename Where>
@@ -375,7 +221,7 @@ BpeTokenizer BpeTokenizer::from_files(const std::string& vocab_json_path,
 
 BpeTokenizer BpeTokenizer::from_strings(std::string_view vocab_json, std::string_view merges_txt,
                                         std::string_view vocab_name, std::string_view merges_name) {
-  const std::vector<std::string> spelled = VocabJsonReader(vocab_json, vocab_name).read();
+  const std::vector<std::string> spelled = read_vocab_json(vocab_json, vocab_name);
   std::vector<std::string> bytes = unspell_all(
       spelled, [&](size_t id) { return detail::concat(vocab_name, ": token id ", id); });
   const auto spelled_ids = ids_by_spelling(spelled);

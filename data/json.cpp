@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <system_error>
+#include <unordered_set>
 
 #include "base/error.h"
 #include "data/utf8.h"
@@ -250,11 +251,13 @@ class Parser {
       ++pos_;
       return v;
     }
+    // A set rather than Value::find: vocab.json objects hold tens of thousands of keys.
+    std::unordered_set<std::string> keys;
     while (true) {
       const size_t key_offset = pos_;
       if (!at('"')) fail("'\"' starting a key");
       std::string key = parse_string();
-      if (v.find(key) != nullptr) fail_at(key_offset, "each key once", "a second " + quote(key));
+      if (!keys.insert(key).second) fail_at(key_offset, "each key once", "a second " + quote(key));
       skip_space();
       expect(':', "':' after a key");
       skip_space();

@@ -296,36 +296,25 @@ TEST(BpeTest, MalformedVocabJsonNamesFileAndOffset) {
   const auto message = [](std::string_view json) {
     return error_of([&] { BpeTokenizer::from_strings(json, "", "enc.json"); });
   };
+  // vocab.json goes through kiln's JSON parser (its syntax errors are tested in json_test);
+  // these are the shapes and ids that only a vocabulary must have.
   EXPECT_EQ(message("{\"a\": 0, \"b\" 1}"),
-            "enc.json: line 1, byte offset 13: expected ':' after a token, got '1'");
-  EXPECT_EQ(message("{\n\"a\": 0,\n\"b\": x}"),
-            "enc.json: line 3, byte offset 15: expected a token id (an integer in [0, 2^31)), "
-            "got 'x'");
+            "enc.json: byte offset 13: expected ':' after a key, got '1'");
+  EXPECT_EQ(message("[\"a\"]"), "enc.json: byte offset 0: expected an object, got an array");
   EXPECT_EQ(message("{\"a\": 0, \"a\": 1}"),
-            "enc.json: line 1, byte offset 9: expected each token once, got a second 'a' (first "
-            "with id 0)");
+            "enc.json: byte offset 9: expected each key once, got a second \"a\"");
   EXPECT_EQ(message("{\"a\": 0, \"b\": 5}"),
-            "enc.json: line 1, byte offset 9: expected ids 0..1 for 2 tokens, got id 5 for 'b'");
+            "enc.json: byte offset 14: expected ids 0..1 for 2 tokens, got id 5 for 'b'");
+  EXPECT_EQ(message("{\"a\": 0, \"b\": -1}"),
+            "enc.json: byte offset 14: expected ids 0..1 for 2 tokens, got id -1 for 'b'");
   EXPECT_EQ(message("{\"a\": 1, \"b\": 1}"),
-            "enc.json: line 1, byte offset 9: expected each id once, got id 1 for both 'a' and "
-            "'b'");
-  EXPECT_EQ(message("{\"a\": 0"),
-            "enc.json: line 1, byte offset 7: expected ',' or '}' after an id, got the end of "
-            "the file");
-  EXPECT_EQ(message("{\"\\ud83d\": 0}"),
-            "enc.json: line 1, byte offset 2: expected a low surrogate \\uDC00..\\uDFFF after the "
-            "high surrogate, got '\\ud83d\": 0}'");
-  EXPECT_EQ(message("{\"\\x\": 0}"),
-            "enc.json: line 1, byte offset 3: expected an escape (\\\" \\\\ \\/ \\b \\f \\n \\r "
-            "\\t \\uXXXX), got 'x'");
-  EXPECT_EQ(message("{\"\\u12\": 0}"),
-            "enc.json: line 1, byte offset 6: expected four hex digits after \\u, got '\"'");
+            "enc.json: byte offset 14: expected each id once, got id 1 for both 'a' and 'b'");
   EXPECT_EQ(message("{\"a\": 1.5}"),
-            "enc.json: line 1, byte offset 6: expected a token id (an integer in [0, 2^31)), "
-            "got '1'");
+            "enc.json: byte offset 6: expected an integer, got the number 1.5");
+  EXPECT_EQ(message("{\"a\": \"0\"}"),
+            "enc.json: byte offset 6: expected an integer, got the string \"0\"");
   EXPECT_EQ(message("{} x"),
-            "enc.json: line 1, byte offset 3: expected the end of the file after the vocabulary "
-            "object, got 'x'");
+            "enc.json: byte offset 3: expected the end of the text after the value, got 'x'");
   EXPECT_EQ(message("{\"a\": 0}"),
             "enc.json: expected all 256 single-byte tokens, got none for byte 0 (spelled "
             "'\u0100')");

@@ -3,7 +3,6 @@
 // checkpoint's embedding.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -13,6 +12,7 @@
 
 #include "data/corpus.h"
 #include "data/tokenizer.h"
+#include "tests/scratch_dir.h"
 
 namespace {
 namespace fs = std::filesystem;
@@ -51,18 +51,15 @@ std::vector<std::string> lines_of(const std::string& text) {
   return lines;
 }
 
-class TokenizerCliTest : public ::testing::Test {
+class TokenizerCliTest : public kiln::ScratchDirTest {
  protected:
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) / ("kiln_tok_cli_" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    ScratchDirTest::SetUp();
     std::ofstream corpus(dir_ / "corpus.txt");
     for (int i = 0; i < 50; ++i)
       corpus << "to be or not to be that is the question\n"
              << "a \"quoted\"\tcafé line/ " << i % 7 << "\n\n";
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   // Runs `kiln <args>` with `input` on stdin, capturing both output streams.
   CommandResult kiln(const std::string& args, const std::string& input = "") {
@@ -113,8 +110,6 @@ class TokenizerCliTest : public ::testing::Test {
     EXPECT_TRUE(fs::exists(checkpoint)) << r.out;
     return checkpoint;
   }
-
-  fs::path dir_;
 };
 
 TEST_F(TokenizerCliTest, EveryCommandHasHelp) {

@@ -2,41 +2,20 @@
 #include "data/corpus.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
 #include "base/error.h"
 #include "tests/error_of.h"
+#include "tests/scratch_dir.h"
 
 namespace kiln {
 namespace {
 
-namespace fs = std::filesystem;
-
-// Each test gets its own scratch directory, removed afterwards.
-class CorpusTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::path(::testing::TempDir()) /
-           ("kiln_corpus_" + std::string(info->name()) + "_" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string write(const std::string& name, const std::string& bytes) {
-    const std::string path = (dir_ / name).string();
-    std::ofstream(path, std::ios::binary) << bytes;
-    return path;
-  }
-
-  fs::path dir_;
-};
+using CorpusTest = ScratchDirTest;
 
 TEST_F(CorpusTest, ConcatenatesFilesWithNewlineWhereMissing) {
   const std::string a = write("a.txt", "one");

@@ -3,44 +3,23 @@
 #include "data/labelled_text.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "base/error.h"
 #include "tests/error_of.h"
+#include "tests/scratch_dir.h"
 
 namespace kiln {
 namespace {
 
-namespace fs = std::filesystem;
-
 const std::vector<std::string> kLabels = {"food", "law", "love"};
 
-class LabelledTextTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::path(::testing::TempDir()) /
-           ("kiln_labelled_" + std::string(info->name()) + "_" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string write(const std::string& name, const std::string& text) {
-    fs::path path = dir_ / name;
-    fs::create_directories(path.parent_path());
-    std::ofstream(path, std::ios::binary) << text;
-    return path.string();
-  }
-
-  fs::path dir_;
-};
+using LabelledTextTest = ScratchDirTest;
 
 TEST_F(LabelledTextTest, JsonLinesGiveTextAndLabelIndex) {
   std::string path = write("a.jsonl",

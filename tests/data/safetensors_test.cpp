@@ -4,7 +4,6 @@
 #include "data/safetensors.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <bit>
 #include <cmath>
@@ -17,23 +16,19 @@
 
 #include "base/error.h"
 #include "tests/error_of.h"
+#include "tests/scratch_dir.h"
 
 namespace kiln {
 namespace {
 
 namespace fs = std::filesystem;
 
-class SafetensorsTest : public ::testing::Test {
+class SafetensorsTest : public ScratchDirTest {
  protected:
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("kiln_safetensors_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    ScratchDirTest::SetUp();
     path_ = (dir_ / "m.safetensors").string();
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   // A file of the 8-byte length of `header`, `header` itself, then `data`, built by hand.
   void write_raw(const std::string& header, const std::string& data,
@@ -47,7 +42,6 @@ class SafetensorsTest : public ::testing::Test {
     return error_of([&] { SafetensorsReader reader(path_); });
   }
 
-  fs::path dir_;
   std::string path_;
 };
 

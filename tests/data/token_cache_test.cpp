@@ -2,7 +2,6 @@
 #include "data/token_cache.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -12,6 +11,7 @@
 
 #include "base/error.h"
 #include "tests/error_of.h"
+#include "tests/scratch_dir.h"
 
 namespace kiln {
 namespace {
@@ -20,16 +20,12 @@ namespace fs = std::filesystem;
 
 constexpr uint64_t kFingerprint = 0x0123456789ABCDEFull;
 
-class TokenCacheTest : public ::testing::Test {
+class TokenCacheTest : public ScratchDirTest {
  protected:
   void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::path(::testing::TempDir()) /
-           ("kiln_token_cache_" + std::string(info->name()) + "_" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
+    ScratchDirTest::SetUp();
     path_ = (dir_ / "train.tokens").string();
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   std::string read_bytes() const {
     std::ifstream in(path_, std::ios::binary);
@@ -39,7 +35,6 @@ class TokenCacheTest : public ::testing::Test {
     std::ofstream(path_, std::ios::binary | std::ios::trunc) << bytes;
   }
 
-  fs::path dir_;
   std::string path_;
 };
 

@@ -3,10 +3,8 @@
 #include "data/wordpiece.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -14,6 +12,7 @@
 #include "data/bert_normalizer.h"
 #include "data/wordpiece_trainer.h"
 #include "tests/error_of.h"
+#include "tests/scratch_dir.h"
 
 namespace kiln {
 namespace {
@@ -172,25 +171,7 @@ TEST(WordPieceTest, SerializationRoundTrips) {
             std::string::npos);
 }
 
-// Each test gets its own scratch directory, removed afterwards.
-class WordPieceFileTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::path(::testing::TempDir()) /
-           ("kiln_wordpiece_" + std::string(info->name()) + "_" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string write(const std::string& name, const std::string& bytes) {
-    const std::string path = (dir_ / name).string();
-    std::ofstream(path, std::ios::binary) << bytes;
-    return path;
-  }
-
-  fs::path dir_;
-};
+using WordPieceFileTest = ScratchDirTest;
 
 constexpr const char* kSpecials = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n";
 

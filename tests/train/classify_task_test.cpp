@@ -4,7 +4,6 @@
 #include "train/classify_task.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
@@ -13,13 +12,13 @@
 
 #include "base/error.h"
 #include "tests/error_of.h"
+#include "tests/scratch_dir.h"
 #include "train/checkpoint.h"
 #include "train/hdf5_file.h"
 #include "train/trainer.h"
 
 namespace kiln {
 namespace {
-namespace fs = std::filesystem;
 
 double metric(const Metrics& m, const std::string& key) {
   for (const auto& [k, v] : m)
@@ -28,14 +27,10 @@ double metric(const Metrics& m, const std::string& key) {
   return NAN;
 }
 
-class ClassifyTaskTest : public ::testing::Test {
+class ClassifyTaskTest : public ScratchDirTest {
  protected:
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("kiln_classify_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    ScratchDirTest::SetUp();
     std::ofstream docs(dir_ / "docs.txt");
     for (int d = 0; d < 40; ++d) {
       for (int s = 0; s < 4; ++s)
@@ -53,7 +48,6 @@ class ClassifyTaskTest : public ::testing::Test {
                << names[label] << "\"}\n";
     }
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   // A tiny BERT pretraining run (as trainer_test's) whose last checkpoint is step 8.
   std::string pretrain() {
@@ -88,8 +82,6 @@ class ClassifyTaskTest : public ::testing::Test {
                         << "eval: {every: 100}\ncheckpoint: {every: 0}\nlog: {every: 10}\n";
     return path;
   }
-
-  fs::path dir_;
 };
 
 TEST_F(ClassifyTaskTest, ClassifierStartsFromAPretrainingCheckpointAndLearns) {

@@ -6,7 +6,6 @@
 #include "train/hf_import.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -32,6 +31,7 @@
 #include "nn/gpt.h"
 #include "nn/parameter_arena.h"
 #include "tests/error_of.h"
+#include "tests/scratch_dir.h"
 #include "train/checkpoint.h"
 #include "train/classify_task.h"
 #include "train/config.h"
@@ -480,17 +480,8 @@ void write_classifier_folder(const fs::path& dir, const Params& p, const FolderO
 
 // ---- the fixture ---------------------------------------------------------------------------
 
-class HfImportTest : public ::testing::Test {
+class HfImportTest : public ScratchDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("kiln_hf_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
 
   // Writes IN.h5 with /input_ids [B, T] (and BERT's optional inputs), runs forward, returns
@@ -508,8 +499,6 @@ class HfImportTest : public ::testing::Test {
     run_forward(checkpoint, path("in.h5"), path("out.h5"));
     return path("out.h5");
   }
-
-  fs::path dir_;
 };
 
 // Every element of `got` (row `row` of size want.size() within it) within tol of `want`.

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "base/error.h"
+#include "tests/scratch_dir.h"
 #include "train/checkpoint.h"
 #include "train/trainer.h"
 
@@ -14,19 +15,14 @@ namespace kiln {
 namespace {
 namespace fs = std::filesystem;
 
-class TrainerTest : public ::testing::Test {
+class TrainerTest : public ScratchDirTest {
  protected:
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("kiln_trainer_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    ScratchDirTest::SetUp();
     std::ofstream corpus(dir_ / "corpus.txt");
     for (int i = 0; i < 200; ++i)
       corpus << "In the beginning was the word " << i % 7 << ", and it was good.\n";
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   // A tiny GPT config writing to <dir>/<run>; dropout on, so its seeds are exercised too.
   std::string write_config(const std::string& run) {
@@ -69,8 +65,6 @@ class TrainerTest : public ::testing::Test {
         << "log: {every: 2}\n";
     return path;
   }
-
-  fs::path dir_;
 };
 
 void expect_same_tensors(const std::map<std::string, Tensor>& a,

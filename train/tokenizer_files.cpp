@@ -16,7 +16,6 @@
 #include "base/error.h"
 #include "data/corpus.h"
 #include "data/json.h"
-#include "data/utf8.h"
 #include "train/checkpoint.h"
 #include "train/hdf5_file.h"
 
@@ -27,226 +26,6 @@ namespace {
 // Every HDF5 file starts with these 8 bytes (at offset 0 unless a user block precedes them,
 // which kiln never writes).
 constexpr std::string_view kHdf5Signature = "\x89HDF\r\n\x1a\n";
-
-// A strict reader of one JSON Lines object that keeps only what is asked for: it checks the
-// whole line (so a malformed line is reported, not half-read) and remembers where a member's
-// value starts. Nesting is limited so that hostile input cannot exhaust the stack.
-// Not json::parse: `kiln tokenizer encode` promises column-based messages and Python's
-// last-wins duplicate keys, which json::parse (byte offsets, duplicates rejected) does not.
-class JsonReader {
- public:
-  JsonReader(std::string_view text, std::string_view where) : text_(text), where_(where) {}
-
-  // Checks that the text is one JSON object; the offset of the last `key` member's value
-  // (duplicates: the last wins, as in Python), or npos.
-  size_t member_offset(std::string_view key) {
-    size_t found = std::string_view::npos;
-    skip_space();
-    expect('{', "'{' starting an object");
-    skip_space();
-    if (!consume('}')) {
-      do {
-        skip_space();
-        if (peek() != '"') fail("a member name in double quotes");
-        std::string name = parse_string();
-        skip_space();
-        expect(':', "':' after a member name");
-        skip_space();
-        if (name == key) found = pos_;
-        skip_value(1);
-        skip_space();
-      } while (consume(','));
-      expect('}', "',' or '}' after a member");
-    }
-    skip_space();
-    if (pos_ != text_.size()) fail("the end of the line after the object");
-    return found;
-  }
-
-  std::string string_at(size_t offset, std::string_view key) {
-    pos_ = offset;
-    if (peek() != '"') fail(detail::concat("\"", key, "\" to be a string"));
-    return parse_string();
-  }
-
- private:
-  static constexpr int kMaxDepth = 256;
-
-  char peek() const { return pos_ < text_.size() ? text_[pos_] : '\0'; }
-  bool consume(char c) {
-    if (pos_ >= text_.size() || text_[pos_] != c) return false;
-    ++pos_;
-    return true;
-  }
-  void expect(char c, std::string_view what) {
-    if (!consume(c)) fail(what);
-  }
-  void skip_space() {
-    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' ||
-                                   text_[pos_] == '\n' || text_[pos_] == '\r'))
-      ++pos_;
-  }
-
-  [[noreturn]] void fail(std::string_view expected) const {
-    std::string got = pos_ >= text_.size() ? std::string("the end of the text")
-                                           : json::quote(text_.substr(pos_, 12));
-    throw Error(
-        detail::concat(where_, ": column ", pos_ + 1, ": expected ", expected, ", got ", got));
-  }
-
-  void skip_value(int depth) {
-    if (depth > kMaxDepth) fail("JSON nested at most 256 deep");
-    char c = peek();
-    if (c == '"') {
-      parse_string();
-    } else if (c == '{' || c == '[') {
-      const char close = c == '{' ? '}' : ']';
-      ++pos_;
-      skip_space();
-      if (consume(close)) return;
-      do {
-        skip_space();
-        if (close == '}') {
-          if (peek() != '"') fail("a member name in double quotes");
-          parse_string();
-          skip_space();
-          expect(':', "':' after a member name");
-          skip_space();
-        }
-        skip_value(depth + 1);
-        skip_space();
-      } while (consume(','));
-      expect(close, close == '}' ? "',' or '}' after a member" : "',' or ']' after an element");
-    } else if (c == '-' || (c >= '0' && c <= '9')) {
-      skip_number();
-    } else {
-      for (std::string_view literal : {"true", "false", "null"}) {
-        if (text_.substr(pos_, literal.size()) == literal) {
-          pos_ += literal.size();
-          return;
-        }
-      }
-      fail("a JSON value");
-    }
-  }
-
-  void skip_digits() {
-    if (!(peek() >= '0' && peek() <= '9')) fail("a digit");
-    while (peek() >= '0' && peek() <= '9') ++pos_;
-  }
-  void skip_number() {
-    consume('-');
-    if (!consume('0')) skip_digits();
-    if (consume('.')) skip_digits();
-    if (consume('e') || consume('E')) {
-      if (!consume('+')) consume('-');
-      skip_digits();
-    }
-  }
-
-  char32_t parse_hex4() {
-    char32_t value = 0;
-    for (int k = 0; k < 4; ++k) {
-      char c = peek();
-      int digit = c >= '0' && c <= '9'   ? c - '0'
-                  : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                  : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                         : -1;
-      if (digit < 0) fail("4 hex digits after \\u");
-      value = value << 4 | static_cast<char32_t>(digit);
-      ++pos_;
-    }
-    return value;
-  }
-
-  // At an opening quote: the decoded string, the reader left after its closing quote.
-  std::string parse_string() {
-    std::string out;
-    ++pos_;
-    while (true) {
-      if (pos_ >= text_.size()) fail("'\"' closing the string");
-      const auto c = static_cast<unsigned char>(text_[pos_]);
-      if (c == '"') {
-        ++pos_;
-        return out;
-      }
-      if (c < 0x20) fail("control characters in a string to be escaped");
-      if (c >= 0x80) {
-        const Utf8Char u = decode_utf8(text_, pos_);
-        if (!u.ok()) fail("UTF-8");
-        out.append(text_.substr(pos_, u.length));
-        pos_ += u.length;
-        continue;
-      }
-      ++pos_;
-      if (c != '\\') {
-        out += static_cast<char>(c);
-        continue;
-      }
-      const char e = peek();
-      ++pos_;
-      switch (e) {
-        case '"':
-          out += '"';
-          break;
-        case '\\':
-          out += '\\';
-          break;
-        case '/':
-          out += '/';
-          break;
-        case 'b':
-          out += '\b';
-          break;
-        case 'f':
-          out += '\f';
-          break;
-        case 'n':
-          out += '\n';
-          break;
-        case 'r':
-          out += '\r';
-          break;
-        case 't':
-          out += '\t';
-          break;
-        case 'u':
-          out += decode_unicode_escape();
-          break;
-        default:
-          --pos_;
-          fail("an escape (one of \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX) after '\\'");
-      }
-    }
-  }
-
-  // After "\u": the UTF-8 of the code point, joining a surrogate pair (characters beyond the
-  // Basic Multilingual Plane, such as emoji, are written as two escapes).
-  std::string decode_unicode_escape() {
-    char32_t cp = parse_hex4();
-    if (cp >= 0xDC00 && cp <= 0xDFFF) {
-      pos_ -= 6;
-      fail("a high surrogate (\\uD800-\\uDBFF) before a low one");
-    }
-    if (cp >= 0xD800 && cp <= 0xDBFF) {
-      if (text_.substr(pos_, 2) != "\\u") fail("\\u and a low surrogate after a high surrogate");
-      pos_ += 2;
-      char32_t low = parse_hex4();
-      if (low < 0xDC00 || low > 0xDFFF) {
-        pos_ -= 6;
-        fail("a low surrogate (\\uDC00-\\uDFFF) after a high surrogate");
-      }
-      cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
-    }
-    std::string out;
-    append_utf8(cp, out);
-    return out;
-  }
-
-  std::string_view text_;
-  std::string where_;
-  size_t pos_ = 0;
-};
 
 // A casing choice makes sense only for a bare WordPiece vocabulary.
 void check_no_casing(std::optional<bool> lowercase, const std::string& path, const char* kind) {
@@ -390,11 +169,13 @@ void save_tokenizer(const Tokenizer& tokenizer, const std::string& path) {
 
 std::string json_string_member(std::string_view line, std::string_view key,
                                std::string_view where) {
-  JsonReader reader(line, where);
-  size_t offset = reader.member_offset(key);
-  KILN_CHECK(offset != std::string_view::npos, where, ": expected a member \"", key,
+  const json::Value object = json::parse(line, where);
+  const json::Value* member = object.find(key);
+  KILN_CHECK(member != nullptr, where, ": expected a member \"", key,
              "\", got an object without one");
-  return reader.string_at(offset, key);
+  KILN_CHECK(member->kind() == json::Value::Kind::kString, member->where(), ": expected \"", key,
+             "\" to be a string, got ", member->describe());
+  return member->as_string();
 }
 
 }  // namespace kiln

@@ -27,8 +27,8 @@ Tokenizer load_tokenizer(const std::string& path, std::optional<bool> lowercase 
 void save_tokenizer(const Tokenizer& tokenizer, const std::string& path);
 
 // The string value of member `key` of the JSON object `line` (one line of JSON Lines), as
-// UTF-8. The whole line must be valid JSON; escapes, \uXXXX surrogate pairs included, are
-// decoded. Errors name `where` ("stdin:3"), the column and what was expected.
+// UTF-8. The whole line must be valid JSON (json::parse: duplicate keys are refused). Errors
+// name `where` ("stdin:3"), the byte offset in the line and what was expected.
 std::string json_string_member(std::string_view line, std::string_view key, std::string_view where);
 
 }  // namespace kiln

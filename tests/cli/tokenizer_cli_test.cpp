@@ -179,13 +179,15 @@ TEST_F(TokenizerCliTest, TrainChecksItsOptions) {
 TEST_F(TokenizerCliTest, MalformedJsonLineIsAnErrorNamingTheLine) {
   const std::string path = train("char", "");
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"{\"text\": \"to be\"", "stdin:3: column 17: expected ',' or '}' after a member"},
+      {"{\"text\": \"to be\"", "stdin:3: byte offset 16: expected ',' or '}' after a member"},
       {"{\"txt\": \"to be\"}", "stdin:3: expected a member \"text\""},
-      {"{\"text\": 12}", "stdin:3: column 10: expected \"text\" to be a string, got \"12}\""},
-      {"{\"text\": \"\\ud83d\"}", "stdin:3: column 17: expected \\u and a low surrogate"},
-      {"{\"text\": \"\\q\"}", "stdin:3: column 12: expected an escape"},
-      {"[\"text\"]", "stdin:3: column 1: expected '{' starting an object"},
-      {"{\"text\": \"to be\"} x", "stdin:3: column 19: expected the end of the line"},
+      {"{\"text\": 12}",
+       "stdin:3: byte offset 9: expected \"text\" to be a string, got the number 12"},
+      {"{\"text\": \"\\ud83d\"}", "stdin:3: byte offset 10: expected a low surrogate"},
+      {"{\"text\": \"\\q\"}", "stdin:3: byte offset 11: expected an escape"},
+      {"[\"text\"]", "stdin:3: byte offset 0: expected an object, got an array"},
+      {"{\"text\": \"a\", \"text\": \"b\"}", "stdin:3: byte offset 14: expected each key once"},
+      {"{\"text\": \"to be\"} x", "stdin:3: byte offset 18: expected the end of the text"},
   };
   for (const auto& [line, message] : cases) {
     CommandResult r = kiln("tokenizer encode --tokenizer " + path,

@@ -89,6 +89,20 @@ TEST(ActivationOpTest, ForwardKnownValues) {
   EXPECT_NEAR(t[2], -0.9640276f, 1e-6);
 }
 
+// GELU's tanh form runs on kiln's own exp: far tails, where that exp is clamped, and tiny inputs.
+TEST(ActivationOpTest, GeluTanhTailsAndTinyInputs) {
+  const std::vector<float> xs = {-1000.0f, -100.0f, -30.0f, -10.0f, -1e-30f, 0.0f,
+                                 1e-30f,   1e-4f,   10.0f,  30.0f,  100.0f,  1000.0f};
+  Tensor x = Tensor::from_floats({static_cast<int64_t>(xs.size())}, xs).set_requires_grad(true);
+  Tensor y = ops::gelu(x, ops::GeluForm::kTanh);
+  backward(y, Tensor::full(x.shape(), 1.0f));
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const double value = gelu_tanh_ref(xs[i]), slope = gelu_tanh_grad_ref(xs[i]);
+    EXPECT_NEAR(y.data()[i], value, 1e-6 * std::fabs(value) + 1e-30) << "x = " << xs[i];
+    EXPECT_NEAR(x.grad().data()[i], slope, 1e-6) << "x = " << xs[i];
+  }
+}
+
 TEST(ActivationOpTest, BackwardMatchesClosedFormDerivative) {
   for (const Case& c : cases()) {
     Tensor x = wide_input({4, 33}, 2).set_requires_grad(true);

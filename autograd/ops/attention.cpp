@@ -15,6 +15,7 @@
 #include "autograd/ops.h"
 #include "autograd/tape.h"
 #include "autograd/threads.h"
+#include "autograd/vector_exp.h"
 #include "base/error.h"
 #include "base/rng.h"
 
@@ -43,23 +44,12 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
     backend::blas_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-// exp(x) to ~1 ulp for -87 <= x <= 1 (softmax arguments are <= 0), exactly 0 below -87 and for
-// -inf (masked keys). Straight-line float code so the row loops vectorise (std::exp does not):
-// no clamp or float select, whose branches -ftrapping-math would keep, only a final integer mask.
+// exp(x) for softmax arguments (<= 0): exp_in_range above -87, exactly 0 below it and for -inf
+// (masked keys), through an integer mask rather than a branch.
 inline float exp_or_zero(float x) {
-  const float t = x * 1.44269504f + 12582912.0f;  // adding 1.5 * 2^23 rounds to an integer
-  const float n = t - 12582912.0f;                // n = round(x / ln 2)
-  const float r = x - n * 0.693359375f + n * 2.12194440e-4f;  // Cody-Waite: ln 2 in two parts
-  float p = 1.9875691500e-4f;  // Cephes expf polynomial for |r| <= ln 2 / 2
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  const float y = p * r * r + r + 1.0f;
-  const uint32_t two_n = (std::bit_cast<uint32_t>(t) - 0x4B400000u + 127u) << 23;  // 2^n
-  const uint32_t alive = x >= -87.0f ? ~0u : 0u;  // also clears the NaN that -inf produces
-  return std::bit_cast<float>(std::bit_cast<uint32_t>(y * std::bit_cast<float>(two_n)) & alive);
+  const uint32_t alive = x >= -87.0f ? ~0u : 0u;
+  const float e = exp_in_range(x >= -87.0f ? x : -87.0f);  // no NaN from -inf
+  return std::bit_cast<float>(std::bit_cast<uint32_t>(e) & alive);
 }
 
 // Row reductions in 8 interleaved partial sums: they vectorise without -ffast-math and still

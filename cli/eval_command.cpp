@@ -21,9 +21,10 @@ int eval_command(int argc, char** argv) {
         "Prints one JSON line of evaluation metrics for a checkpoint.\n"
         "  GPT:  val_loss and perplexity, the mean next-token loss over ALL non-overlapping\n"
         "        seq_len windows of the run's validation split, or of FILE.\n"
-        "  BERT: val_loss (= mlm_loss + nsp_loss), mlm_loss, nsp_loss, mlm_acc, nsp_acc over\n"
-        "        the run's fixed held-out examples, or over examples built from FILE's documents\n"
-        "        (one sentence a line, a blank line between documents).\n"
+        "  BERT: val_loss (= mlm_loss + nsp_loss), mlm_loss, nsp_loss, mlm_acc, nsp_acc and\n"
+        "        nsp_majority_acc (always answering the more frequent NSP label) over the run's\n"
+        "        fixed held-out examples, or over examples built from FILE's documents (one\n"
+        "        sentence a line, a blank line between documents).\n"
         "  BERT classifier: val_loss, accuracy, majority_acc, count_<label> and correct_<label>\n"
         "        over ALL the run's held-out examples, or over FILE (labelled text in the run's\n"
         "        data.format).");

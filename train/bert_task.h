@@ -30,12 +30,15 @@ class BertTask : public Task {
   TrainLoss train_loss(int64_t step, int micro, uint64_t dropout_seed) override;
   int64_t tokens_per_micro_batch() const override;
   double epochs_after(int64_t steps) const override;
-  // val_loss (= mlm_loss + nsp_loss), mlm_loss, nsp_loss, mlm_acc, nsp_acc over the fixed
-  // held-out examples (eval.batches * batch_size of them).
+  // val_loss (= mlm_loss + nsp_loss), mlm_loss, nsp_loss, mlm_acc, nsp_acc and
+  // nsp_majority_acc (the share of the more frequent NSP label) over the fixed held-out
+  // examples (eval.batches * batch_size of them).
   Metrics evaluate() override;
   std::string serialized_tokenizer() const override { return tokenizer_->serialize(); }
   // The training batches: batch k is what train_loss(k, 0, ...) trains on when grad_accum is 1.
   const BertBatches& train_batches() const { return *batches_; }
+  // The fixed held-out examples that evaluate() scores.
+  const BertEvalSet& eval_set() const { return *eval_set_; }
 
  private:
   nn::BertLosses loss_of(const BertBatch& batch, uint64_t dropout_seed) const;

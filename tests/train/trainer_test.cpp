@@ -8,6 +8,7 @@
 
 #include "base/error.h"
 #include "tests/scratch_dir.h"
+#include "train/bert_task.h"
 #include "train/checkpoint.h"
 #include "train/trainer.h"
 
@@ -113,8 +114,27 @@ TEST_F(TrainerTest, BertResumedRunIsBitIdenticalAndLogsItsMetrics) {
 
   std::ifstream metrics(dir_ / "full" / "metrics.jsonl");
   std::string text((std::istreambuf_iterator<char>(metrics)), std::istreambuf_iterator<char>());
-  for (const char* key : {"\"mlm_loss\"", "\"nsp_loss\"", "\"mlm_acc\"", "\"nsp_acc\""})
+  for (const char* key :
+       {"\"mlm_loss\"", "\"nsp_loss\"", "\"mlm_acc\"", "\"nsp_acc\"", "\"nsp_majority_acc\""})
     EXPECT_NE(text.find(key), std::string::npos) << key;
+}
+
+TEST_F(TrainerTest, BertEvaluationReportsTheNspMajorityBaseline) {
+  std::unique_ptr<Task> task = make_task(load_config(write_bert_config("majority")), std::nullopt);
+  const auto& bert = dynamic_cast<const BertTask&>(*task);
+  // Count the labels through the eval set's own batches.
+  int64_t random_next = 0, examples = 0;
+  for (int i = 0; i < bert.eval_set().num_batches(); ++i) {
+    BertBatch batch = bert.eval_set().batch(i);
+    for (int32_t label : batch.nsp_labels) random_next += label, ++examples;
+  }
+  ASSERT_EQ(examples, 8);  // eval.batches 2 x batch_size 4
+  const double expected = double(std::max(random_next, examples - random_next)) / examples;
+  double reported = -1;
+  for (const auto& [key, value] : task->evaluate())
+    if (key == "nsp_majority_acc") reported = value;
+  EXPECT_EQ(reported, expected);
+  EXPECT_GE(reported, 0.5);
 }
 
 TEST_F(TrainerTest, WritesMetricsPlotAndRotatesCheckpoints) {

@@ -220,8 +220,6 @@ namespace {
 // tanh uses the variant whose backward reads the forward output, so the op saves y, not x.
 dnnl::algorithm to_dnnl(Eltwise alg) {
   switch (alg) {
-    case Eltwise::kGeluTanh:
-      return dnnl::algorithm::eltwise_gelu_tanh;
     case Eltwise::kGeluErf:
       return dnnl::algorithm::eltwise_gelu_erf;
     case Eltwise::kTanh:

@@ -51,11 +51,23 @@ void extend(std::vector<int32_t>& out, const std::vector<std::vector<int32_t>>& 
   }
 }
 
-// create_instances_from_document for document `index`, appending to `out`.
-void instances_from_document(const TokenizedDocuments& documents, size_t index,
+// The documents a random next segment may come from: `own` (those that also make instances)
+// followed by `more`, numbered as one list.
+struct RandomNextPool {
+  const TokenizedDocuments& own;
+  const TokenizedDocuments& more;
+
+  size_t size() const { return own.size() + more.size(); }
+  const std::vector<std::vector<int32_t>>& operator[](size_t k) const {
+    return k < own.size() ? own[k] : more[k - own.size()];
+  }
+};
+
+// create_instances_from_document for document `index` of pool.own, appending to `out`.
+void instances_from_document(const RandomNextPool& pool, size_t index,
                              const BertSpecialTokens& special, const BertExampleOptions& options,
                              Draws& draws, Pair& pair, BertInstances& out) {
-  const auto& document = documents[index];
+  const auto& document = pool.own[index];
   const int64_t max_num_tokens = options.max_seq_len - kSpecialsPerInstance;
   // One target per document, as in the original: usually fill the sequence, since it is padded
   // to max_seq_len anyway, but sometimes train on short ones like those seen in fine-tuning.
@@ -85,11 +97,11 @@ void instances_from_document(const TokenizedDocuments& documents, size_t index,
       // the n - 1 others directly has the same distribution and always succeeds. A corpus of
       // one document can only pair it with itself, as the original then does.
       size_t other = index;
-      if (documents.size() >= 2) {
-        other = static_cast<size_t>(draws.randint(0, static_cast<int64_t>(documents.size()) - 2));
+      if (pool.size() >= 2) {
+        other = static_cast<size_t>(draws.randint(0, static_cast<int64_t>(pool.size()) - 2));
         if (other >= index) ++other;
       }
-      const auto& random_document = documents[other];
+      const auto& random_document = pool[other];
       const auto start =
           static_cast<size_t>(draws.randint(0, static_cast<int64_t>(random_document.size()) - 1));
       for (size_t s = start; s < random_document.size(); ++s) {
@@ -164,12 +176,14 @@ BertInstanceView BertInstances::operator[](size_t index) const {
 
 BertInstances create_bert_instances(const TokenizedDocuments& documents,
                                     const BertSpecialTokens& special,
-                                    const BertExampleOptions& options) {
+                                    const BertExampleOptions& options,
+                                    const TokenizedDocuments& more_random_next_documents) {
   check_bert_options(options, special);
   KILN_CHECK(!documents.empty(), "bert_examples: expected at least one document, got none");
-  for (size_t d = 0; d < documents.size(); ++d) {
-    KILN_CHECK(!documents[d].empty(), "bert_examples: document ", d, " has no sentences");
-    for (const auto& sentence : documents[d]) {
+  const RandomNextPool pool{documents, more_random_next_documents};
+  for (size_t d = 0; d < pool.size(); ++d) {
+    KILN_CHECK(!pool[d].empty(), "bert_examples: document ", d, " has no sentences");
+    for (const auto& sentence : pool[d]) {
       KILN_CHECK(!sentence.empty(), "bert_examples: document ", d, " has an empty sentence");
       for (const int32_t id : sentence) check_id("document", id, special.vocab_size);
     }
@@ -180,7 +194,7 @@ BertInstances create_bert_instances(const TokenizedDocuments& documents,
     const uint64_t dupe_seed = derive_seed(options.seed, static_cast<uint64_t>(dupe));
     for (size_t d = 0; d < documents.size(); ++d) {
       Draws draws(derive_seed(dupe_seed, d));
-      instances_from_document(documents, d, special, options, draws, pair, out);
+      instances_from_document(pool, d, special, options, draws, pair, out);
     }
   }
   return out;

@@ -73,10 +73,14 @@ class BertInstances {
 // create_instances_from_document over every document, options.dupe_factor times, in order
 // (dupe, document, position). Each (dupe, document) pass draws from its own stream
 // derive_seed(derive_seed(options.seed, dupe), document), so the result is a pure function of
-// the documents and options. Token ids must lie in [0, vocab_size); documents must be non-empty
-// with non-empty sentences (as tokenize_documents makes them).
+// the documents and options. A random next segment comes from a uniformly drawn document other
+// than A's among `documents` followed by `more_random_next_documents`, which only ever supply
+// such segments (held-out examples may draw them from the whole corpus this way). Token ids
+// must lie in [0, vocab_size); documents must be non-empty with non-empty sentences (as
+// tokenize_documents makes them).
 BertInstances create_bert_instances(const TokenizedDocuments& documents,
                                     const BertSpecialTokens& special,
-                                    const BertExampleOptions& options);
+                                    const BertExampleOptions& options,
+                                    const TokenizedDocuments& more_random_next_documents = {});
 
 }  // namespace kiln

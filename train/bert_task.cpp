@@ -105,16 +105,21 @@ BertTask::BertTask(const Config& config, const std::optional<std::string>& seria
   options.dupe_factor = d.dupe_factor;
   const uint64_t seed = config.run.seed;
   options.seed = derive_seed(seed, kTrainExamplesStream);
-  BertInstances train =
-      create_bert_instances(tokenize_documents(train_docs, encode), special, options);
+  const TokenizedDocuments train_tokens = tokenize_documents(train_docs, encode);
+  BertInstances train = create_bert_instances(train_tokens, special, options);
   KILN_CHECK(
       !train.empty(),
       "data.train_files: expected documents that give at least one pretraining example, got none");
   batches_.emplace(std::move(train), special, options, config.train.batch_size,
                    derive_seed(seed, kTrainBatchStream));
   options.seed = derive_seed(seed, kHeldOutExamplesStream);
-  BertInstances held_out =
-      create_bert_instances(tokenize_documents(held_out_docs, encode), special, options);
+  // Training pairs A with random next segments from the whole training corpus, so the held-out
+  // pairs do too by default: the last chapters of the KJV are all epistles and Revelation, and
+  // random segments from them alone test a narrower skill than the one trained
+  // (docs/config.md, data.held_out_random_next).
+  BertInstances held_out = create_bert_instances(
+      tokenize_documents(held_out_docs, encode), special, options,
+      d.held_out_random_next == "corpus" ? train_tokens : TokenizedDocuments{});
   KILN_CHECK(!held_out.empty(),
              "data: expected held-out documents that give at least one example, got none");
   eval_set_.emplace(std::move(held_out), special, options, config.train.batch_size,

@@ -41,6 +41,9 @@ struct DataConfig {
   double masked_lm_prob = 0.15;
   bool whole_word_masking = false;
   int dupe_factor = 1;
+  // Where a held-out example's random next segment comes from: "corpus" (any other document,
+  // training ones included, as in training) or "held_out" (held-out documents only).
+  std::string held_out_random_next = "corpus";
   std::string cache_dir;  // derived: "<run.out_dir>/cache"
   bool operator==(const DataConfig&) const = default;
 };

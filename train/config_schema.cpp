@@ -164,6 +164,8 @@ std::vector<ConfigField> make_fields() {
     field(KILN_KEY(data.masked_lm_prob),          kIdentity, kOptional, fraction()),
     field(KILN_KEY(data.whole_word_masking),      kIdentity, kOptional, any_value()),
     field(KILN_KEY(data.dupe_factor),             kIdentity, kOptional, int_at_least(1)),
+    // Shapes only the held-out examples, not what training sees: like eval.batches.
+    field(KILN_KEY(data.held_out_random_next),    kSchedule, kOptional, one_of({"corpus", "held_out"})),
     // Where the token cache lives, not what it holds: moving it changes nothing.
     field(KILN_KEY(data.cache_dir),    kSchedule, kOptional, non_empty_path(),
           [](const Config& c) { return c.run.out_dir + "/cache"; }),

@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <chrono>
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -111,6 +110,34 @@ TEST(BertExamplesTest, RandomNextTakesBFromAnotherDocument) {
   EXPECT_GT(checked, 100);
 }
 
+TEST(BertExamplesTest, MoreRandomNextDocumentsOnlySupplyRandomNextSegments) {
+  const ToyCorpus corpus = make_toy_corpus(200, 8);
+  const TokenizedDocuments own(corpus.documents.begin(), corpus.documents.begin() + 40);
+  const TokenizedDocuments more(corpus.documents.begin() + 40, corpus.documents.end());
+  const BertExampleOptions options = toy_options();
+  const BertInstances instances = create_bert_instances(own, corpus.special, options, more);
+  int random_next = 0, from_more = 0;
+  for (size_t k = 0; k < instances.size(); ++k) {
+    const BertInstanceView instance = instances[k];
+    const int a_document = corpus.document_of[instance.a().front()];
+    const int b_document = corpus.document_of[instance.b().front()];
+    ASSERT_LT(a_document, 40) << k;
+    ASSERT_TRUE(is_contiguous(corpus, instance.b())) << k;
+    if (!instance.is_random_next) {
+      ASSERT_EQ(a_document, b_document) << k;
+      continue;
+    }
+    ASSERT_NE(a_document, b_document) << k;
+    ++random_next;
+    from_more += b_document >= 40;
+  }
+  // The other document is uniform over 199: 160 of them are in `more`.
+  ASSERT_GT(random_next, 150);
+  const double share = static_cast<double>(from_more) / random_next;
+  EXPECT_GT(share, 0.70) << random_next;
+  EXPECT_LT(share, 0.90) << random_next;
+}
+
 TEST(BertExamplesTest, NextSentenceLabelsAreRoughlyHalfRandom) {
   const ToyCorpus corpus = make_toy_corpus(200, 5);
   BertExampleOptions options = toy_options(128);
@@ -205,44 +232,36 @@ struct ToyWordTokenizer {
   }
 };
 
-TEST(BertExamplesTest, KjvInstanceCreationIsFast) {
+TEST(BertExamplesTest, KjvChaptersGiveFullBalancedInstances) {
   const auto path = std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() /
                     "corpora" / "kjv.txt";
   if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " is missing";
-  using Clock = std::chrono::steady_clock;
-  const auto seconds_since = [](Clock::time_point start) {
-    return std::chrono::duration<double>(Clock::now() - start).count();
-  };
   ToyWordTokenizer tokenizer;
-  const auto start = Clock::now();
   const std::vector<Document> documents = split_documents(read_text_file(path.string()));
   ASSERT_EQ(documents.size(), 1189u);
   const TokenizedDocuments tokenized =
       tokenize_documents(documents, [&](std::string_view sentence) { return tokenizer(sentence); });
-  const double read_seconds = seconds_since(start);
-
   BertSpecialTokens special{
       kPad, kCls, kSep, kMask, kFirstWord + static_cast<int32_t>(tokenizer.vocab.size()), {}};
   BertExampleOptions options;
   options.seed = 12345;
-  const auto create_start = Clock::now();
   const BertInstances instances = create_bert_instances(tokenized, special, options);
-  const double create_seconds = seconds_since(create_start);
 
-  const auto batch_start = Clock::now();
-  const BertBatches batches(instances, special, options, 32, 1);
-  BertBatch batch;
-  for (uint64_t step = 0; step < 100; ++step) batches.fill(step, batch);
-  const double batch_seconds = seconds_since(batch_start) / 100;
-
-  int random_next = 0;
-  for (size_t k = 0; k < instances.size(); ++k) random_next += instances[k].is_random_next;
+  int random_next = 0, full = 0;
+  for (size_t k = 0; k < instances.size(); ++k) {
+    ASSERT_LE(instances[k].size(), options.max_seq_len) << k;
+    random_next += instances[k].is_random_next;
+    full += instances[k].size() == options.max_seq_len;
+  }
   std::cout << "[ KJV      ] " << instances.size() << " instances, " << instances.token_count()
-            << " tokens, " << random_next << " random next; read + tokenize " << read_seconds
-            << " s, create " << create_seconds << " s, one batch of 32 " << batch_seconds * 1e3
-            << " ms\n";
-  EXPECT_LT(create_seconds, 2.0);
+            << " tokens, " << random_next << " random next, " << full << " full\n";
+  // About 1.2M tokens in chunks of up to 125: some 10,000 instances, most of them full.
   EXPECT_GT(instances.size(), 5000u);
+  EXPECT_GT(full, static_cast<int>(instances.size()) / 2);
+  // A little above one half: a chunk of one long verse can only take a random next segment.
+  const double share = static_cast<double>(random_next) / static_cast<double>(instances.size());
+  EXPECT_GT(share, 0.5);
+  EXPECT_LT(share, 0.6);
 }
 
 }  // namespace

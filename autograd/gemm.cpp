@@ -27,7 +27,13 @@ namespace {
 //   small squares, oneDNN over the team: no gain below 96^3, and while another process holds the
 //     second core 48^3..256^3 collapsed to 0.1-5 GFLOP/s (the team waits for the scheduler);
 //     when idle, 96^3 reached 97 and 128^3 116 vs 83 and 86 on one thread.
-// Hence: oneDNN everywhere except the very smallest products; one thread below ~100^3.
+//   weight gradients (TN, C = X^T dY), team of 2, oneDNN vs OpenBLAS split into row blocks of C:
+//     C 2^k wide: 1024x256x2048 61 vs 132, 256x1024x2048 112 vs 150, 30522x256x304 67 vs 106,
+//     512x2048x1024 89 vs 134, 2048x512x1024 89 vs 116, 256x256x2048 64 vs 71.
+//     Other widths are mixed (384x1152x2048 89 vs 140, but 3072x768x1024 117 vs 95 and
+//     50257x768x1024 134 vs 101), so only the power-of-two widths switch.
+// Hence: oneDNN everywhere except the very smallest products and TN products with C 2^k wide;
+// one thread below ~100^3.
 
 // Below this many multiply-adds OpenBLAS's lower call overhead wins (8^3 vs 16^3 above).
 constexpr int64_t kBlasMacs = 16 * 16 * 16;
@@ -36,6 +42,9 @@ constexpr int64_t kSequentialMacs = int64_t{1} << 20;
 // Above this a single GEMM scales well over the team (256^3: 1.8x on 2 threads), so a batch
 // of them that does not split evenly over the threads runs one threaded GEMM after another.
 constexpr int64_t kLargeMacs = int64_t{256} * 256 * 256;
+
+// Row blocks thinner than this waste OpenBLAS's register tiles.
+constexpr int64_t kMinRowsPerThread = 32;
 
 // oneDNN sizes its team from omp_get_max_threads() at each call; lowering that for one call
 // keeps a small product on the calling thread. Restored on exit, including by an exception.
@@ -63,8 +72,10 @@ void scale_c(int64_t m, int64_t n, float beta, float* c, int64_t ldc) {
 
 }  // namespace
 
-GemmBackend choose_gemm_backend(int64_t m, int64_t n, int64_t k) {
-  return m * n * k < kBlasMacs ? GemmBackend::kBlas : GemmBackend::kDnnl;
+GemmBackend choose_gemm_backend(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k) {
+  if (m * n * k < kBlasMacs) return GemmBackend::kBlas;
+  const bool power_of_two_width = n >= 128 && (n & (n - 1)) == 0;
+  return trans_a && !trans_b && power_of_two_width ? GemmBackend::kBlas : GemmBackend::kDnnl;
 }
 
 bool gemm_uses_team(int64_t m, int64_t n, int64_t k) {
@@ -78,9 +89,18 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
              " K=", k);
   if (m == 0 || n == 0) return;
   if (k == 0) return scale_c(m, n, beta, c, ldc);
-  if (backend == GemmBackend::kAuto) backend = choose_gemm_backend(m, n, k);
-  if (backend == GemmBackend::kBlas)
-    return backend::blas_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  if (backend == GemmBackend::kAuto) backend = choose_gemm_backend(trans_a, trans_b, m, n, k);
+  if (backend == GemmBackend::kBlas) {
+    if (!gemm_uses_team(m, n, k))
+      return backend::blas_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    // Row blocks of C, one single-threaded OpenBLAS call each: OpenBLAS's own pool would be a
+    // second set of threads competing with the team.
+    return parallel_for(m, kMinRowsPerThread, [&](int64_t begin, int64_t end) {
+      const float* a_rows = trans_a ? a + begin : a + begin * lda;
+      backend::blas_gemm(trans_a, trans_b, end - begin, n, k, alpha, a_rows, lda, b, ldb, beta,
+                         c + begin * ldc, ldc);
+    });
+  }
   if (gemm_uses_team(m, n, k) || omp_in_parallel())  // inside a region oneDNN is sequential
     return backend::dnnl_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   OneThreadScope one_thread;

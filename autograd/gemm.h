@@ -7,8 +7,9 @@
 namespace kiln {
 
 // kAuto lets gemm() choose; the others force a backend (tests and benchmarks compare them).
-// kBlas always runs on the calling thread; kDnnl is threaded over kiln's team when
-// gemm_uses_team() says so and runs on the calling thread otherwise.
+// Both are threaded over kiln's team when gemm_uses_team() says so and run on the calling
+// thread otherwise: oneDNN by its own split, OpenBLAS as one single-threaded call per block
+// of rows of C.
 enum class GemmBackend { kAuto, kDnnl, kBlas };
 
 // Row-major C[M,N] = alpha * op(A) * op(B) + beta * C, where op(A) is [M,K] (A stored [K,M]
@@ -18,8 +19,9 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc,
           GemmBackend backend = GemmBackend::kAuto);
 
-// The backend kAuto picks for an M x N x K product (OpenBLAS only for the very smallest).
-GemmBackend choose_gemm_backend(int64_t m, int64_t n, int64_t k);
+// The backend kAuto picks for an M x N x K product: OpenBLAS for the very smallest and for
+// weight gradients (trans_a only) whose C is a power of two >= 128 wide, oneDNN otherwise.
+GemmBackend choose_gemm_backend(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k);
 // True when a oneDNN product of this size, called from this thread, runs over the whole team:
 // never inside a parallel region, nor for products too small to repay waking the team.
 bool gemm_uses_team(int64_t m, int64_t n, int64_t k);

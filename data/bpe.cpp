@@ -21,9 +21,6 @@ constexpr std::string_view kSerializedWhere = "bpe_tokenizer: serialized form";
 // Long pre-tokens (runs of digits, base64 blobs) rarely repeat; caching them only costs memory.
 constexpr size_t kMaxCachedWordBytes = 64;
 constexpr size_t kMaxCachedWords = size_t{1} << 18;
-// JSON's two-character escapes: the letter after '\' and the byte it stands for.
-constexpr std::string_view kEscapeLetters = "\"\\/bfnrt";
-constexpr std::string_view kEscapedBytes = "\"\\/\b\f\n\r\t";
 
 uint64_t pair_key(int32_t left, int32_t right) {
   return static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32 | static_cast<uint32_t>(right);
@@ -148,37 +145,6 @@ std::vector<BpeTokenizer::Merge> resolve_merges(
     resolved.push_back({left, right, it->second});
   }
   return resolved;
-}
-
-// JSON string as Python's json.dumps writes it (ensure_ascii), so GPT-2's file round-trips.
-// `utf8` must be valid UTF-8, as spelled tokens always are.
-void append_json_string(std::string_view utf8, std::string& out) {
-  out += '"';
-  char buffer[16];
-  const auto escape = [&](unsigned unit) {
-    std::snprintf(buffer, sizeof(buffer), "\\u%04x", unit);
-    out += buffer;
-  };
-  for (size_t pos = 0; pos < utf8.size();) {
-    const Utf8Char c = decode_utf8(utf8, pos);
-    const char32_t cp = c.code_point;
-    pos += c.length;
-    // Python writes '/' as is and every other two-character escape as such.
-    const size_t escape_index =
-        cp < 0x80 && cp != '/' ? kEscapedBytes.find(static_cast<char>(cp)) : std::string_view::npos;
-    if (escape_index != std::string_view::npos) {
-      out += '\\';
-      out += kEscapeLetters[escape_index];
-    } else if (cp >= 0x20 && cp < 0x7F) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x10000) {
-      escape(cp);
-    } else {
-      escape(0xD800 + ((cp - 0x10000) >> 10));
-      escape(0xDC00 + ((cp - 0x10000) & 0x3FF));
-    }
-  }
-  out += '"';
 }
 
 }  // namespace
@@ -401,7 +367,7 @@ std::string BpeTokenizer::to_vocab_json() const {
   std::string out = "{";
   for (size_t id = 0; id < token_bytes_.size(); ++id) {
     if (id > 0) out += ", ";
-    append_json_string(gpt2_spell_bytes(token_bytes_[id]), out);
+    out += json::quote(gpt2_spell_bytes(token_bytes_[id]), /*ascii_only=*/true);
     out += ": " + std::to_string(id);
   }
   return out + "}";

@@ -410,22 +410,34 @@ Value parse(std::string_view text, std::string_view source, uint64_t base_offset
   return Parser(text, source, base_offset).parse_document();
 }
 
-std::string quote(std::string_view text) {
+std::string quote(std::string_view text, bool ascii_only) {
   std::string out = "\"";
   out.reserve(text.size() + 2);
+  const auto escape = [&out](unsigned unit) {
+    char buffer[8];
+    std::snprintf(buffer, sizeof buffer, "\\u%04x", unit);
+    out += buffer;
+  };
   for (size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     const auto byte = static_cast<unsigned char>(c);
     if (byte >= 0x80) {
-      // Valid UTF-8 as is; a byte that starts no valid sequence as U+FFFD, so the output is
-      // always valid JSON (a message may quote a prefix cut inside a character).
+      // A byte that starts no valid sequence becomes U+FFFD, so the output is always valid
+      // JSON (a message may quote a prefix cut inside a character).
       const Utf8Char u = decode_utf8(text, i);
-      if (u.ok()) {
-        out.append(text.substr(i, u.length));
-        i += u.length - 1;
-      } else {
+      if (!u.ok()) {
         out += "\\ufffd";
+        continue;
       }
+      if (!ascii_only) {
+        out.append(text.substr(i, u.length));
+      } else if (u.code_point < 0x10000) {
+        escape(u.code_point);
+      } else {  // a UTF-16 surrogate pair
+        escape(0xD800 + ((u.code_point - 0x10000) >> 10));
+        escape(0xDC00 + ((u.code_point - 0x10000) & 0x3FF));
+      }
+      i += u.length - 1;
       continue;
     }
     switch (c) {
@@ -451,10 +463,8 @@ std::string quote(std::string_view text) {
         out += "\\f";
         break;
       default:
-        if (byte < 0x20) {
-          char buffer[8];
-          std::snprintf(buffer, sizeof buffer, "\\u%04x", byte);
-          out += buffer;
+        if (byte < 0x20 || (ascii_only && byte == 0x7F)) {
+          escape(byte);
         } else {
           out += c;
         }

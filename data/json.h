@@ -86,7 +86,9 @@ Value parse(std::string_view text, std::string_view source, uint64_t base_offset
 std::string write(const Value& value, int indent = 0);
 
 // `text` as a JSON string literal with its quotes and escapes: control characters as \n, \t,
-// ... or \u00XX, valid UTF-8 as is, and each byte that is not valid UTF-8 as \ufffd.
-std::string quote(std::string_view text);
+// ... or \u00XX, valid UTF-8 as is, and each byte that is not valid UTF-8 as \ufffd. With
+// `ascii_only`, every character outside ' '..'~' is a \uXXXX escape (a surrogate pair above
+// U+FFFF), as Python's json.dumps writes by default (GPT-2's vocab.json round-trips).
+std::string quote(std::string_view text, bool ascii_only = false);
 
 }  // namespace kiln::json

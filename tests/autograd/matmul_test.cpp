@@ -85,6 +85,23 @@ TEST(GemmTest, BackendsMatchReferenceForAllTransposes) {
   }
 }
 
+TEST(GemmTest, OpenBlasOverTheTeamMatchesReference) {
+  // Large enough to be split into row blocks of C over the team; rows not a multiple of it.
+  const int64_t m = 301, n = 256, k = 64, pad = 5;
+  ASSERT_TRUE(gemm_uses_team(m, n, k) || num_threads() == 1);
+  for (int t = 0; t < 4; ++t) {
+    const bool ta = t & 1, tb = t & 2;
+    const int64_t lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
+    Tensor a = random_tensor({ta ? k : m, lda}, 4), b = random_tensor({tb ? n : k, ldb}, 5);
+    Tensor c0 = random_tensor({m, ldc}, 6);
+    std::vector<float> want = c0.to_floats(), got = c0.to_floats();
+    reference_gemm(ta, tb, m, n, k, 0.5f, a.data(), lda, b.data(), ldb, 1.0f, want.data(), ldc);
+    gemm(ta, tb, m, n, k, 0.5f, a.data(), lda, b.data(), ldb, 1.0f, got.data(), ldc,
+         GemmBackend::kBlas);
+    expect_close(got, want, "trans " + std::to_string(t));
+  }
+}
+
 TEST(GemmTest, EmptyInnerDimensionScalesC) {
   std::vector<float> c = {1, 2, 3, 4, 5, 6};
   gemm(false, false, 2, 3, 0, 1.0f, nullptr, 1, nullptr, 3, 1.0f, c.data(), 3);
@@ -94,10 +111,15 @@ TEST(GemmTest, EmptyInnerDimensionScalesC) {
 }
 
 TEST(GemmTest, DispatchFollowsMeasuredRules) {
-  // oneDNN for everything but the smallest products (see the numbers in gemm.cpp).
-  EXPECT_EQ(choose_gemm_backend(8, 8, 8), GemmBackend::kBlas);
-  EXPECT_EQ(choose_gemm_backend(256, 256, 64), GemmBackend::kDnnl);
-  EXPECT_EQ(choose_gemm_backend(2048, 768, 768), GemmBackend::kDnnl);
+  // oneDNN for everything but the smallest products and weight gradients (TN) with a
+  // power-of-two width (see the numbers in gemm.cpp).
+  EXPECT_EQ(choose_gemm_backend(false, false, 8, 8, 8), GemmBackend::kBlas);
+  EXPECT_EQ(choose_gemm_backend(false, true, 256, 256, 64), GemmBackend::kDnnl);
+  EXPECT_EQ(choose_gemm_backend(false, false, 2048, 768, 768), GemmBackend::kDnnl);
+  EXPECT_EQ(choose_gemm_backend(true, false, 1024, 256, 2048), GemmBackend::kBlas);
+  EXPECT_EQ(choose_gemm_backend(true, false, 30522, 256, 304), GemmBackend::kBlas);
+  EXPECT_EQ(choose_gemm_backend(true, false, 3072, 768, 1024), GemmBackend::kDnnl);
+  EXPECT_EQ(choose_gemm_backend(false, false, 2048, 256, 1024), GemmBackend::kDnnl);
   // The team only for big products called from outside a parallel region.
   int saved = num_threads();
   set_num_threads(2);

@@ -72,6 +72,24 @@ TEST(JsonTest, WriteRoundTripsAndQuotes) {
   EXPECT_EQ(json::parse(json::write(v, 2), "t"), v);
 }
 
+TEST(JsonTest, QuoteEscapesLikePython) {
+  const std::string text = "/\"\\\n\x01\x7F \xC3\xA9\xE4\xB8\xAD\xF0\x9F\x98\x80";
+  // ensure_ascii=False: UTF-8 and DEL as is; '/' is never escaped.
+  EXPECT_EQ(json::quote(text), "\"/\\\"\\\\\\n\\u0001\x7F \xC3\xA9\xE4\xB8\xAD\xF0\x9F\x98\x80\"");
+  // ensure_ascii=True: json.dumps("/\"\\\n\x01\x7f é中😀") in Python.
+  EXPECT_EQ(json::quote(text, /*ascii_only=*/true),
+            R"("/\"\\\n\u0001\u007f \u00e9\u4e2d\ud83d\ude00")");
+  EXPECT_EQ(json::parse(json::quote(text, true), "t").as_string(), text);
+  // A byte that is not UTF-8 becomes U+FFFD either way.
+  EXPECT_EQ(json::quote("a\xFF"
+                        "b"),
+            R"("a\ufffdb")");
+  EXPECT_EQ(json::quote("a\xFF"
+                        "b",
+                        true),
+            R"("a\ufffdb")");
+}
+
 TEST(JsonTest, IndentedLayoutIsPythons) {
   json::Value v = json::Value::object();
   v.set("a", json::Value::array({json::Value::integer(1), json::Value::integer(2)}));

@@ -24,7 +24,8 @@ int eval_command(int argc, char** argv) {
         "  BERT: val_loss (= mlm_loss + nsp_loss), mlm_loss, nsp_loss, mlm_acc, nsp_acc and\n"
         "        nsp_majority_acc (always answering the more frequent NSP label) over the run's\n"
         "        fixed held-out examples, or over examples built from FILE's documents (one\n"
-        "        sentence a line, a blank line between documents).\n"
+        "        sentence a line, a blank line between documents; random next segments come\n"
+        "        from where the run's data.held_out_random_next says).\n"
         "  BERT classifier: val_loss, accuracy, majority_acc, count_<label> and correct_<label>\n"
         "        over ALL the run's held-out examples, or over FILE (labelled text in the run's\n"
         "        data.format).");

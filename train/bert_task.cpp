@@ -117,9 +117,10 @@ BertTask::BertTask(const Config& config, const std::optional<std::string>& seria
   // pairs do too by default: the last chapters of the KJV are all epistles and Revelation, and
   // random segments from them alone test a narrower skill than the one trained
   // (docs/config.md, data.held_out_random_next).
-  BertInstances held_out = create_bert_instances(
-      tokenize_documents(held_out_docs, encode), special, options,
-      d.held_out_random_next == "corpus" ? train_tokens : TokenizedDocuments{});
+  const TokenizedDocuments no_documents;
+  BertInstances held_out =
+      create_bert_instances(tokenize_documents(held_out_docs, encode), special, options,
+                            d.held_out_random_next == "corpus" ? train_tokens : no_documents);
   KILN_CHECK(!held_out.empty(),
              "data: expected held-out documents that give at least one example, got none");
   eval_set_.emplace(std::move(held_out), special, options, config.train.batch_size,

@@ -206,6 +206,9 @@ TEST(ConfigTest, OutOfRangeValuesNameTheRule) {
   EXPECT_EQ(parse_error(kMinimal, {"train.schedule.name=step"}),
             "--set train.schedule.name: expected one of \"constant\", \"cosine\", \"linear\", "
             "got \"step\"");
+  EXPECT_EQ(parse_error(kMinimal, {"data.held_out_random_next=all"}),
+            "--set data.held_out_random_next: expected one of \"corpus\", \"held_out\", got "
+            "\"all\"");
   EXPECT_EQ(parse_error(kMinimal, {"run.name=a/b"}),
             "--set run.name: expected a non-empty name without '/', got \"a/b\"");
   EXPECT_EQ(parse_error(kMinimal, {"model.d_ff=0"}),

@@ -1,11 +1,13 @@
 // The `kiln` command: parses the subcommand and maps kiln::Error to a one-line message and
 // a non-zero exit. The only place in kiln that exits.
+#include <malloc.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <limits>
 #include <string>
 
 #include "autograd/threads.h"
@@ -69,8 +71,20 @@ void prefer_passive_openmp_waiting(char** argv) {
   execv("/proc/self/exe", argv);  // returns only on failure; then carry on as we are
 }
 
+// glibc hands large blocks back to the kernel on free (mmap above a threshold, heap trimming
+// below it), so every training step faults the pages of its big tensors in again and the
+// kernel zeroes them. A step frees and reallocates the same sizes each time, so keep the
+// memory. Measured on bert-mini-kjv, 120 steps with 3 evaluations: page faults 1.41M -> 0.21M,
+// system time 4.3 -> 1.4 s, wall 69.9 -> 62.3 s, peak RSS 825 -> 866 MB (gpt2-124m bench:
+// 3.28 -> 3.54 GB).
+void keep_freed_memory() {
+  mallopt(M_MMAP_MAX, 0);
+  mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
+}
+
 int main(int argc, char** argv) {
   prefer_passive_openmp_waiting(argv);
+  keep_freed_memory();
   try {
     return run(argc, argv);
   } catch (const kiln::Error& e) {

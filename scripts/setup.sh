@@ -11,6 +11,8 @@ packages=(
   ocl-icd-opencl-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   bible-kjv fortunes
+  # The Reina-Valera 1909 and its reader, for the Spanish-English corpus (es-en).
+  sword-text-sparv diatheke
 )
 missing=()
 for p in "${packages[@]}"; do

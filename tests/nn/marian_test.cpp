@@ -1,5 +1,6 @@
-// MarianMTModel: Hugging Face names and shapes, sinusoidal positions, source padding and target
-// causality invariances, activations, gradients of the label-smoothed loss against central
+// MarianMTModel: Hugging Face names and shapes, sinusoidal positions, the whole forward pass
+// against a plain-loop double-precision reference, source padding and target causality
+// invariances, activations, gradients of the label-smoothed loss against central
 // differences, and that a tiny model overfits a fixed batch of sentence pairs (and then
 // decodes its targets back).
 #include <gtest/gtest.h>
@@ -148,6 +149,151 @@ TEST(MarianTest, SinusoidalPositionsPutSinesFirstThenCosines) {
     EXPECT_FLOAT_EQ(table.data()[p * 4 + 3], std::cos(p / 100.0));
   }
   EXPECT_NE(error_of([] { sinusoidal_positions(4, 5); }).find("even d"), std::string::npos);
+}
+
+// ---- A plain-loop, double-precision MarianMTModel forward: the oracle ------------------------
+using Matrix = std::vector<std::vector<double>>;  // [rows][cols]
+
+Matrix linear_ref(const Matrix& x, const Tensor& w, const Tensor& b) {  // w: [out, in]
+  const int64_t out = w.dim(0), in = w.dim(1);
+  Matrix y(x.size(), std::vector<double>(out));
+  for (std::size_t r = 0; r < x.size(); ++r)
+    for (int64_t o = 0; o < out; ++o) {
+      double acc = b.data()[o];
+      for (int64_t i = 0; i < in; ++i) acc += x[r][i] * w.data()[o * in + i];
+      y[r][o] = acc;
+    }
+  return y;
+}
+
+Matrix layer_norm_ref(const Matrix& x, const Tensor& g, const Tensor& b) {
+  Matrix y = x;
+  for (auto& row : y) {
+    double mean = 0, var = 0;
+    for (double v : row) mean += v;
+    mean /= row.size();
+    for (double v : row) var += (v - mean) * (v - mean);
+    var /= row.size();
+    for (std::size_t i = 0; i < row.size(); ++i)
+      row[i] = (row[i] - mean) / std::sqrt(var + 1e-5) * g.data()[i] + b.data()[i];
+  }
+  return y;
+}
+
+Matrix add_ref(Matrix a, const Matrix& b) {
+  for (std::size_t r = 0; r < a.size(); ++r)
+    for (std::size_t i = 0; i < a[r].size(); ++i) a[r][i] += b[r][i];
+  return a;
+}
+
+// One sequence's attention block (q, k, v, out projections under `prefix`): queries from x,
+// keys and values from memory; visible(i, j) says whether query i may see key j.
+Matrix attention_ref(const MarianMTModel& m, const std::string& prefix, const Matrix& x,
+                     const Matrix& memory, int64_t heads,
+                     const std::function<bool(int64_t, int64_t)>& visible) {
+  auto p = [&](const std::string& name) { return m.parameter(prefix + "." + name); };
+  const Matrix q = linear_ref(x, p("q_proj.weight"), p("q_proj.bias"));
+  const Matrix k = linear_ref(memory, p("k_proj.weight"), p("k_proj.bias"));
+  const Matrix v = linear_ref(memory, p("v_proj.weight"), p("v_proj.bias"));
+  const std::size_t d = q[0].size(), hd = d / heads;
+  Matrix out(x.size(), std::vector<double>(d, 0.0));
+  for (int64_t h = 0; h < heads; ++h)
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      std::vector<double> w(memory.size(), 0.0);
+      double mx = -1e300, sum = 0;
+      for (std::size_t j = 0; j < memory.size(); ++j) {
+        if (!visible(i, j)) continue;
+        for (std::size_t c = h * hd; c < (h + 1) * hd; ++c) w[j] += q[i][c] * k[j][c];
+        w[j] /= std::sqrt(double(hd));
+        mx = std::max(mx, w[j]);
+      }
+      for (std::size_t j = 0; j < memory.size(); ++j)
+        sum += visible(i, j) ? (w[j] = std::exp(w[j] - mx)) : 0.0;
+      for (std::size_t j = 0; j < memory.size(); ++j)
+        if (visible(i, j))
+          for (std::size_t c = h * hd; c < (h + 1) * hd; ++c) out[i][c] += w[j] / sum * v[j][c];
+    }
+  return linear_ref(out, p("out_proj.weight"), p("out_proj.bias"));
+}
+
+Matrix ffn_ref(const MarianMTModel& m, const std::string& prefix, const Matrix& h) {
+  auto p = [&](const std::string& name) { return m.parameter(prefix + "." + name); };
+  Matrix f = linear_ref(h, p("fc1.weight"), p("fc1.bias"));
+  for (auto& row : f)
+    for (double& v : row) v = v / (1 + std::exp(-v));  // swish
+  f = linear_ref(f, p("fc2.weight"), p("fc2.bias"));
+  return layer_norm_ref(add_ref(h, f), p("final_layer_norm.weight"), p("final_layer_norm.bias"));
+}
+
+// ids of one sequence -> sqrt(d) * E[id] + [sin | cos] positions.
+Matrix embed_ref(const MarianMTModel& m, const std::vector<int32_t>& ids) {
+  const int64_t d = m.config().d_model;
+  Matrix x(ids.size(), std::vector<double>(d));
+  for (std::size_t t = 0; t < ids.size(); ++t)
+    for (int64_t i = 0; i < d; ++i) {
+      const double w = std::pow(10000.0, -2.0 * double(i % (d / 2)) / double(d));
+      const double pos = i < d / 2 ? std::sin(double(t) * w) : std::cos(double(t) * w);
+      x[t][i] = std::sqrt(double(d)) * m.shared_embedding().data()[ids[t] * d + i] + pos;
+    }
+  return x;
+}
+
+// One source (its real tokens only) and one decoder input -> logits [T][V].
+Matrix marian_ref(const MarianMTModel& m, const std::vector<int32_t>& src,
+                  const std::vector<int32_t>& dec) {
+  const MarianConfig& c = m.config();
+  Matrix x = embed_ref(m, src);
+  auto all = [](int64_t, int64_t) { return true; };
+  for (int64_t l = 0; l < c.encoder_layers; ++l) {
+    const std::string p = "model.encoder.layers." + std::to_string(l);
+    Matrix a = attention_ref(m, p + ".self_attn", x, x, c.encoder_attention_heads, all);
+    Matrix h = layer_norm_ref(add_ref(x, a), m.parameter(p + ".self_attn_layer_norm.weight"),
+                              m.parameter(p + ".self_attn_layer_norm.bias"));
+    x = ffn_ref(m, p, h);
+  }
+  Matrix y = embed_ref(m, dec);
+  auto causal = [](int64_t i, int64_t j) { return j <= i; };
+  for (int64_t l = 0; l < c.decoder_layers; ++l) {
+    const std::string p = "model.decoder.layers." + std::to_string(l);
+    Matrix a = attention_ref(m, p + ".self_attn", y, y, c.decoder_attention_heads, causal);
+    Matrix h = layer_norm_ref(add_ref(y, a), m.parameter(p + ".self_attn_layer_norm.weight"),
+                              m.parameter(p + ".self_attn_layer_norm.bias"));
+    Matrix e = attention_ref(m, p + ".encoder_attn", h, x, c.decoder_attention_heads, all);
+    h = layer_norm_ref(add_ref(h, e), m.parameter(p + ".encoder_attn_layer_norm.weight"),
+                       m.parameter(p + ".encoder_attn_layer_norm.bias"));
+    y = ffn_ref(m, p, h);
+  }
+  // Tied head plus final_logits_bias.
+  Tensor bias = m.final_logits_bias().view({c.vocab_size});
+  Tensor zero = Tensor::zeros({c.vocab_size});
+  Matrix logits = linear_ref(y, m.shared_embedding(), zero);
+  for (auto& row : logits)
+    for (int64_t v = 0; v < c.vocab_size; ++v) row[v] += bias.data()[v];
+  return logits;
+}
+
+TEST(MarianTest, ForwardMatchesPlainLoopReference) {
+  MarianConfig c = tiny_config();
+  c.encoder_layers = 2, c.decoder_layers = 2;
+  MarianMTModel model(c, 11);
+  randomise(model, 11, 0.4f);
+  model.train(false);
+  // Two sources (the second padded) and two decoder inputs (the second padded at the end).
+  Tensor src = Tensor::from_ints({2, 5}, {5, 6, 7, 8, 1, 9, 10, 1, 0, 0});
+  Tensor mask = Tensor::from_ints({2, 5}, {1, 1, 1, 1, 1, 1, 1, 1, 0, 0});
+  Tensor dec = Tensor::from_ints({2, 4}, {0, 11, 12, 13, 0, 14, 0, 0});
+  Tensor logits = model.forward(src, mask, dec);  // [2, 4, 17]
+  const std::vector<std::vector<int32_t>> sources = {{5, 6, 7, 8, 1}, {9, 10, 1}};
+  const std::vector<std::vector<int32_t>> decs = {{0, 11, 12, 13}, {0, 14}};
+  float worst = 0;
+  for (int64_t b = 0; b < 2; ++b) {
+    const Matrix want = marian_ref(model, sources[b], decs[b]);
+    for (std::size_t t = 0; t < want.size(); ++t)
+      for (int64_t v = 0; v < 17; ++v)
+        worst = std::max(
+            worst, static_cast<float>(std::fabs(logits.data()[(b * 4 + t) * 17 + v] - want[t][v])));
+  }
+  EXPECT_LT(worst, 2e-4f);
 }
 
 TEST(MarianTest, SourcePaddingAndFutureTargetTokensChangeNothing) {

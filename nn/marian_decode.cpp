@@ -72,14 +72,29 @@ class Stepper {
     for (std::size_t r = 0; r < from.size(); ++r) prefix[r] = prefix_[from[r]];
     prefix_ = std::move(prefix);
     if (!use_cache_) return;
+    // Only rows that change move, and only their valid positions: the buffers hold capacity
+    // positions of every row and head, most of them not yet written.
+    std::vector<int64_t> moved;
+    for (std::size_t r = 0; r < from.size(); ++r)
+      if (from[r] != static_cast<int64_t>(r)) moved.push_back(static_cast<int64_t>(r));
+    if (moved.empty()) return;
     KvCache& self = cache_[0].self;
-    const int64_t slab = self.n_head() * self.capacity() * self.head_dim();  // one row's floats
+    const int64_t H = self.n_head(), S = self.capacity(), hd = self.head_dim();
+    const int64_t valid = self.length() * hd;  // floats per (row, head) worth keeping
+    std::vector<float> staging(moved.size() * static_cast<std::size_t>(H * valid));
     for (int64_t l = 0; l < self.n_layer(); ++l)
       for (const Tensor& t : {self.keys(l), self.values(l)}) {
-        Tensor copy = t.clone();
-        for (std::size_t r = 0; r < from.size(); ++r)
-          std::copy(copy.data() + from[r] * slab, copy.data() + (from[r] + 1) * slab,
-                    t.data() + static_cast<int64_t>(r) * slab);
+        float* base = t.data();
+        float* stage = staging.data();
+        for (int64_t r : moved)  // gather every source first: a source may also be moved
+          for (int64_t h = 0; h < H; ++h, stage += valid) {
+            const float* src = base + (from[r] * H + h) * S * hd;
+            std::copy(src, src + valid, stage);
+          }
+        stage = staging.data();
+        for (int64_t r : moved)
+          for (int64_t h = 0; h < H; ++h, stage += valid)
+            std::copy(stage, stage + valid, base + (r * H + h) * S * hd);
       }
     // Cross-attention keys and values need no reordering: beams only move within a source.
   }

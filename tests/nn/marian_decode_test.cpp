@@ -89,24 +89,25 @@ TEST(MarianDecodeTest, CachedDecoderMatchesFullDecoder) {
 }
 
 TEST(MarianDecodeTest, CachedAndUncachedGiveTheSameTokens) {
-  MarianMTModel model(decode_config(), 2);
-  randomise(model, 2, 0.4f, 1.5f);
-  model.train(false);
   Sources s;
   DecodeOptions o;
   o.max_new_tokens = 12;
-  for (int64_t beam : {1, 3}) {
-    o.beam = beam;
-    o.use_cache = true;
-    Translations cached =
-        beam == 1 ? greedy_decode(model, s.ids, s.mask, o) : beam_search(model, s.ids, s.mask, o);
-    o.use_cache = false;
-    Translations uncached =
-        beam == 1 ? greedy_decode(model, s.ids, s.mask, o) : beam_search(model, s.ids, s.mask, o);
-    EXPECT_EQ(cached, uncached) << "beam " << beam;
-    bool some_ended_early = false;
-    for (const auto& t : cached) some_ended_early |= static_cast<int64_t>(t.size()) < 12;
-    EXPECT_TRUE(some_ended_early) << "the eos bias should end some hypotheses early";
+  // Several models, so that beams overtake each other and the cache's rows are reordered (seed
+  // 12 fails when the reordering is skipped).
+  for (uint64_t seed : {2, 12, 22}) {
+    MarianMTModel model(decode_config(), seed);
+    randomise(model, seed, 0.4f, 1.5f);
+    model.train(false);
+    for (int64_t beam : {1, 4}) {
+      o.beam = beam;
+      o.use_cache = true;
+      Translations cached =
+          beam == 1 ? greedy_decode(model, s.ids, s.mask, o) : beam_search(model, s.ids, s.mask, o);
+      o.use_cache = false;
+      Translations uncached =
+          beam == 1 ? greedy_decode(model, s.ids, s.mask, o) : beam_search(model, s.ids, s.mask, o);
+      EXPECT_EQ(cached, uncached) << "seed " << seed << " beam " << beam;
+    }
   }
 }
 

@@ -63,6 +63,11 @@ class Stepper {
         std::copy(all.data() + ((r * T) + T - 1) * V, all.data() + (r * T + T) * V,
                   logits.data() + r * V);
     }
+    // Never generate pad (it is the decoder start token), as HF's Marian does by setting its
+    // logit to -inf during generation. The log-softmax's exp takes -inf to 0.
+    const int64_t V = logits.dim(1);
+    const int32_t pad = model_.config().pad_token_id;
+    for (int64_t r = 0; r < N; ++r) logits.data()[r * V + pad] = -INFINITY;
     return ops::log_softmax(logits);
   }
 

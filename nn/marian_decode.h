@@ -17,7 +17,8 @@ struct DecodeOptions {
 };
 
 // The generated tokens of each source: after the decoder start token (pad), up to and without
-// the eos token (or max_new_tokens tokens when no eos came).
+// the eos token (or max_new_tokens tokens when no eos came). Pad is never generated (its logit
+// is -inf, as in HF's Marian generation).
 using Translations = std::vector<std::vector<int32_t>>;
 
 // input_ids, attention_mask (1 = token, 0 = padding; undefined = all 1): int32 [B, S]. At each

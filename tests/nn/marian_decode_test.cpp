@@ -3,6 +3,7 @@
 // sources changing nothing, and the option checks.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <string>
@@ -107,6 +108,8 @@ TEST(MarianDecodeTest, CachedAndUncachedGiveTheSameTokens) {
       Translations uncached =
           beam == 1 ? greedy_decode(model, s.ids, s.mask, o) : beam_search(model, s.ids, s.mask, o);
       EXPECT_EQ(cached, uncached) << "seed " << seed << " beam " << beam;
+      for (const auto& t : cached)  // pad starts the decoder and is never generated
+        EXPECT_EQ(std::count(t.begin(), t.end(), 0), 0) << "seed " << seed << " beam " << beam;
     }
   }
 }

@@ -13,6 +13,8 @@ packages=(
   openmpi-bin libopenmpi-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   bible-kjv fortunes
+  # The Reina-Valera 1909 and its reader, for the Spanish-English corpus (es-en).
+  sword-text-sparv diatheke
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -12,6 +12,7 @@
 
 #include "autograd/backend/blas.h"
 #include "autograd/backend/dnnl.h"
+#include "autograd/kernels.h"
 #include "autograd/ops.h"
 #include "autograd/tape.h"
 #include "autograd/threads.h"
@@ -50,41 +51,6 @@ inline float exp_or_zero(float x) {
   const uint32_t alive = x >= -87.0f ? ~0u : 0u;
   const float e = exp_in_range(x >= -87.0f ? x : -87.0f);  // no NaN from -inf
   return std::bit_cast<float>(std::bit_cast<uint32_t>(e) & alive);
-}
-
-// Row reductions in 8 interleaved partial sums: they vectorise without -ffast-math and still
-// add in one fixed order, so results never depend on threads.
-inline float row_max(const float* x, int64_t n) {
-  float lane[8] = {-kInf, -kInf, -kInf, -kInf, -kInf, -kInf, -kInf, -kInf};
-  int64_t j = 0;
-  for (; j + 8 <= n; j += 8)
-    for (int l = 0; l < 8; ++l) lane[l] = x[j + l] > lane[l] ? x[j + l] : lane[l];
-  float m = -kInf;
-  for (; j < n; ++j) m = std::max(m, x[j]);
-  for (int l = 0; l < 8; ++l) m = std::max(m, lane[l]);
-  return m;
-}
-
-inline float row_sum(const float* x, int64_t n) {
-  float lane[8] = {};
-  int64_t j = 0;
-  for (; j + 8 <= n; j += 8)
-    for (int l = 0; l < 8; ++l) lane[l] += x[j + l];
-  float s = 0.0f;
-  for (; j < n; ++j) s += x[j];
-  for (int l = 0; l < 8; ++l) s += lane[l];
-  return s;
-}
-
-inline float row_dot(const float* a, const float* b, int64_t n) {
-  float lane[8] = {};
-  int64_t j = 0;
-  for (; j + 8 <= n; j += 8)
-    for (int l = 0; l < 8; ++l) lane[l] += a[j + l] * b[j + l];
-  float s = 0.0f;
-  for (; j < n; ++j) s += a[j] * b[j];
-  for (int l = 0; l < 8; ++l) s += lane[l];
-  return s;
 }
 
 // What forward and backward share about one call.
@@ -144,7 +110,7 @@ void forward_tile(const Geometry& g, int64_t bh, int64_t r0, int64_t r1, const f
     const int64_t end = row_end(g, i, n);
     if (bias)
       for (int64_t j = 0; j < end; ++j) row[j] += bias[j];
-    const float mx = row_max(row, end);
+    const float mx = lane_max(row, end);
     if (mx == -kInf) {
       // No visible key: the weights are all zero, so the output row is 0 and (with lse = +inf,
       // which makes every recomputed weight exp(s - inf) = 0) so is its gradient. Never NaN.
@@ -154,7 +120,7 @@ void forward_tile(const Geometry& g, int64_t bh, int64_t r0, int64_t r1, const f
     }
     for (int64_t j = 0; j < end; ++j) row[j] = exp_or_zero(row[j] - mx);
     std::fill(row + end, row + n, 0.0f);
-    const float sum = row_sum(row, end);
+    const float sum = lane_sum(row, end);
     const float inv = 1.0f / sum;
     for (int64_t j = 0; j < end; ++j) row[j] *= inv;
     if (lse) lse[i] = mx + std::log(sum);
@@ -210,7 +176,7 @@ void backward_tile(const Geometry& g, int64_t bh, int64_t r0, int64_t r1, const 
     float* ds_row = ds + r * n;
     if (keep)
       for (int64_t j = 0; j < n; ++j) ds_row[j] *= keep[r * n + j];
-    const float dot = row_dot(p_row, ds_row, n);
+    const float dot = lane_dot(p_row, ds_row, n);
     for (int64_t j = 0; j < n; ++j) ds_row[j] = p_row[j] * (ds_row[j] - dot);
   }
   // S = scale * Q K^T, so dQ += scale * dS K and dK += scale * dS^T Q.

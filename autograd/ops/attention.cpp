@@ -1,8 +1,6 @@
 // Scaled dot-product attention as one fused op, flash-attention style: per head and per tile of
 // query rows, scores -> masks -> softmax -> dropout -> weighted sum. Backward recomputes the
 // weights from the saved per-row log-sum-exp, so no [Tq, Tk] tensor outlives a tile.
-#include <omp.h>
-
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -10,8 +8,7 @@
 #include <limits>
 #include <vector>
 
-#include "autograd/backend/blas.h"
-#include "autograd/backend/dnnl.h"
+#include "autograd/gemm.h"
 #include "autograd/kernels.h"
 #include "autograd/ops.h"
 #include "autograd/tape.h"
@@ -31,19 +28,13 @@ constexpr float kInf = std::numeric_limits<float>::infinity();
 // 28.1 ms, 64 rows 27.4 ms, 128 rows 30.9 ms, whole heads (256) 51 ms.
 constexpr int64_t kTileRows = 64;
 
-// Every GEMM here runs on one thread. Measured on one core at the per-head shapes (256x256x64
-// with B transposed, 256x64x256, their 64-row tiles, and A-transposed 256x64x64), oneDNN's sgemm
-// beat single-threaded OpenBLAS by 20-50% (bench/attention_bench.cpp, BM_HeadGemm). oneDNN runs
-// sequentially inside kiln's parallel region, and on one thread when kiln has one; a small call
-// that parallel_for ran inline while kiln has more threads would let oneDNN spread one tile
-// over the team, so it goes to OpenBLAS, which is pinned to the calling thread.
-void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-          int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  if (omp_in_parallel() || num_threads() == 1)
-    backend::dnnl_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-  else
-    backend::blas_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-}
+// The GEMMs go through kiln::gemm, the one backend policy. Inside parallel_for each runs on its
+// thread (oneDNN is sequential inside a parallel region); at the per-head shapes (256x256x64
+// with B transposed, 256x64x256, their 64-row tiles, and A-transposed 256x64x64) that policy
+// picks oneDNN, which beat single-threaded OpenBLAS there by 20-50% (bench/attention_bench.cpp,
+// BM_HeadGemm). A call small enough for parallel_for to run inline keeps small products on
+// the calling thread too (gemm_uses_team), with the backend it would get inside a region, so
+// such calls now give the same bits at any thread count.
 
 // exp(x) for softmax arguments (<= 0): exp_in_range above -87, exactly 0 below it and for -inf
 // (masked keys), through an integer mask rather than a branch.

@@ -5,7 +5,7 @@
 #include "base/error.h"
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "data/json.h"
+#include "io/json.h"
 #include "train/classify_task.h"
 
 namespace kiln::cli {

@@ -12,9 +12,9 @@
 #include "data/bert_documents.h"
 #include "data/bpe_trainer.h"
 #include "data/corpus.h"
-#include "data/json.h"
 #include "data/tokenizer.h"
 #include "data/wordpiece_trainer.h"
+#include "io/json.h"
 #include "train/tokenizer_files.h"
 
 namespace kiln::cli {

@@ -11,8 +11,8 @@
 #include "base/error.h"
 #include "data/corpus.h"
 #include "data/gpt2_pretokenizer.h"
-#include "data/json.h"
-#include "data/utf8.h"
+#include "io/json.h"
+#include "io/utf8.h"
 
 namespace kiln {
 namespace {

@@ -11,7 +11,7 @@
 #include <regex>
 
 #include "base/error.h"
-#include "train/hdf5_file.h"
+#include "io/hdf5_file.h"
 
 namespace kiln {
 namespace fs = std::filesystem;

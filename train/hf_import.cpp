@@ -15,9 +15,10 @@
 #include "base/error.h"
 #include "base/rng.h"
 #include "data/corpus.h"
-#include "data/json.h"
-#include "data/safetensors.h"
 #include "data/tokenizer.h"
+#include "io/hdf5_file.h"
+#include "io/json.h"
+#include "io/safetensors.h"
 #include "nn/bert.h"
 #include "nn/gpt.h"
 #include "nn/parameter_arena.h"
@@ -26,7 +27,6 @@
 #include "train/classify_task.h"
 #include "train/config.h"
 #include "train/gpt_task.h"
-#include "train/hdf5_file.h"
 #include "train/hf_config.h"
 
 namespace kiln {

@@ -15,9 +15,9 @@
 
 #include "base/error.h"
 #include "data/corpus.h"
-#include "data/json.h"
+#include "io/hdf5_file.h"
+#include "io/json.h"
 #include "train/checkpoint.h"
-#include "train/hdf5_file.h"
 
 namespace kiln {
 namespace fs = std::filesystem;

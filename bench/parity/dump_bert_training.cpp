@@ -9,9 +9,9 @@
 #include <string>
 
 #include "base/error.h"
+#include "io/hdf5_file.h"
 #include "train/bert_task.h"
 #include "train/config.h"
-#include "train/hdf5_file.h"
 
 namespace {
 

@@ -24,9 +24,10 @@
 #include "base/error.h"
 #include "data/bpe.h"
 #include "data/char_tokenizer.h"
-#include "data/json.h"
-#include "data/safetensors.h"
 #include "data/tokenizer.h"
+#include "io/hdf5_file.h"
+#include "io/json.h"
+#include "io/safetensors.h"
 #include "nn/bert.h"
 #include "nn/gpt.h"
 #include "nn/parameter_arena.h"
@@ -36,7 +37,6 @@
 #include "train/classify_task.h"
 #include "train/config.h"
 #include "train/gpt_task.h"
-#include "train/hdf5_file.h"
 
 namespace kiln {
 namespace {

@@ -1,6 +1,6 @@
 // The JSON parser and writer: every kind of value, escapes and surrogates, exact numbers,
 // round trips, Python's indented layout, and errors with byte offsets.
-#include "data/json.h"
+#include "io/json.h"
 
 #include <gtest/gtest.h>
 

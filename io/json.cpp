@@ -1,6 +1,6 @@
 // The JSON value's accessors, a recursive-descent parser that reports byte offsets, and the
 // writer.
-#include "data/json.h"
+#include "io/json.h"
 
 #include <charconv>
 #include <cmath>
@@ -9,7 +9,7 @@
 #include <unordered_set>
 
 #include "base/error.h"
-#include "data/utf8.h"
+#include "io/utf8.h"
 
 namespace kiln::json {
 namespace {

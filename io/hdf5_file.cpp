@@ -1,6 +1,6 @@
 // HDF5 C-API calls behind Hdf5File. HDF5's own error printing is silenced; we check every
 // return code and throw kiln::Error with the file and object path instead.
-#include "train/hdf5_file.h"
+#include "io/hdf5_file.h"
 
 #include <hdf5.h>
 

@@ -1,7 +1,7 @@
 // safetensors: reading hand-built files, writer round trips, the exact half and bfloat16
 // conversions (all 65536 patterns against an independent formula), and every malformed-file
 // error with its message.
-#include "data/safetensors.h"
+#include "io/safetensors.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // Reading and writing safetensors files: header validation with byte offsets, the exact
 // half/bfloat16 conversions, and per-tensor reads.
-#include "data/safetensors.h"
+#include "io/safetensors.h"
 
 #include <algorithm>
 #include <array>
@@ -10,7 +10,7 @@
 #include <fstream>
 
 #include "base/error.h"
-#include "data/json.h"
+#include "io/json.h"
 
 namespace kiln {
 namespace {

@@ -78,22 +78,16 @@ int embed_command(int argc, char** argv) {
   const Shape& shape = output.last_hidden_state.shape();        // [1, T, d]
   const std::vector<float> pooled = output.pooled.to_floats();  // [1, d]
 
-  std::string out = "{\"tokens\": [";
-  for (size_t i = 0; i < ids.size(); ++i)
-    out += (i ? ", " : "") + json::quote(wordpiece->token(ids[i]));
-  out += "], \"ids\": [";
-  for (size_t i = 0; i < ids.size(); ++i) out += (i ? ", " : "") + std::to_string(ids[i]);
-  out += "], \"last_hidden_state_shape\": [";
-  for (size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
-  out += "], \"pooled\": [";
-  char number[32];
-  for (size_t i = 0; i < pooled.size(); ++i) {
-    // %.9g: enough digits that the float reads back exactly.
-    std::snprintf(number, sizeof number, "%s%.9g", i ? ", " : "", static_cast<double>(pooled[i]));
-    out += number;
-  }
-  out += "]}\n";
-  std::fputs(out.c_str(), stdout);
+  json::Writer out = json::Writer::spaced();
+  out.begin_object().key("tokens").begin_array();
+  for (int32_t id : ids) out.string(wordpiece->token(id));
+  out.end_array().key("ids").begin_array();
+  for (int32_t id : ids) out.integer(id);
+  out.end_array().key("last_hidden_state_shape").begin_array();
+  for (int64_t d : shape) out.integer(d);
+  out.end_array().key("pooled").begin_array();
+  for (float v : pooled) out.float32(v);
+  std::printf("%s\n", out.end_array().end_object().text().c_str());
   return 0;
 }
 

@@ -309,10 +309,10 @@ TEST(CliTest, AFullDiskStopsTheRunWithOneLineAndKeepsEarlierCheckpoints) {
   const std::string before = bytes(earlier);
   ASSERT_GT(before.size(), 30u * 1024);  // above the limit below, so the new one cannot fit
   // 40 blocks: 20 KB (dash counts 512-byte blocks) or 40 KB (bash).
-  CommandResult r = kiln_via("ulimit -f 40; trap '' XFSZ; ", "train " +
-                                                                 (dir / "tiny.yaml").string() +
-                                                                 " --resume auto --set "
-                                                                 "train.max_steps=8");
+  CommandResult r =
+      kiln_via("ulimit -f 40; trap '' XFSZ; ", "train " + (dir / "tiny.yaml").string() +
+                                                   " --resume auto --set "
+                                                   "train.max_steps=8");
   EXPECT_EQ(r.exit_code, 1) << r.out;
   const std::string last_line = r.out.substr(r.out.rfind('\n', r.out.size() - 2) + 1);
   EXPECT_EQ(last_line.rfind("error: ", 0), 0u) << r.out;

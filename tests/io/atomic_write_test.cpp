@@ -105,8 +105,9 @@ TEST_F(AtomicWriteTest, AFailingWriterLeavesTheOldFileAndNoTemporary) {
   EXPECT_EQ(read_file(path_), "old contents");
   EXPECT_FALSE(fs::exists(path_ + ".tmp"));
   // A writer that never creates the file: the fsync step names it.
-  EXPECT_EQ(error_of([&] { io::atomic_write(path_, [](const std::string&) {}); }),
-            path_ + ": expected to open " + path_ + ".tmp for fsync, got No such file or directory");
+  EXPECT_EQ(
+      error_of([&] { io::atomic_write(path_, [](const std::string&) {}); }),
+      path_ + ": expected to open " + path_ + ".tmp for fsync, got No such file or directory");
   EXPECT_EQ(read_file(path_), "old contents");
 }
 
@@ -180,8 +181,9 @@ TEST_F(AtomicWriteTest, AReadOnlyFolderFailsCleanly) {
         });
       },
       ::testing::ExitedWithCode(1),
-      "^error: " + path_ + ".tmp: expected to create an HDF5 file, got an HDF5 error "
-      "\\(Permission denied\\)\n$");
+      "^error: " + path_ +
+          ".tmp: expected to create an HDF5 file, got an HDF5 error "
+          "\\(Permission denied\\)\n$");
   EXPECT_EXIT(
       {
         lose_root();
@@ -206,7 +208,8 @@ TEST_F(AtomicWriteTest, AppendAddsToTheEndAndCreatesTheFile) {
         limit_file_size(4096);
         exit_with_error([&] { io::append_file(log, big); });
       },
-      ::testing::ExitedWithCode(1), "^error: " + log + ": expected to append, got File too large\n$");
+      ::testing::ExitedWithCode(1),
+      "^error: " + log + ": expected to append, got File too large\n$");
 }
 
 }  // namespace

@@ -33,9 +33,9 @@ fs::path fault_dir(const std::string& point) {
 }
 
 struct Outcome {
-  std::string file;       // the target's contents afterwards
+  std::string file;  // the target's contents afterwards
   bool temp_left = false;
-  std::string temp;       // the temporary file's contents, if it is left
+  std::string temp;  // the temporary file's contents, if it is left
 };
 
 // Two writes of "one" then "two" over "old", killed at KILN_FAULT_POINT=`setting`.

@@ -30,11 +30,10 @@ TEST(JsonWriterTest, EscapesKeysAndStrings) {
   const std::string text = std::string("q\"b\\n\nt\tr\rf\fb\bz") + '\0' + "\x01\x1f\x7f é €😀";
   json::Writer w = json::Writer::compact();
   w.begin_object().key(text).string(text).end_object();
-  EXPECT_EQ(w.text(),
-            R"({"q\"b\\n\nt\tr\rf\fb\bz\u0000\u0001\u001f)"
-            "\x7f é €😀\":\""
-            R"(q\"b\\n\nt\tr\rf\fb\bz\u0000\u0001\u001f)"
-            "\x7f é €😀\"}");
+  EXPECT_EQ(w.text(), R"({"q\"b\\n\nt\tr\rf\fb\bz\u0000\u0001\u001f)"
+                      "\x7f é €😀\":\""
+                      R"(q\"b\\n\nt\tr\rf\fb\bz\u0000\u0001\u001f)"
+                      "\x7f é €😀\"}");
   const json::Value back = json::parse(w.text(), "test");
   ASSERT_EQ(back.as_object().size(), 1u);
   EXPECT_EQ(back.as_object()[0].first, text);
@@ -61,8 +60,8 @@ TEST(JsonWriterTest, APathWithQuotesGivesValidJson) {
 }
 
 TEST(JsonWriterTest, NumbersReadBackExactly) {
-  const double values[] = {0.1,     1.0 / 3.0, 2.5,  -0.0, 1e300, 5e-324,
-                           1234567, 100.0,     1e21, 3.4028234663852886e38};
+  const double values[] = {0.1,    1.0 / 3.0, 2.5,   -0.0, 1e300,
+                           5e-324, 1234567,   100.0, 1e21, 3.4028234663852886e38};
   json::Writer w = json::Writer::compact();
   w.begin_array();
   for (double x : values) w.number(x);
@@ -70,8 +69,7 @@ TEST(JsonWriterTest, NumbersReadBackExactly) {
   w.end_array();
   EXPECT_EQ(w.text().substr(0, 23), "[0.1,0.3333333333333333");
   EXPECT_NE(w.text().find(",100.0,"), std::string::npos) << w.text();  // stays a float
-  EXPECT_NE(w.text().find(",0.1,16777216.0,-9223372036854775808]"), std::string::npos)
-      << w.text();
+  EXPECT_NE(w.text().find(",0.1,16777216.0,-9223372036854775808]"), std::string::npos) << w.text();
   const json::Value back = json::parse(w.text(), "test");
   for (size_t i = 0; i < std::size(values); ++i)
     EXPECT_EQ(back.as_array()[i].as_number(), values[i]) << i;

@@ -21,6 +21,7 @@
 #include "nn/bert.h"
 #include "nn/gpt.h"
 #include "nn/parameter_arena.h"
+#include "train/train_step.h"
 
 namespace kiln::cli {
 namespace {
@@ -187,15 +188,15 @@ int bench_command(int argc, char** argv) {
   double loss_first = 0, loss_last = 0;
   for (int step = 0; step < warmup + steps; ++step) {
     auto start = std::chrono::steady_clock::now();
-    arena.zero_grads();
-    Tensor loss = w.loss(step, static_cast<uint64_t>(step));
-    backward(loss);
-    double norm = arena.grad_norm();
-    if (clip > 0 && norm > clip) arena.scale_grads(static_cast<float>(clip / norm));
-    optimizer.step(lr);
+    const StepResult r = train_step(
+        arena, optimizer, step, 1,
+        [&](int) {
+          return TrainLoss{w.loss(step, static_cast<uint64_t>(step)), {}};
+        },
+        clip, lr);
     double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    (step == 0 ? loss_first : loss_last) = loss.item();
+    (step == 0 ? loss_first : loss_last) = r.loss;
     if (step >= warmup) times.push_back(ms);
   }
 
@@ -218,12 +219,8 @@ int bench_command(int argc, char** argv) {
   out.begin_object().key("model").string(kind).key("vocab_size").integer(s.vocab);
   out.key("n_layer").integer(s.layers).key("n_head").integer(s.heads).key("d_model").integer(s.d);
   out.key("d_ff").integer(s.d_ff).key("seq_len").integer(s.T).key("batch_size").integer(s.B);
-  out.key("steps")
-      .integer(steps)
-      .key("warmup_steps")
-      .integer(warmup)
-      .key("threads")
-      .integer(threads);
+  out.key("steps").integer(steps).key("warmup_steps").integer(warmup);
+  out.key("threads").integer(threads);
   out.key("step_ms_median").number(rounded(median, 1e2));
   out.key("step_ms_min").number(rounded(times.front(), 1e2));
   out.key("tokens_per_s").number(rounded(tokens / (median / 1e3), 1e1));

@@ -27,7 +27,7 @@ int classify_command(int argc, char** argv) {
   KILN_CHECK(args.positionals().empty(),
              "kiln classify: expected no arguments besides the options, got \"",
              args.positionals()[0], "\" (quote TEXT that holds spaces)");
-  const LoadedClassifier classifier = load_classifier(path);
+  const LoadedModel classifier = load_model(path);
   const std::vector<double> p = classify_text(classifier, text);
   const std::vector<std::string>& labels = classifier.config.data.labels;
   size_t best = 0;

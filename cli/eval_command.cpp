@@ -5,11 +5,9 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "data/corpus.h"
 #include "io/json.h"
 #include "train/checkpoint.h"
-#include "train/gpt_task.h"
-#include "train/task.h"
+#include "train/registry.h"
 
 namespace kiln::cli {
 
@@ -35,24 +33,11 @@ int eval_command(int argc, char** argv) {
   const std::string path = args.require("checkpoint");
   Checkpoint checkpoint = load_checkpoint(path);
   Config config = parse_config(checkpoint.state.config_yaml, path + ":/config");
-  // Both BERT tasks evaluate themselves; GPT is measured over every window here.
-  const bool bert = config.model.arch == "bert" || config.model.arch == "bert-classifier";
-  if (bert && args.has("data")) config.data.val_files = {args.get("data")};
+  if (args.has("data")) config.data.val_files = {args.get("data")};
   std::unique_ptr<Task> task = make_task(config, checkpoint.state.tokenizer);
   nn::ParameterArena arena(task->model());
   restore_checkpoint(checkpoint, arena, nullptr);
-
-  Metrics metrics;
-  if (bert) {
-    metrics = task->evaluate();
-  } else {
-    auto& gpt = static_cast<GptTask&>(*task);
-    std::vector<int32_t> tokens = gpt.validation_tokens();
-    if (args.has("data"))
-      tokens = gpt.tokenizer().encode(read_text_file(args.get("data")), args.get("data"));
-    double loss = gpt.mean_loss_over_windows(tokens);
-    metrics = {{"val_loss", loss}, {"perplexity", std::exp(loss)}};
-  }
+  const Metrics metrics = task->evaluate_all();
   json::Writer out = json::Writer::compact();
   out.begin_object().key("checkpoint").string(path).key("step").integer(checkpoint.state.step);
   for (const auto& [key, value] : metrics) out.key(key).number(value);

@@ -40,7 +40,7 @@ int import_hf_command(int argc, char** argv) {
   std::printf(
       "wrote %s: %s, %lld tensors copied, %zu initialised, %zu buffers or tied copies "
       "skipped\n",
-      out.c_str(), summary.arch.c_str(), static_cast<long long>(summary.tensors_copied),
+      out.c_str(), arch_name(summary.arch), static_cast<long long>(summary.tensors_copied),
       summary.initialised.size(), summary.skipped.size());
   return 0;
 }

@@ -4,7 +4,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "train/gpt_task.h"
+#include "train/registry.h"
 #include "train/sampling.h"
 
 namespace kiln::cli {
@@ -32,7 +32,8 @@ int sample_command(int argc, char** argv) {
         "The speed (tokens/s) is printed to stderr at the end.");
     return 0;
   }
-  LoadedGpt loaded = load_gpt(args.require("checkpoint"));
+  const LoadedModel loaded = load_model(args.require("checkpoint"));
+  loaded.model.require({Arch::kGpt}, "kiln sample: " + loaded.path);
   SamplingOptions options;
   options.max_new_tokens = static_cast<int>(args.get_int("max-new-tokens", 200));
   options.temperature = static_cast<float>(args.get_double("temperature", 0.8));
@@ -44,11 +45,11 @@ int sample_command(int argc, char** argv) {
   options.seed = static_cast<uint64_t>(args.get_int("seed", 1337));
   check_sampling_options(options);  // before any output
   const std::string prompt = args.require("prompt");
-  std::vector<int32_t> ids = loaded.tokenizer->encode(prompt, "--prompt");
-  const Tokenizer& tokenizer = *loaded.tokenizer;
+  std::vector<int32_t> ids = loaded.tokenizer.encode(prompt, "--prompt");
+  const Tokenizer& tokenizer = loaded.tokenizer;
   std::fputs(prompt.c_str(), stdout);
   Generation result = generate(
-      *loaded.model, ids, options,
+      *loaded.model.gpt, ids, options,
       [&](int32_t id) {
         std::fputs(tokenizer.decode(std::vector<int32_t>{id}).c_str(), stdout);
         std::fflush(stdout);

@@ -5,7 +5,7 @@ source "$(dirname "$0")/lib.sh"
 
 packages=(
   build-essential cmake pkg-config git ca-certificates python3
-  libdnnl-dev libopenblas-dev libhdf5-dev libyaml-cpp-dev libicu-dev
+  libdnnl-dev libopenblas-dev libhdf5-dev libyaml-cpp-dev libicu-dev libfmt-dev
   # Debian's libdnnl-dev only recommends OpenCL, but its CMake config (dnnl-config.cmake)
   # calls find_package(OpenCL REQUIRED): without this, configuring kiln fails.
   ocl-icd-opencl-dev

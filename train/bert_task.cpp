@@ -9,14 +9,12 @@
 #include "data/bert_examples.h"
 #include "data/corpus.h"
 #include "data/wordpiece_trainer.h"
-#include "train/classify_task.h"
-#include "train/gpt_task.h"
+#include "train/registry.h"
 
 namespace kiln {
 namespace {
 
-// Separate random streams derived from run.seed (the GPT task uses 1 and 2).
-inline constexpr uint64_t kModelInitStream = 1;
+// Separate random streams derived from run.seed (the model uses 1, the GPT task 2).
 inline constexpr uint64_t kTrainExamplesStream = 4;
 inline constexpr uint64_t kHeldOutExamplesStream = 5;
 inline constexpr uint64_t kTrainBatchStream = 6;
@@ -50,26 +48,6 @@ WordPieceTokenizer make_wordpiece(const Config& config, const std::vector<std::s
   const DataConfig& d = config.data;
   if (!d.vocab_file.empty()) return WordPieceTokenizer::from_vocab_file(d.vocab_file, d.lowercase);
   return train_wordpiece(texts, d.tokenizer_vocab_size, d.lowercase);
-}
-
-nn::BertConfig bert_config_for(const Config& config, const WordPieceTokenizer& tokenizer) {
-  const ModelConfig& m = config.model;
-  KILN_CHECK(m.arch == "bert", "model.arch: expected \"bert\" for a BERT task, got \"", m.arch,
-             "\"");
-  nn::BertConfig b;
-  b.vocab_size = m.vocab_size.value_or(tokenizer.vocab_size());
-  KILN_CHECK(b.vocab_size >= tokenizer.vocab_size(),
-             "model.vocab_size: expected at least the tokenizer's ", tokenizer.vocab_size(),
-             " tokens, got ", b.vocab_size);
-  b.n_layer = m.n_layer;
-  b.n_head = m.n_head;
-  b.d_model = m.d_model;
-  b.d_ff = m.d_ff;
-  b.max_position = m.max_seq_len;
-  b.dropout = b.attention_dropout = static_cast<float>(m.dropout);
-  b.layer_norm_eps = static_cast<float>(m.layer_norm_eps);
-  b.pad_token_id = tokenizer.pad_id();
-  return b;
 }
 
 BertTask::BertTask(const Config& config, const std::optional<std::string>& serialized_tokenizer)
@@ -126,7 +104,7 @@ BertTask::BertTask(const Config& config, const std::optional<std::string>& seria
   eval_set_.emplace(std::move(held_out), special, options, config.train.batch_size,
                     config.eval.batches * config.train.batch_size,
                     derive_seed(seed, kEvalMaskStream));
-  model_ = std::make_unique<nn::Bert>(model_config, derive_seed(seed, kModelInitStream));
+  model_ = std::move(build_model(config, Tokenizer(*tokenizer_), seed).bert);
 }
 
 int64_t BertTask::tokens_per_micro_batch() const {
@@ -184,14 +162,6 @@ Metrics BertTask::evaluate() {
           // 0.5 because a one-sentence chunk can only be paired with a random next segment.
           {"nsp_majority_acc",
            double(std::max(random_next, examples - random_next)) / double(examples)}};
-}
-
-std::unique_ptr<Task> make_task(const Config& config,
-                                const std::optional<std::string>& serialized_tokenizer) {
-  if (config.model.arch == "bert") return std::make_unique<BertTask>(config, serialized_tokenizer);
-  if (config.model.arch == "bert-classifier")
-    return std::make_unique<ClassifyTask>(config, serialized_tokenizer);
-  return std::make_unique<GptTask>(config, serialized_tokenizer);
 }
 
 }  // namespace kiln

@@ -14,9 +14,6 @@
 
 namespace kiln {
 
-// The model shape a config asks for, given the tokenizer's vocabulary size ("auto").
-nn::BertConfig bert_config_for(const Config& config, const WordPieceTokenizer& tokenizer);
-
 // The tokenizer a config describes: a vocab.txt, or one trained on `texts`.
 WordPieceTokenizer make_wordpiece(const Config& config, const std::vector<std::string>& texts);
 

@@ -143,9 +143,8 @@ std::string checkpoint_path(const std::string& dir, int64_t step) {
   return (fs::path(dir) / name).string();
 }
 
-namespace {
+namespace {}  // namespace
 
-// Checkpoints in `dir`, newest (highest step) first.
 std::vector<std::string> list_checkpoints(const std::string& dir) {
   std::vector<std::string> found;
   if (!fs::is_directory(dir)) return found;
@@ -157,15 +156,16 @@ std::vector<std::string> list_checkpoints(const std::string& dir) {
   return found;
 }
 
-}  // namespace
-
-std::optional<std::string> find_latest_checkpoint(const std::string& dir) {
+std::optional<std::string> find_latest_checkpoint(
+    const std::string& dir, const std::function<void(const std::string&)>& validate,
+    const std::function<void(const std::string&, const std::string&)>& skipped) {
   for (const std::string& path : list_checkpoints(dir)) {
     try {
-      load_checkpoint(path);
+      validate(path);
       return path;
-    } catch (const Error&) {
+    } catch (const Error& e) {
       // A damaged file (e.g. from a crash mid-copy) must not block resuming from an older one.
+      skipped(path, e.what());
     }
   }
   return std::nullopt;

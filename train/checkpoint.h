@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -62,8 +63,13 @@ RestoreReport restore_matching(const Checkpoint& checkpoint, const nn::Parameter
 
 // "<dir>/ckpt-00001200.h5" for step 1200.
 std::string checkpoint_path(const std::string& dir, int64_t step);
-// The newest checkpoint in `dir` that opens and validates, if any (corrupt ones are skipped).
-std::optional<std::string> find_latest_checkpoint(const std::string& dir);
+// The periodic checkpoints (ckpt-<step>.h5) in `dir`, newest (highest step) first.
+std::vector<std::string> list_checkpoints(const std::string& dir);
+// The newest checkpoint in `dir` that `validate` accepts (it throws kiln::Error for a damaged
+// one); each one refused is passed to `skipped` with the reason. None: nullopt.
+std::optional<std::string> find_latest_checkpoint(
+    const std::string& dir, const std::function<void(const std::string&)>& validate,
+    const std::function<void(const std::string&, const std::string&)>& skipped);
 // Deletes all but the newest `keep` checkpoints in `dir`.
 void prune_checkpoints(const std::string& dir, int keep);
 

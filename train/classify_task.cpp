@@ -9,28 +9,16 @@
 #include "base/error.h"
 #include "base/rng.h"
 #include "train/bert_task.h"
-#include "train/checkpoint.h"
 
 namespace kiln {
 namespace {
 
-// Random streams derived from run.seed (BERT pretraining uses 1 and 4 to 7; the model keeps 1
-// so the encoder starts as a pretraining model of the same seed would).
-inline constexpr uint64_t kModelInitStream = 1;
+// Random streams derived from run.seed (the model uses 1, so the encoder starts as a
+// pretraining model of the same seed would; BERT pretraining uses 4 to 7).
 inline constexpr uint64_t kHeldOutSplitStream = 8;
 inline constexpr uint64_t kTrainBatchStream = 9;
 
 }  // namespace
-
-nn::BertConfig bert_classifier_config_for(const Config& config,
-                                          const WordPieceTokenizer& tokenizer) {
-  KILN_CHECK(config.model.arch == "bert-classifier",
-             "model.arch: expected \"bert-classifier\" for a classification task, got \"",
-             config.model.arch, "\"");
-  Config encoder = config;  // the encoder's keys mean what they mean for BERT pretraining
-  encoder.model.arch = "bert";
-  return bert_config_for(encoder, tokenizer);
-}
 
 std::vector<int32_t> classification_input(const WordPieceTokenizer& tokenizer,
                                           std::string_view text, int seq_len,
@@ -81,9 +69,7 @@ ClassifyTask::ClassifyTask(const Config& config,
   for (const Encoded& e : train_) ++counts[static_cast<size_t>(e.label)];
   majority_label_ =
       static_cast<int32_t>(std::max_element(counts.begin(), counts.end()) - counts.begin());
-  model_ = std::make_unique<nn::BertForSequenceClassification>(
-      bert_classifier_config_for(config, *tokenizer_), config.model.num_labels,
-      derive_seed(seed, kModelInitStream));
+  model_ = std::move(build_model(config, Tokenizer(*tokenizer_), seed).classifier);
 }
 
 int64_t ClassifyTask::tokens_per_micro_batch() const {
@@ -158,28 +144,16 @@ Metrics ClassifyTask::evaluate() {
   return m;
 }
 
-LoadedClassifier load_classifier(const std::string& checkpoint_path) {
-  const Checkpoint checkpoint = load_checkpoint(checkpoint_path);
-  LoadedClassifier c;
-  c.config = parse_config(checkpoint.state.config_yaml, checkpoint_path + ":/config");
-  KILN_CHECK(c.config.model.arch == "bert-classifier", checkpoint_path,
-             ": expected a classifier checkpoint (model.arch bert-classifier), got model.arch ",
-             c.config.model.arch);
-  c.tokenizer = WordPieceTokenizer::from_serialized(checkpoint.state.tokenizer);
-  c.model = std::make_unique<nn::BertForSequenceClassification>(
-      bert_classifier_config_for(c.config, *c.tokenizer), c.config.model.num_labels, 0);
-  c.arena = std::make_unique<nn::ParameterArena>(*c.model);
-  restore_checkpoint(checkpoint, *c.arena, nullptr);
-  c.model->train(false);
-  return c;
-}
-
-std::vector<double> classify_text(const LoadedClassifier& classifier, std::string_view text) {
+std::vector<double> classify_text(const LoadedModel& classifier, std::string_view text) {
+  classifier.model.require({Arch::kBertClassifier}, classifier.path);
+  const WordPieceTokenizer* wordpiece = classifier.tokenizer.as<WordPieceTokenizer>();
+  KILN_CHECK(wordpiece != nullptr, classifier.path, ":/tokenizer: expected WordPiece, got ",
+             classifier.tokenizer.kind());
   std::vector<int32_t> ids =
-      classification_input(*classifier.tokenizer, text, classifier.config.train.seq_len, "text");
+      classification_input(*wordpiece, text, classifier.config.train.seq_len, "text");
   NoGradGuard no_grad;
-  Tensor logits =
-      classifier.model->forward(Tensor::from_ints({1, static_cast<int64_t>(ids.size())}, ids));
+  Tensor logits = classifier.model.classifier->forward(
+      Tensor::from_ints({1, static_cast<int64_t>(ids.size())}, ids));
   std::vector<float> z = logits.to_floats();  // [1, L]
   const double top = *std::max_element(z.begin(), z.end());
   std::vector<double> p;

@@ -12,15 +12,11 @@
 #include "data/labelled_text.h"
 #include "data/wordpiece.h"
 #include "nn/bert.h"
-#include "nn/parameter_arena.h"
 #include "train/config.h"
+#include "train/registry.h"
 #include "train/task.h"
 
 namespace kiln {
-
-// The model shape of a bert-classifier config (as bert_config_for for BERT pretraining).
-nn::BertConfig bert_classifier_config_for(const Config& config,
-                                          const WordPieceTokenizer& tokenizer);
 
 // [CLS] + the WordPiece ids of `text` + [SEP], the text cut so that at most `seq_len` ids
 // remain. Invalid UTF-8 is an error naming `where`.
@@ -65,16 +61,8 @@ class ClassifyTask : public Task {
   std::unique_ptr<nn::BertForSequenceClassification> model_;
 };
 
-// A classifier and its tokenizer restored from a checkpoint (no data files needed).
-struct LoadedClassifier {
-  Config config;
-  std::optional<WordPieceTokenizer> tokenizer;
-  std::unique_ptr<nn::BertForSequenceClassification> model;
-  std::unique_ptr<nn::ParameterArena> arena;  // owns the weights' storage
-};
-LoadedClassifier load_classifier(const std::string& checkpoint_path);
-
-// The probability of each label (config.data.labels order) for `text`, in evaluation mode.
-std::vector<double> classify_text(const LoadedClassifier& classifier, std::string_view text);
+// The probability of each label (config.data.labels order) for `text`, from a
+// bert-classifier checkpoint (load_model); another arch is an error naming it.
+std::vector<double> classify_text(const LoadedModel& classifier, std::string_view text);
 
 }  // namespace kiln

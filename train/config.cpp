@@ -16,6 +16,23 @@
 #include "train/config_schema.h"
 
 namespace kiln {
+
+namespace {
+constexpr std::pair<Arch, const char*> kArchNames[] = {
+    {Arch::kGpt, "gpt"}, {Arch::kBert, "bert"}, {Arch::kBertClassifier, "bert-classifier"}};
+}  // namespace
+
+const char* arch_name(Arch arch) {
+  for (const auto& [value, name] : kArchNames)
+    if (value == arch) return name;
+  return "unknown";
+}
+
+std::optional<Arch> parse_arch(const std::string& name) {
+  for (const auto& [value, name_of_value] : kArchNames)
+    if (name == name_of_value) return value;
+  return std::nullopt;
+}
 namespace {
 
 // The key tree implied by the field paths.
@@ -211,7 +228,8 @@ Config resolve(const Sources& sources) {
   // head when a BERT pretraining checkpoint starts a classifier (its cls.* heads are dropped
   // and a classifier head is added).
   auto may_differ = [&](const std::string& path) {
-    const bool new_head = base->model.arch == "bert" && config.model.arch == "bert-classifier";
+    const bool new_head =
+        base->model.arch == Arch::kBert && config.model.arch == Arch::kBertClassifier;
     return path == "model.dropout" ||
            (new_head && (path == "model.arch" || path == "model.num_labels"));
   };

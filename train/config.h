@@ -11,6 +11,19 @@
 
 namespace kiln {
 
+// The model families (model.arch). The name is parsed once, by the config; code compares the
+// enum. A new family is a value here, a name in arch_name, and an entry in train/registry.cpp.
+enum class Arch { kGpt, kBert, kBertClassifier };
+
+// The config's spelling: "gpt", "bert", "bert-classifier".
+const char* arch_name(Arch arch);
+// The Arch named `name`, if any.
+std::optional<Arch> parse_arch(const std::string& name);
+// Both BERT architectures: WordPiece, BERT's layer-norm epsilon, [CLS] ... [SEP] inputs.
+inline bool is_bert(Arch arch) {
+  return arch == Arch::kBert || arch == Arch::kBertClassifier;
+}
+
 // Member defaults are the config defaults; keys marked "required" have a placeholder here.
 // Empty strings and zeros marked "derived" are filled in from other keys while parsing.
 
@@ -53,7 +66,7 @@ struct ModelConfig {
   // optimizer and schedule. The other model keys then default to the checkpoint's, and any
   // given explicitly must agree with it (except dropout, which fine-tuning may change).
   std::string init_from;
-  std::string arch = "gpt";       // gpt | bert (pretraining) | bert-classifier
+  Arch arch = Arch::kGpt;         // gpt | bert (pretraining) | bert-classifier
   std::optional<int> vocab_size;  // nullopt = "auto": the tokenizer's vocabulary size
   int n_layer = 0;                // required
   int n_head = 0;                 // required

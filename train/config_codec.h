@@ -13,6 +13,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "train/config.h"
+
 namespace kiln::config_codec {
 
 // `text` in double quotes, for strings in messages.
@@ -98,6 +100,20 @@ struct Codec<double> {
   }
   static YAML::Node encode(double value) { return YAML::Node(format_double(value)); }
   static std::string show(double value) { return format_double(value); }
+};
+
+// model.arch: one of the names arch_name gives.
+template <>
+struct Codec<Arch> {
+  static constexpr const char* kNoun = "one of \"gpt\", \"bert\", \"bert-classifier\"";
+  static bool decode(const YAML::Node& node, Arch& value) {
+    if (!node.IsScalar()) return false;
+    std::optional<Arch> arch = parse_arch(node.Scalar());
+    if (arch) value = *arch;
+    return arch.has_value();
+  }
+  static YAML::Node encode(Arch value) { return YAML::Node(arch_name(value)); }
+  static std::string show(Arch value) { return quoted(arch_name(value)); }
 };
 
 // "auto" or a positive count; nullopt stands for "auto".

@@ -119,9 +119,8 @@ bool valid_label_names(const std::vector<std::string>& labels) {
   return true;
 }
 
-// Both BERT architectures: WordPiece, BERT's layer-norm epsilon, [CLS] ... [SEP] inputs.
 bool is_bert(const Config& c) {
-  return c.model.arch == "bert" || c.model.arch == "bert-classifier";
+  return kiln::is_bert(c.model.arch);
 }
 
 constexpr KeyRole kIdentity = KeyRole::kIdentity;
@@ -151,7 +150,7 @@ std::vector<ConfigField> make_fields() {
     field(KILN_KEY(data.val_files),    kIdentity, kOptional, optional_path_list()),
     field(KILN_KEY(data.val_fraction), kIdentity, kOptional, fraction()),
     field(KILN_KEY(data.format),       kIdentity, kOptional, one_of({"text", "jsonl", "folders"}),
-          [](const Config& c) { return std::string(c.model.arch == "bert-classifier" ? "jsonl" : "text"); }),
+          [](const Config& c) { return std::string(c.model.arch == Arch::kBertClassifier ? "jsonl" : "text"); }),
     field(KILN_KEY(data.labels),       kIdentity, kOptional, label_names),
     field(KILN_KEY(data.tokenizer),    kIdentity, kOptional, one_of({"char", "bpe", "wordpiece"}),
           [](const Config& c) { return std::string(is_bert(c) ? "wordpiece" : "char"); }),
@@ -171,8 +170,7 @@ std::vector<ConfigField> make_fields() {
           [](const Config& c) { return c.run.out_dir + "/cache"; }),
 
     field(KILN_KEY(model.init_from),      kIdentity, kOptional, any_value()),
-    field(KILN_KEY(model.arch),           kIdentity, kOptional,
-          one_of({"gpt", "bert", "bert-classifier"})),
+    field(KILN_KEY(model.arch),           kIdentity, kOptional, any_value()),
     field(KILN_KEY(model.vocab_size),     kIdentity, kOptional, vocab),
     field(KILN_KEY(model.n_layer),        kIdentity, kRequired, int_at_least(1)),
     field(KILN_KEY(model.n_head),         kIdentity, kRequired, int_at_least(1)),
@@ -185,7 +183,7 @@ std::vector<ConfigField> make_fields() {
           [](const Config& c) { return is_bert(c) ? 1e-12 : 1e-5; }),
     field(KILN_KEY(model.num_labels),     kIdentity, kOptional, int_at_least(0),
           [](const Config& c) {
-            return c.model.arch == "bert-classifier" ? static_cast<int>(c.data.labels.size()) : 0;
+            return c.model.arch == Arch::kBertClassifier ? static_cast<int>(c.data.labels.size()) : 0;
           }),
 
     field(KILN_KEY(train.batch_size),             kTrajectory, kRequired, int_at_least(1)),
@@ -258,7 +256,8 @@ void check_cross_fields(const Config& c, const ConfigWhere& where) {
                                       format_double(c.train.optimizer.lr) + "), got " +
                                       format_double(c.train.schedule.min_lr));
   }
-  if (c.model.arch == "gpt" && c.data.tokenizer == "wordpiece") {
+  const std::string arch = arch_name(c.model.arch);
+  if (c.model.arch == Arch::kGpt && c.data.tokenizer == "wordpiece") {
     fail("data.tokenizer", "expected \"char\" or \"bpe\" for model.arch gpt, got \"wordpiece\"");
   }
   if (c.data.tokenizer == "bpe" && c.data.vocab_file.empty() != c.data.merges_file.empty()) {
@@ -266,16 +265,16 @@ void check_cross_fields(const Config& c, const ConfigWhere& where) {
          "expected data.vocab_file and data.merges_file together (or neither, to train a BPE)");
   }
   if (is_bert(c) && c.data.tokenizer != "wordpiece") {
-    fail("data.tokenizer", "expected \"wordpiece\" for model.arch " + c.model.arch + ", got \"" +
-                               c.data.tokenizer + "\"");
+    fail("data.tokenizer",
+         "expected \"wordpiece\" for model.arch " + arch + ", got \"" + c.data.tokenizer + "\"");
   }
-  const bool classifier = c.model.arch == "bert-classifier";
+  const bool classifier = c.model.arch == Arch::kBertClassifier;
   if (classifier && c.data.labels.size() < 2) {
     fail("data.labels", "expected at least two label names for model.arch bert-classifier, got " +
                             std::to_string(c.data.labels.size()));
   }
   if (!classifier && !c.data.labels.empty()) {
-    fail("data.labels", "expected no labels for model.arch " + c.model.arch +
+    fail("data.labels", "expected no labels for model.arch " + arch +
                             " (labels are for bert-classifier), got " +
                             std::to_string(c.data.labels.size()));
   }
@@ -283,17 +282,17 @@ void check_cross_fields(const Config& c, const ConfigWhere& where) {
   if (c.model.num_labels != labels) {
     fail("model.num_labels",
          "expected " + std::to_string(labels) +
-             (classifier ? " (the number of data.labels)" : " for model.arch " + c.model.arch) +
-             ", got " + std::to_string(c.model.num_labels));
+             (classifier ? " (the number of data.labels)" : " for model.arch " + arch) + ", got " +
+             std::to_string(c.model.num_labels));
   }
   if (classifier == (c.data.format == "text")) {
     fail("data.format", classifier ? "expected \"jsonl\" or \"folders\" for model.arch "
                                      "bert-classifier, got \"text\""
-                                   : "expected \"text\" for model.arch " + c.model.arch +
-                                         ", got \"" + c.data.format + "\"");
+                                   : "expected \"text\" for model.arch " + arch + ", got \"" +
+                                         c.data.format + "\"");
   }
   // [CLS] A [SEP] B [SEP] needs at least one token each for A and B.
-  if (c.model.arch == "bert" && c.train.seq_len < 5) {
+  if (c.model.arch == Arch::kBert && c.train.seq_len < 5) {
     fail("train.seq_len", "expected at least 5 for BERT ([CLS] A [SEP] B [SEP]), got " +
                               std::to_string(c.train.seq_len));
   }

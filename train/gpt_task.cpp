@@ -2,6 +2,7 @@
 #include "train/gpt_task.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 
@@ -10,13 +11,12 @@
 #include "data/bpe_trainer.h"
 #include "data/corpus.h"
 #include "data/token_cache.h"
-#include "train/checkpoint.h"
+#include "train/registry.h"
 
 namespace kiln {
 namespace fs = std::filesystem;
 
-// Separate random streams derived from run.seed.
-inline constexpr uint64_t kModelInitStream = 1;
+// A random stream derived from run.seed (the model's is 1: train/registry.cpp).
 inline constexpr uint64_t kTrainBatchStream = 2;
 
 Tokenizer make_tokenizer(const Config& config, const Corpus& corpus) {
@@ -38,24 +38,6 @@ Tensor ids_tensor(const std::vector<int32_t>& ids, int batch_size, int seq_len) 
   return t;
 }
 
-nn::GptConfig gpt_config_for(const Config& config, int tokenizer_vocab_size) {
-  const ModelConfig& m = config.model;
-  KILN_CHECK(m.arch == "gpt", "model.arch: expected \"gpt\" for a GPT task, got \"", m.arch, "\"");
-  int vocab = m.vocab_size.value_or(tokenizer_vocab_size);
-  KILN_CHECK(vocab >= tokenizer_vocab_size, "model.vocab_size: expected at least the tokenizer's ",
-             tokenizer_vocab_size, " tokens, got ", vocab);
-  nn::GptConfig g;
-  g.vocab_size = vocab;
-  g.n_layer = m.n_layer;
-  g.n_head = m.n_head;
-  g.d_model = m.d_model;
-  g.d_ff = m.d_ff;
-  g.max_seq_len = m.max_seq_len;
-  g.dropout = static_cast<float>(m.dropout);
-  g.layer_norm_eps = static_cast<float>(m.layer_norm_eps);
-  return g;
-}
-
 GptTask::GptTask(const Config& config, const std::optional<std::string>& serialized_tokenizer)
     : config_(config) {
   const DataConfig& d = config.data;
@@ -75,8 +57,7 @@ GptTask::GptTask(const Config& config, const std::optional<std::string>& seriali
                    derive_seed(config.run.seed, kTrainBatchStream), "train");
   eval_batches_.emplace(val_tokens_, t.batch_size, t.seq_len, std::max(config.eval.batches, 1),
                         "validation");
-  model_ = std::make_unique<nn::Gpt>(gpt_config_for(config, tokenizer_->vocab_size()),
-                                     derive_seed(config.run.seed, kModelInitStream));
+  model_ = std::move(build_model(config, *tokenizer_, config.run.seed).gpt);
 }
 
 int64_t GptTask::tokens_per_micro_batch() const {
@@ -112,6 +93,11 @@ Metrics GptTask::evaluate() {
   return {{"val_loss", total / eval_batches_->num_batches()}};
 }
 
+Metrics GptTask::evaluate_all() {
+  const double loss = mean_loss_over_windows(val_tokens_);
+  return {{"val_loss", loss}, {"perplexity", std::exp(loss)}};
+}
+
 double GptTask::mean_loss_over_windows(const std::vector<int32_t>& tokens) {
   NoGradGuard no_grad;
   model_->train(false);
@@ -127,23 +113,6 @@ double GptTask::mean_loss_over_windows(const std::vector<int32_t>& tokens) {
     total += model_->loss(ids_tensor(inputs, rows, T), ids_tensor(targets, rows, T)).item() * rows;
   }
   return total / double(count);
-}
-
-}  // namespace kiln
-
-namespace kiln {
-
-LoadedGpt load_gpt(const std::string& checkpoint_path) {
-  Checkpoint checkpoint = load_checkpoint(checkpoint_path);
-  LoadedGpt loaded;
-  loaded.config = parse_config(checkpoint.state.config_yaml, checkpoint_path + ":/config");
-  loaded.tokenizer = Tokenizer::from_serialized(checkpoint.state.tokenizer);
-  loaded.model =
-      std::make_unique<nn::Gpt>(gpt_config_for(loaded.config, loaded.tokenizer->vocab_size()), 0);
-  loaded.arena = std::make_unique<nn::ParameterArena>(*loaded.model);
-  restore_checkpoint(checkpoint, *loaded.arena, nullptr);
-  loaded.model->train(false);
-  return loaded;
 }
 
 }  // namespace kiln

@@ -9,14 +9,10 @@
 #include "data/gpt_batches.h"
 #include "data/tokenizer.h"
 #include "nn/gpt.h"
-#include "nn/parameter_arena.h"
 #include "train/config.h"
 #include "train/task.h"
 
 namespace kiln {
-
-// The model shape a config asks for, given the tokenizer's vocabulary size ("auto").
-nn::GptConfig gpt_config_for(const Config& config, int tokenizer_vocab_size);
 
 class GptTask : public Task {
  public:
@@ -29,12 +25,13 @@ class GptTask : public Task {
   int64_t tokens_per_micro_batch() const override;
   double epochs_after(int64_t steps) const override;
   Metrics evaluate() override;
+  // val_loss and perplexity: the mean next-token loss over ALL non-overlapping seq_len windows
+  // of the validation split (eval.batches does not apply).
+  Metrics evaluate_all() override;
   std::string serialized_tokenizer() const override { return tokenizer_->serialize(); }
 
-  // Mean next-token loss over ALL non-overlapping seq_len windows of `tokens` (kiln eval).
+  // Mean next-token loss over ALL non-overlapping seq_len windows of `tokens`.
   double mean_loss_over_windows(const std::vector<int32_t>& tokens);
-  const std::vector<int32_t>& validation_tokens() const { return val_tokens_; }
-  const Tokenizer& tokenizer() const { return *tokenizer_; }
 
  private:
   Config config_;
@@ -45,15 +42,6 @@ class GptTask : public Task {
   std::unique_ptr<nn::Gpt> model_;
   GptBatch scratch_;
 };
-
-// A GPT and its tokenizer restored from a checkpoint (for sample and forward: no corpus).
-struct LoadedGpt {
-  Config config;
-  std::optional<Tokenizer> tokenizer;
-  std::unique_ptr<nn::Gpt> model;
-  std::unique_ptr<nn::ParameterArena> arena;  // owns the weights' storage
-};
-LoadedGpt load_gpt(const std::string& checkpoint_path);
 
 // The tokenizer a config describes (data.tokenizer): built from the corpus (char), read from
 // data.vocab_file (+ data.merges_file for BPE), or trained on `corpus` with

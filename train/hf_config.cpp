@@ -10,9 +10,7 @@
 #include "base/error.h"
 #include "data/corpus.h"
 #include "data/tokenizer.h"
-#include "train/bert_task.h"
-#include "train/classify_task.h"
-#include "train/gpt_task.h"
+#include "train/registry.h"
 
 namespace kiln {
 namespace {
@@ -187,7 +185,9 @@ Config kiln_config(const Value& hf, const std::string& dir, const std::string& c
   std::string labels;
   for (const std::string& label : s.labels)
     labels += (labels.empty() ? "" : ", ") + yaml_quoted(label);
-  const char* arch = s.gpt ? "gpt" : s.classifier ? "bert-classifier" : "bert";
+  const char* arch = arch_name(s.gpt          ? Arch::kGpt
+                               : s.classifier ? Arch::kBertClassifier
+                                              : Arch::kBert);
   std::string yaml =
       "run: {name: " + yaml_quoted("imported-" + name) + ", seed: " + std::to_string(seed) + "}\n";
   yaml += "data: {train_files: [" + yaml_quoted("hf-import:" + source.string()) + "], " +
@@ -212,7 +212,7 @@ Value hf_config(const Config& config, const Tokenizer& tokenizer) {
   const ModelConfig& m = config.model;
   const Value dropout = Value::number(m.dropout);
   Value c = Value::object();
-  if (m.arch == "gpt") {
+  if (m.arch == Arch::kGpt) {
     const nn::GptConfig g = gpt_config_for(config, tokenizer.vocab_size());
     std::optional<int32_t> eos = tokenizer.as<BpeTokenizer>()->token_id(kEndOfText);
     const Value eos_id = eos ? Value::integer(*eos) : Value();
@@ -237,10 +237,9 @@ Value hf_config(const Config& config, const Tokenizer& tokenizer) {
     c.set("vocab_size", Value::integer(g.vocab_size));
     return c;
   }
-  const bool classifier = m.arch == "bert-classifier";
+  const bool classifier = m.arch == Arch::kBertClassifier;
   const WordPieceTokenizer& wordpiece = *tokenizer.as<WordPieceTokenizer>();
-  const nn::BertConfig b = classifier ? bert_classifier_config_for(config, wordpiece)
-                                      : bert_config_for(config, wordpiece);
+  const nn::BertConfig b = bert_config_for(config, wordpiece);
   // A classifier's class names, in id order (HF would sort label2id by name; order is moot).
   Value id2label = Value::object(), label2id = Value::object();
   for (size_t i = 0; i < config.data.labels.size(); ++i) {

@@ -23,63 +23,23 @@
 #include "nn/bert.h"
 #include "nn/gpt.h"
 #include "nn/parameter_arena.h"
-#include "train/bert_task.h"
 #include "train/checkpoint.h"
-#include "train/classify_task.h"
 #include "train/config.h"
-#include "train/gpt_task.h"
 #include "train/hdf5_tensor.h"
 #include "train/hf_config.h"
+#include "train/registry.h"
 
 namespace kiln {
 namespace {
 namespace fs = std::filesystem;
 using json::Value;
 
-// The tasks build their model from derive_seed(run.seed, 1); so does import, so an imported
-// checkpoint's missing heads are what a fresh run with that seed would start from.
-constexpr uint64_t kModelInitStream = 1;
-
 Tokenizer read_tokenizer(const std::string& dir, const Config& config) {
-  if (config.model.arch == "gpt")
+  if (config.model.arch == Arch::kGpt)
     return Tokenizer(
         BpeTokenizer::from_files(path_in(dir, "vocab.json"), path_in(dir, "merges.txt")));
   return Tokenizer(
       WordPieceTokenizer::from_vocab_file(path_in(dir, "vocab.txt"), config.data.lowercase));
-}
-
-// ---- the model of a config ----------------------------------------------------------------
-
-// One of the three models kiln has; the others are null.
-struct Model {
-  std::unique_ptr<nn::Gpt> gpt;
-  std::unique_ptr<nn::Bert> bert;
-  std::unique_ptr<nn::BertForSequenceClassification> classifier;
-  nn::Module& module() const {
-    if (gpt) return *gpt;
-    return bert ? static_cast<nn::Module&>(*bert) : *classifier;
-  }
-  int64_t vocab_size() const {
-    if (gpt) return gpt->config().vocab_size;
-    return bert ? bert->config().vocab_size : classifier->config().vocab_size;
-  }
-};
-
-Model build_model(const Config& config, const Tokenizer& tokenizer, uint64_t seed) {
-  Model m;
-  if (config.model.arch == "gpt") {
-    m.gpt = std::make_unique<nn::Gpt>(gpt_config_for(config, tokenizer.vocab_size()), seed);
-  } else {
-    const WordPieceTokenizer* wordpiece = tokenizer.as<WordPieceTokenizer>();
-    KILN_CHECK(wordpiece != nullptr, config.model.arch, ": expected a wordpiece tokenizer, got ",
-               tokenizer.kind());
-    if (config.model.arch == "bert-classifier")
-      m.classifier = std::make_unique<nn::BertForSequenceClassification>(
-          bert_classifier_config_for(config, *wordpiece), config.model.num_labels, seed);
-    else
-      m.bert = std::make_unique<nn::Bert>(bert_config_for(config, *wordpiece), seed);
-  }
-  return m;
 }
 
 // ---- safetensors keys -> kiln parameters --------------------------------------------------
@@ -122,11 +82,11 @@ std::string shape_of(const std::vector<int64_t>& shape) {
 // Copies every tensor of `reader` into the parameter it names in the model of `arch`; returns
 // what it did.
 HfImportSummary copy_tensors(const SafetensorsReader& reader, const nn::ParameterArena& arena,
-                             const std::string& arch) {
-  const bool gpt = arch == "gpt";
-  const char* model_name = gpt              ? "GPT-2"
-                           : arch == "bert" ? "BERT"
-                                            : "BertForSequenceClassification";
+                             Arch arch) {
+  const bool gpt = arch == Arch::kGpt;
+  const char* model_name = gpt                   ? "GPT-2"
+                           : arch == Arch::kBert ? "BERT"
+                                                 : "BertForSequenceClassification";
   std::map<std::string, Tensor> params(arena.named_parameters().begin(),
                                        arena.named_parameters().end());
   std::map<std::string, std::string> source_of;  // kiln name -> the file key it came from
@@ -138,7 +98,7 @@ HfImportSummary copy_tensors(const SafetensorsReader& reader, const nn::Paramete
   };
   std::vector<std::pair<const SafetensorsEntry*, std::string>> tied;
   for (const SafetensorsEntry& e : reader.entries()) {
-    MappedKey m = gpt ? map_gpt_key(e.name) : map_bert_key(e.name, arch == "bert-classifier");
+    MappedKey m = gpt ? map_gpt_key(e.name) : map_bert_key(e.name, arch == Arch::kBertClassifier);
     if (m.kind == KeyKind::kBuffer) {
       summary.skipped.push_back(e.name);
       continue;
@@ -208,7 +168,7 @@ HfImportSummary import_hf(const std::string& dir, const std::string& out_path, u
   const Config config = kiln_config(hf, dir, config_path, seed);
   const Tokenizer tokenizer = read_tokenizer(dir, config);
 
-  Model model = build_model(config, tokenizer, derive_seed(seed, kModelInitStream));
+  Model model = build_model(config, tokenizer, seed);
   nn::ParameterArena arena(model.module());
   SafetensorsReader reader(path_in(dir, "model.safetensors"));
   HfImportSummary summary = copy_tensors(reader, arena, config.model.arch);
@@ -224,15 +184,13 @@ HfImportSummary import_hf(const std::string& dir, const std::string& out_path, u
 }
 
 void export_hf(const std::string& checkpoint_path, const std::string& out_dir) {
-  const Checkpoint checkpoint = load_checkpoint(checkpoint_path);
-  const Config config = parse_config(checkpoint.state.config_yaml, checkpoint_path + ":/config");
-  const Tokenizer tokenizer = Tokenizer::from_serialized(checkpoint.state.tokenizer);
+  // Restoring into a model built from the config checks every name and shape first.
+  const LoadedModel loaded = load_model(checkpoint_path);
+  const Config& config = loaded.config;
+  const Tokenizer& tokenizer = loaded.tokenizer;
+  const Model& model = loaded.model;
   KILN_CHECK(tokenizer.kind() == "bpe" || tokenizer.kind() == "wordpiece",
              "export-hf: expected a bpe or wordpiece tokenizer, got ", tokenizer.kind());
-  // Restoring into a model built from the config checks every name and shape first.
-  Model model = build_model(config, tokenizer, 0);
-  nn::ParameterArena arena(model.module());
-  restore_checkpoint(checkpoint, arena, nullptr);
 
   fs::create_directories(out_dir);
   write_text(path_in(out_dir, "config.json"), json::write(hf_config(config, tokenizer), 2) + "\n");
@@ -268,13 +226,8 @@ void export_hf(const std::string& checkpoint_path, const std::string& out_dir) {
 
 void run_forward(const std::string& checkpoint_path, const std::string& input_path,
                  const std::string& output_path) {
-  const Checkpoint checkpoint = load_checkpoint(checkpoint_path);
-  const Config config = parse_config(checkpoint.state.config_yaml, checkpoint_path + ":/config");
-  const Tokenizer tokenizer = Tokenizer::from_serialized(checkpoint.state.tokenizer);
-  Model model = build_model(config, tokenizer, 0);
-  nn::ParameterArena arena(model.module());
-  restore_checkpoint(checkpoint, arena, nullptr);
-  model.module().train(false);
+  const LoadedModel loaded = load_model(checkpoint_path);  // in evaluation mode
+  const Model& model = loaded.model;
   NoGradGuard no_grad;
 
   const Hdf5File in(input_path, Hdf5File::Mode::kRead);

@@ -7,11 +7,13 @@
 #include <string>
 #include <vector>
 
+#include "train/config.h"
+
 namespace kiln {
 
 // What import_hf did besides copying tensors name for name.
 struct HfImportSummary {
-  std::string arch;                      // "gpt", "bert" or "bert-classifier"
+  Arch arch = Arch::kGpt;                // what config.json described
   int64_t tensors_copied = 0;            // file tensors copied into kiln parameters
   std::vector<std::string> initialised;  // kiln parameters absent from the file: left at init
   std::vector<std::string> skipped;      // file keys ignored: buffers and tied copies (checked)

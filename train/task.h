@@ -37,11 +37,10 @@ class Task {
   virtual double epochs_after(int64_t steps) const = 0;
   // Metrics over the fixed evaluation batches, in evaluation mode; includes "val_loss".
   virtual Metrics evaluate() = 0;
+  // The metrics `kiln eval` prints: over ALL held-out data where the task can afford it
+  // (GPT: every window), else what evaluate() gives.
+  virtual Metrics evaluate_all() { return evaluate(); }
   virtual std::string serialized_tokenizer() const = 0;
 };
-
-// The task config.model.arch names, with the tokenizer from a checkpoint when resuming.
-std::unique_ptr<Task> make_task(const Config& config,
-                                const std::optional<std::string>& serialized_tokenizer);
 
 }  // namespace kiln

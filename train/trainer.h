@@ -14,11 +14,13 @@ struct TrainOptions {
   std::string config_path;
   std::vector<std::string> overrides;  // --set key.path=value
   std::string resume;                  // "" (fresh), "auto", or a checkpoint path
+  bool overwrite = false;              // a fresh run may delete an earlier run's files
 };
 
 struct TrainResult {
   int64_t final_step = 0;
   bool interrupted = false;     // stopped by SIGINT/SIGTERM (a checkpoint was written)
+  int stop_signal = 0;          // which of the two, when interrupted
   std::string last_checkpoint;  // path of the checkpoint written last
   double last_val_loss = 0;
 };

@@ -54,7 +54,7 @@ int main(int argc, char** argv) try {
   }
   const kiln::Config config = kiln::load_config(argv[1]);
   KILN_CHECK(
-      config.model.arch == "bert" && config.model.dropout == 0 && config.train.grad_accum == 1,
+      config.model.arch == kiln::Arch::kBert && config.model.dropout == 0 && config.train.grad_accum == 1,
       argv[1],
       ": expected model.arch bert, model.dropout 0 and train.grad_accum 1, the "
       "settings under which both frameworks see the same computation");

@@ -126,15 +126,16 @@ TEST(CliTest, InterruptSavesACheckpointAndResumeContinues) {
       << "model: {n_layer: 1, n_head: 2, d_model: 16, max_seq_len: 16}\n"
       << "train: {batch_size: 4, seq_len: 16, max_steps: 100000000, "
       << "optimizer: {lr: 1.0e-3}}\n";
-  // SIGINT after 2 seconds, as Ctrl-C would; --preserve-status passes kiln's exit code on.
+  // SIGINT after step 5, as Ctrl-C would.
   CommandResult interrupted =
-      kiln_via("timeout --preserve-status -s INT 2 ", "train " + (dir / "long.yaml").string());
+      kiln_via("KILN_TEST_SIGNAL_AT=5:INT ", "train " + (dir / "long.yaml").string());
   EXPECT_EQ(interrupted.exit_code, 130) << interrupted.out;
   EXPECT_NE(interrupted.out.find("interrupted; saved"), std::string::npos) << interrupted.out;
   int checkpoints = 0;
   for (const auto& e : fs::directory_iterator(dir / "run"))
     checkpoints += e.path().extension() == ".h5";
-  EXPECT_GE(checkpoints, 1);  // periodic ones too, when more than 500 steps ran
+  EXPECT_EQ(checkpoints, 1);
+  EXPECT_TRUE(fs::exists(dir / "run" / "ckpt-00000005.h5"));
 
   CommandResult resumed =
       kiln("train " + (dir / "long.yaml").string() + " --resume auto --set train.max_steps=3");
@@ -195,21 +196,29 @@ void expect_same_final_weights(const fs::path& a, const fs::path& b) {
   EXPECT_EQ(x.optimizer_steps, y.optimizer_steps);
 }
 
-// Interrupting with `signal` after 2.5 s, then resuming with --resume auto, must end
+// Interrupting with `signal` after step `stop_at` (the process raises it itself, so the
+// moment does not depend on the machine's speed), then resuming with --resume auto, must end
 // with exactly the weights of a run that was never interrupted.
 void check_interrupted_resume(const char* signal, const std::string& name,
                               const std::string& model = "n_layer: 1, n_head: 2, d_model: 16",
-                              int steps = 20000) {
+                              int steps = 300, int stop_at = 130) {
   TinyRun run(name);
   ASSERT_EQ(kiln("train " + run.config("straight", steps, model)).exit_code, 0);
   std::string config = run.config("interrupted", steps, model);
-  CommandResult first =
-      kiln_via(std::string("timeout --preserve-status -s ") + signal + " 2.5 ", "train " + config);
-  ASSERT_NE(first.exit_code, 0) << "the run finished before the signal: make it longer\n"
-                                << first.out;
+  CommandResult first = kiln_via(
+      "KILN_TEST_SIGNAL_AT=" + std::to_string(stop_at) + ":" + signal + " ", "train " + config);
+  if (std::string(signal) == "TERM") {
+    EXPECT_EQ(first.exit_code, 143) << first.out;  // 128 + SIGTERM, after saving
+    EXPECT_NE(first.out.find("interrupted; saved"), std::string::npos) << first.out;
+  } else {
+    EXPECT_EQ(first.exit_code, 137) << first.out;  // the shell reports 128 + SIGKILL
+  }
   CommandResult resumed = kiln("train " + config + " --resume auto");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.out;
-  EXPECT_NE(resumed.out.find("resumed from"), std::string::npos) << first.out << resumed.out;
+  // SIGKILL loses the steps after the last periodic checkpoint (every 50).
+  const int resumed_at = std::string(signal) == "KILL" ? stop_at / 50 * 50 : stop_at;
+  EXPECT_NE(resumed.out.find("at step " + std::to_string(resumed_at)), std::string::npos)
+      << first.out << resumed.out;
   char final_name[32];
   std::snprintf(final_name, sizeof final_name, "ckpt-%08d.h5", steps);
   expect_same_final_weights(run.dir / "straight" / final_name,
@@ -227,11 +236,72 @@ TEST(CliResumeTest, AfterSigkillFromLastPeriodicCheckpointIsBitIdentical) {
 constexpr const char* kTinyBert = "arch: bert, n_layer: 1, n_head: 2, d_model: 16";
 
 TEST(CliResumeTest, BertAfterSigtermIsBitIdentical) {
-  check_interrupted_resume("TERM", "bert_term", kTinyBert, 12000);
+  check_interrupted_resume("TERM", "bert_term", kTinyBert);
 }
 
 TEST(CliResumeTest, BertAfterSigkillIsBitIdentical) {
-  check_interrupted_resume("KILL", "bert_kill", kTinyBert, 12000);
+  check_interrupted_resume("KILL", "bert_kill", kTinyBert);
+}
+
+// A SIGTERM that arrives while the corpus is still being read (before the first step) stops
+// the run cleanly, with a checkpoint and exit status 143, instead of killing it.
+TEST(CliResumeTest, SignalBeforeTheFirstStepStillSaves) {
+  TinyRun run("early_term");
+  const std::string config = run.config("early", 40);
+  CommandResult first = kiln_via("KILN_TEST_SIGNAL_AT=start:TERM ", "train " + config);
+  EXPECT_EQ(first.exit_code, 143) << first.out;
+  EXPECT_TRUE(fs::exists(run.dir / "early" / "ckpt-00000000.h5")) << first.out;
+  CommandResult resumed = kiln("train " + config + " --resume auto");
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.out;
+  EXPECT_NE(resumed.out.find("at step 0"), std::string::npos) << resumed.out;
+}
+
+// A fresh run into a folder that holds another run's checkpoints is refused, naming the
+// newest and the choices, and changes nothing; --overwrite removes the old run first.
+TEST(CliRunFolderTest, FreshRunRefusesAFolderWithCheckpoints) {
+  TinyRun run("claim");
+  const std::string config = run.config("run", 60);
+  ASSERT_EQ(kiln("train " + config).exit_code, 0);
+  const fs::path newest = run.dir / "run" / "ckpt-00000060.h5";
+  const std::string before = file_bytes(newest),
+                    metrics = file_bytes(run.dir / "run" / "metrics.jsonl");
+  CommandResult again = kiln("train " + config + " --set train.max_steps=10");
+  EXPECT_EQ(again.exit_code, 1) << again.out;
+  EXPECT_NE(again.out.find(newest.string()), std::string::npos) << again.out;
+  EXPECT_NE(again.out.find("--resume auto"), std::string::npos) << again.out;
+  EXPECT_NE(again.out.find("--overwrite"), std::string::npos) << again.out;
+  EXPECT_EQ(std::count(again.out.begin(), again.out.end(), '\n'), 1) << again.out;
+  EXPECT_EQ(file_bytes(newest), before);
+  EXPECT_EQ(file_bytes(run.dir / "run" / "metrics.jsonl"), metrics);
+
+  CommandResult overwritten = kiln("train " + config + " --set train.max_steps=10 --overwrite");
+  EXPECT_EQ(overwritten.exit_code, 0) << overwritten.out;
+  EXPECT_FALSE(fs::exists(newest));
+  EXPECT_FALSE(fs::exists(run.dir / "run" / "ckpt-00000050.h5"));
+  EXPECT_TRUE(fs::exists(run.dir / "run" / "ckpt-00000010.h5"));
+}
+
+// --resume auto says which checkpoint it skips and why; when none is usable it refuses
+// instead of starting over, and leaves the files as they are.
+TEST(CliRunFolderTest, ResumeAutoSkipsDamagedCheckpointsAndRefusesWhenNoneIsUsable) {
+  TinyRun run("damaged");
+  const std::string config = run.config("run", 60);
+  ASSERT_EQ(kiln("train " + config).exit_code, 0);
+  const fs::path newest = run.dir / "run" / "ckpt-00000060.h5";
+  const fs::path older = run.dir / "run" / "ckpt-00000050.h5";
+  std::ofstream(newest, std::ios::trunc) << "not an hdf5 file";
+  CommandResult skipped = kiln("train " + config + " --resume auto --set train.max_steps=70");
+  EXPECT_EQ(skipped.exit_code, 0) << skipped.out;
+  EXPECT_NE(skipped.out.find("skipping " + newest.string()), std::string::npos) << skipped.out;
+  EXPECT_NE(skipped.out.find("resumed from " + older.string()), std::string::npos) << skipped.out;
+
+  for (const auto& e : fs::directory_iterator(run.dir / "run"))
+    if (e.path().extension() == ".h5") std::ofstream(e.path(), std::ios::trunc) << "damaged";
+  CommandResult refused = kiln("train " + config + " --resume auto --set train.max_steps=80");
+  EXPECT_EQ(refused.exit_code, 1) << refused.out;
+  EXPECT_NE(refused.out.find("expected a usable checkpoint to resume from"), std::string::npos)
+      << refused.out;
+  EXPECT_EQ(file_bytes(run.dir / "run" / "ckpt-00000070.h5"), "damaged");
 }
 
 TEST(CliConfigErrorTest, EachBadConfigExitsWithOneLineNamingTheKey) {

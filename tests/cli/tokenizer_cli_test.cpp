@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "data/corpus.h"
+#include "io/json.h"
 #include "data/tokenizer.h"
 #include "tests/scratch_dir.h"
 
@@ -27,13 +28,13 @@ fs::path repo_root() {
 }
 
 // The numbers of the JSON array that follows `key` in `line` ("[1, 2]" -> {1, 2}).
+// The numbers of array `key` in the JSON object on `line` (empty when absent).
 std::vector<double> numbers_after(const std::string& line, const std::string& key) {
-  size_t start = line.find("\"" + key + "\": [");
-  if (start == std::string::npos) return {};
-  start = line.find('[', start) + 1;
-  std::istringstream in(line.substr(start, line.find(']', start) - start));
+  const kiln::json::Value object = kiln::json::parse(line, "output");
+  const kiln::json::Value* array = object.find(key);
   std::vector<double> values;
-  for (std::string item; std::getline(in, item, ',');) values.push_back(std::stod(item));
+  if (array != nullptr)
+    for (const kiln::json::Value& v : array->as_array()) values.push_back(v.as_number());
   return values;
 }
 
@@ -269,8 +270,10 @@ TEST_F(TokenizerCliTest, EmbedATinyBertCheckpoint) {
 
   CommandResult r = kiln("embed --checkpoint " + checkpoint + " --text 'Document 3 says thing'");
   ASSERT_EQ(r.exit_code, 0) << r.out;
-  EXPECT_EQ(r.out.rfind("{\"tokens\": [\"[CLS]\", ", 0), 0u) << r.out;
-  EXPECT_NE(r.out.find(", \"[SEP]\"], \"ids\": ["), std::string::npos) << r.out;
+  const kiln::json::Value tokens = kiln::json::parse(r.out, "embed").at("tokens");
+  ASSERT_GE(tokens.as_array().size(), 2u) << r.out;
+  EXPECT_EQ(tokens.as_array().front().as_string(), "[CLS]");
+  EXPECT_EQ(tokens.as_array().back().as_string(), "[SEP]");
   std::vector<int32_t> ids = ids_of(r.out);
   ASSERT_GE(ids.size(), 6u) << r.out;
   std::vector<double> shape = numbers_after(r.out, "last_hidden_state_shape");
@@ -342,10 +345,8 @@ TEST_F(TokenizerCliTest, EmbedRefusesAGptCheckpoint) {
   const std::string checkpoint = (dir_ / "gpt" / "ckpt-00000001.h5").string();
   r = kiln("embed --checkpoint " + checkpoint + " --text hi");
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_EQ(r.out,
-            "error: kiln embed: expected a BERT checkpoint (model.arch bert or bert-classifier), "
-            "got " +
-                checkpoint + " with model.arch gpt\n");
+  EXPECT_EQ(r.out, "error: kiln embed: " + checkpoint +
+                       ": expected model.arch bert or bert-classifier, got model.arch gpt\n");
 }
 
 }  // namespace

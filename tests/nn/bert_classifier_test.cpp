@@ -116,13 +116,18 @@ TEST(BertClassifierTest, OverfitsOneBatch) {
   Tensor mask = Tensor::from_ints({3, 5}, {1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0});
   Tensor labels = Tensor::from_ints({3}, {2, 0, 1});
   BertClassifierLoss first, last;
-  for (int step = 0; step < 150; ++step) {
+  // lr 3e-3: at 1e-2 Adam overshoots on some CPUs' rounding (seen on an AVX-512 Xeon) and the
+  // run ends in a different basin; the smaller step converges the same way everywhere.
+  for (int step = 0; step < 200; ++step) {
     arena.zero_grads();
-    last = model.loss(ids, Tensor(), mask, labels, uint64_t(step));
-    if (step == 0) first = last;
-    backward(last.loss);
-    optimizer.step(1e-2f);
+    BertClassifierLoss out = model.loss(ids, Tensor(), mask, labels, uint64_t(step));
+    if (step == 0) first = out;
+    backward(out.loss);
+    optimizer.step(3e-3f);
   }
+  // Judged without dropout: the fitted model, not one random mask of it.
+  model.train(false);
+  last = model.loss(ids, Tensor(), mask, labels);
   EXPECT_NEAR(first.loss.item(), std::log(3.0f), 0.1f);
   EXPECT_LT(last.loss.item(), 0.05f);
   EXPECT_EQ(last.correct, 3);

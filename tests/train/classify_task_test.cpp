@@ -130,12 +130,14 @@ TEST_F(ClassifyTaskTest, ClassifierStartsFromAPretrainingCheckpointAndLearns) {
     EXPECT_NE(text.find(key), std::string::npos) << key;
 
   // kiln classify's path: probabilities in label order that sum to one.
-  LoadedClassifier loaded = load_classifier(result.last_checkpoint);
+  const LoadedModel loaded = load_model(result.last_checkpoint);
   std::vector<double> p = classify_text(loaded, "the judge court law number 7");
   ASSERT_EQ(p.size(), 3u);
   EXPECT_NEAR(p[0] + p[1] + p[2], 1.0, 1e-9);
   EXPECT_GT(p[1], 0.5);
-  EXPECT_NE(error_of([&] { load_classifier(pre); }).find("model.arch bert-classifier"),
+  EXPECT_NE(error_of([&] {
+              classify_text(load_model(pre), "law");
+            }).find("expected model.arch bert-classifier, got model.arch bert"),
             std::string::npos);
 }
 

@@ -90,7 +90,7 @@ TEST(ConfigTest, DefaultConfigIsTheKjvCharacterModel) {
   Config config = load_config((source_root() / "configs/gpt-char-kjv.yaml").string());
   EXPECT_EQ(config.data.train_files, std::vector<std::string>{"corpora/kjv.txt"});
   EXPECT_EQ(config.data.tokenizer, "char");
-  EXPECT_EQ(config.model.arch, "gpt");
+  EXPECT_EQ(config.model.arch, Arch::kGpt);
 }
 
 TEST(ConfigTest, MinimalConfigFillsDefaults) {

@@ -38,6 +38,7 @@
 #include "train/config.h"
 #include "train/gpt_task.h"
 #include "train/hdf5_tensor.h"
+#include "train/registry.h"
 
 namespace kiln {
 namespace {
@@ -543,7 +544,7 @@ TEST_F(HfImportTest, GptForwardMatchesReference) {
   o.tied_copies = o.buffers = true;
   write_gpt_folder(dir_ / "gpt2", p, o);
   HfImportSummary s = import_hf(path("gpt2"), path("gpt.h5"));
-  EXPECT_EQ(s.arch, "gpt");
+  EXPECT_EQ(s.arch, Arch::kGpt);
   EXPECT_EQ(s.tensors_copied, static_cast<int64_t>(p.size()));
   EXPECT_TRUE(s.initialised.empty());
   EXPECT_EQ(
@@ -560,9 +561,10 @@ TEST_F(HfImportTest, GptForwardMatchesReference) {
     expect_close(logits, b * 7 * kGpt.V, gpt_reference(p, row), 1e-4,
                  "batch row " + std::to_string(b));
   }
-  // The checkpoint is an ordinary kiln GPT checkpoint: load_gpt (kiln sample) reads it.
-  LoadedGpt loaded = load_gpt(path("gpt.h5"));
-  EXPECT_EQ(loaded.tokenizer->kind(), "bpe");
+  // The checkpoint is an ordinary kiln GPT checkpoint: load_model (kiln sample) reads it.
+  const LoadedModel loaded = load_model(path("gpt.h5"));
+  EXPECT_EQ(loaded.model.arch, Arch::kGpt);
+  EXPECT_EQ(loaded.tokenizer.kind(), "bpe");
   EXPECT_EQ(loaded.config.run.name, "imported-gpt2");
   EXPECT_EQ(loaded.config.model.max_seq_len, 32);
   EXPECT_EQ(loaded.config.train.seq_len, 32);
@@ -624,7 +626,7 @@ TEST_F(HfImportTest, BertForPreTrainingForwardMatchesReference) {
   o.tied_copies = o.buffers = true;
   write_bert_folder(dir_ / "bert", p, o);
   HfImportSummary s = import_hf(path("bert"), path("bert.h5"));
-  EXPECT_EQ(s.arch, "bert");
+  EXPECT_EQ(s.arch, Arch::kBert);
   EXPECT_TRUE(s.initialised.empty());
   EXPECT_EQ(sorted(s.skipped),
             sorted({"bert.embeddings.position_ids", "cls.predictions.decoder.bias",
@@ -747,11 +749,11 @@ TEST_F(HfImportTest, ExportRefusesACharTokenizer) {
 // /logits of `out` equal BertForSequenceClassification::forward (eval mode) of `checkpoint` on
 // the BERT inputs above, within 1e-5.
 void expect_logits_match_model(const std::string& out, const std::string& checkpoint) {
-  const LoadedClassifier c = load_classifier(checkpoint);  // in evaluation mode
+  const LoadedModel c = load_model(checkpoint);  // in evaluation mode
   const Shape shape = {2, 12};
-  const Tensor want =
-      c.model->forward(Tensor::from_ints(shape, kBertIds), Tensor::from_ints(shape, kBertTypes),
-                       Tensor::from_ints(shape, kBertMask));
+  const Tensor want = c.model.classifier->forward(Tensor::from_ints(shape, kBertIds),
+                                                  Tensor::from_ints(shape, kBertTypes),
+                                                  Tensor::from_ints(shape, kBertMask));
   const Tensor got = read_tensor(Hdf5File(out, Hdf5File::Mode::kRead), "/logits");
   ASSERT_EQ(got.shape(), (Shape{2, c.config.model.num_labels}));
   ASSERT_EQ(want.shape(), got.shape());
@@ -765,13 +767,13 @@ TEST_F(HfImportTest, ClassifierForwardMatchesReferenceAndTheModel) {
   o.buffers = true;
   write_classifier_folder(dir_ / "cls", p, o);
   HfImportSummary s = import_hf(path("cls"), path("cls.h5"));
-  EXPECT_EQ(s.arch, "bert-classifier");
+  EXPECT_EQ(s.arch, Arch::kBertClassifier);
   EXPECT_EQ(s.tensors_copied, static_cast<int64_t>(p.size()));
   EXPECT_TRUE(s.initialised.empty());
   EXPECT_EQ(s.skipped, std::vector<std::string>{"bert.embeddings.position_ids"});
   expect_model_equals(path("cls.h5"), p);
   const Config config = parse_config(load_checkpoint(path("cls.h5")).state.config_yaml, "c");
-  EXPECT_EQ(config.model.arch, "bert-classifier");
+  EXPECT_EQ(config.model.arch, Arch::kBertClassifier);
   EXPECT_EQ(config.data.labels, (std::vector<std::string>{"sports", "news", "arts"}));  // by id
   EXPECT_EQ(config.model.num_labels, kLabels);
   EXPECT_EQ(config.data.format, "jsonl");
@@ -806,7 +808,7 @@ TEST_F(HfImportTest, ClassifierForwardMatchesReferenceAndTheModel) {
   bare.erase(bare.find(architectures), architectures.size());
   o.prefix = false;
   write_classifier_folder(dir_ / "bare", p, o, bare);
-  EXPECT_EQ(import_hf(path("bare"), path("bare.h5")).arch, "bert-classifier");
+  EXPECT_EQ(import_hf(path("bare"), path("bare.h5")).arch, Arch::kBertClassifier);
   expect_model_equals(path("bare.h5"), p);
 }
 
@@ -842,7 +844,7 @@ TEST_F(HfImportTest, ClassifierExportThenImportIsBitIdentical) {
       "cls.yaml");
   const Tokenizer tokenizer(WordPieceTokenizer::from_vocab_file(path("vocab.txt"), true));
   nn::BertForSequenceClassification model(
-      bert_classifier_config_for(config, *tokenizer.as<WordPieceTokenizer>()),
+      bert_config_for(config, *tokenizer.as<WordPieceTokenizer>()),
       config.model.num_labels, 1);
   nn::ParameterArena arena(model);
   std::mt19937 rng(16);

@@ -10,6 +10,7 @@
 #include "tests/scratch_dir.h"
 #include "train/bert_task.h"
 #include "train/checkpoint.h"
+#include "train/registry.h"
 #include "train/trainer.h"
 
 namespace kiln {
@@ -174,9 +175,14 @@ TEST_F(TrainerTest, CorruptNewestCheckpointIsSkippedByResumeAuto) {
   std::string config = write_config("run");
   train({config, {"train.max_steps=6", "train.schedule.warmup_steps=1"}, ""});
   std::ofstream(dir_ / "run" / "ckpt-00000099.h5") << "not an hdf5 file";
-  auto latest = find_latest_checkpoint((dir_ / "run").string());
+  std::vector<std::string> skipped;
+  auto latest = find_latest_checkpoint(
+      (dir_ / "run").string(), [](const std::string& path) { load_model(path); },
+      [&](const std::string& path, const std::string&) { skipped.push_back(path); });
   ASSERT_TRUE(latest.has_value());
   EXPECT_EQ(fs::path(*latest).filename(), "ckpt-00000006.h5");
+  ASSERT_EQ(skipped.size(), 1u);
+  EXPECT_EQ(fs::path(skipped[0]).filename(), "ckpt-00000099.h5");
 }
 
 TEST_F(TrainerTest, FineTuneFromACheckpointKeepsItsWeightsAndTokenizer) {

@@ -1,0 +1,128 @@
+// prepare_run: from TrainOptions to a Run ready for its first (or next) step.
+#include "train/run_setup.h"
+
+#include <filesystem>
+#include <fstream>
+#include <optional>
+
+#include "autograd/threads.h"
+#include "base/error.h"
+#include "train/metrics.h"
+#include "train/registry.h"
+
+namespace kiln {
+namespace fs = std::filesystem;
+namespace {
+
+nn::Schedule schedule_for(const Config& c) {
+  const ScheduleConfig& s = c.train.schedule;
+  nn::ScheduleKind kind = s.name == "cosine"   ? nn::ScheduleKind::kCosine
+                          : s.name == "linear" ? nn::ScheduleKind::kLinear
+                                               : nn::ScheduleKind::kConstant;
+  return {kind, c.train.optimizer.lr, s.min_lr, s.warmup_steps, c.train.max_steps};
+}
+
+std::string list_names(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out.empty() ? std::string("none") : out;
+}
+
+// The checkpoint --resume names: a path, or with "auto" the newest usable one in the run folder.
+std::string resume_path_for(const TrainOptions& options, const Config& config, Progress& progress) {
+  if (options.resume != "auto") return options.resume;
+  const std::string& dir = config.run.out_dir;
+  const auto found = find_latest_checkpoint(
+      dir, [](const std::string& path) { load_model(path); },  // names, shapes, config, tokenizer
+      [&](const std::string& path, const std::string& why) {
+        progress.show("note: --resume auto: skipping " + path + ": " + why);
+      });
+  if (found) return *found;
+  const std::vector<std::string> damaged = list_checkpoints(dir);
+  KILN_CHECK(damaged.empty(), dir, ": expected a usable checkpoint to resume from, got ",
+             damaged.size(), " damaged ones (newest ", damaged.front(),
+             "); move them away or start over with --overwrite");
+  return "";
+}
+
+// A fresh run must not mix its files with another run's.
+void claim_run_folder(const Config& config, bool overwrite, Progress& progress) {
+  const std::string& dir = config.run.out_dir;
+  const std::vector<std::string> existing = list_checkpoints(dir);
+  const fs::path best = fs::path(dir) / "best.h5";
+  if (existing.empty() && !fs::exists(best)) return;
+  KILN_CHECK(overwrite, dir, ": expected a run folder without checkpoints for a fresh run, got ",
+             existing.empty() ? best.string() : existing.front(),
+             "; continue it with --resume auto, choose another run.name, or pass --overwrite "
+             "to delete that run's files first");
+  for (const std::string& path : existing) fs::remove(path);
+  for (const char* name : {"best.h5", "metrics.jsonl", "loss.svg", "config.yaml"})
+    fs::remove(fs::path(dir) / name);
+  progress.show("note: --overwrite: removed the previous run's checkpoints and metrics in " + dir);
+}
+
+}  // namespace
+
+Run prepare_run(const TrainOptions& options, Progress& progress) {
+  Run run;
+  run.config = load_config(options.config_path, options.overrides);
+  const Config& config = run.config;
+
+  // Resume: the checkpoint's config decides what is trained; the new one may only change
+  // run length, evaluation, logging and checkpointing.
+  std::optional<Checkpoint> checkpoint;
+  const std::string resume_path = resume_path_for(options, config, progress);
+  if (!resume_path.empty()) {
+    checkpoint = load_checkpoint(resume_path);
+    Config saved = parse_config(checkpoint->state.config_yaml, resume_path + ":/config");
+    for (const std::string& key : check_resume(saved, config))
+      progress.show("note: " + key + " changed from " + config_value(saved, key) + " to " +
+                    config_value(config, key) + "; the run will differ from an uninterrupted one");
+    for (const std::string& key : config_differences(saved, config))
+      if (key_role(key) == KeyRole::kSchedule)
+        progress.show("note: " + key + " is now " + config_value(config, key) + " (was " +
+                      config_value(saved, key) + ")");
+  } else {
+    claim_run_folder(config, options.overwrite, progress);
+  }
+
+  set_num_threads(config.run.threads > 0 ? config.run.threads : num_threads());
+  std::error_code ec;
+  fs::create_directories(config.run.out_dir, ec);
+  KILN_CHECK(!ec, config.run.out_dir, ": expected to create the run folder, got ", ec.message());
+  { std::ofstream(fs::path(config.run.out_dir) / "config.yaml") << to_yaml(config); }
+
+  // Fine-tuning: weights and tokenizer from model.init_from, a fresh optimizer and schedule.
+  std::optional<Checkpoint> init;
+  if (!checkpoint && !config.model.init_from.empty())
+    init = load_checkpoint(config.model.init_from);
+  std::optional<std::string> tokenizer;
+  if (checkpoint) tokenizer = checkpoint->state.tokenizer;
+  if (init) tokenizer = init->state.tokenizer;
+  run.task = make_task(config, tokenizer);
+  run.arena = std::make_unique<nn::ParameterArena>(run.task->model(), config.train.freeze);
+  if (init) {
+    // Lenient: a classifier started from a pretraining checkpoint has a new head and drops cls.*.
+    RestoreReport report = restore_matching(*init, *run.arena);
+    progress.show("initialised from " + config.model.init_from + " (step " +
+                  std::to_string(init->state.step) + ")");
+    if (!report.initialised.empty() || !report.unused.empty())
+      progress.show("initialised: " + list_names(report.initialised) +
+                    "; unused: " + list_names(report.unused));
+  }
+  const OptimizerConfig& o = config.train.optimizer;
+  run.optimizer = std::make_unique<nn::AdamW>(
+      *run.arena,
+      nn::AdamWOptions{float(o.betas[0]), float(o.betas[1]), float(o.eps), float(o.weight_decay)});
+  if (checkpoint) {
+    restore_checkpoint(*checkpoint, *run.arena, run.optimizer.get());
+    run.state = checkpoint->state;
+    progress.show("resumed from " + resume_path + " at step " + std::to_string(run.state.step));
+  }
+  run.state.config_yaml = to_yaml(config);
+  run.state.tokenizer = run.task->serialized_tokenizer();
+  run.schedule = schedule_for(config);
+  return run;
+}
+
+}  // namespace kiln

@@ -102,7 +102,10 @@ void atomic_write(const std::string& path,
 void atomic_write(const std::string& path, std::span<const std::string_view> parts) {
   atomic_write(path, [&](const std::string& temp) {
     Fd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (fd.get() < 0) fail(path, "create " + temp, errno);
+    if (fd.get() < 0) {
+      const int error = errno;
+      fail(path, "create " + temp + (error == ENOENT ? " (does its folder exist?)" : ""), error);
+    }
     for (std::string_view part : parts) write_all(fd.get(), part, path, "write " + temp);
     if (!fd.close_checked()) fail(path, "close " + temp, errno);
   });

@@ -114,7 +114,8 @@ TEST_F(AtomicWriteTest, AFailingWriterLeavesTheOldFileAndNoTemporary) {
 TEST_F(AtomicWriteTest, AMissingFolderIsOneLine) {
   const std::string missing = (dir_ / "no" / "such.bin").string();
   EXPECT_EQ(error_of([&] { io::atomic_write(missing, std::string_view("x")); }),
-            missing + ": expected to create " + missing + ".tmp, got No such file or directory");
+            missing + ": expected to create " + missing +
+                ".tmp (does its folder exist?), got No such file or directory");
 }
 
 TEST_F(AtomicWriteTest, RenameOntoAFolderFailsAndRemovesTheTemporary) {

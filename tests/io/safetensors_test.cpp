@@ -253,7 +253,8 @@ TEST_F(SafetensorsTest, WriterChecksItsInput) {
             path_ + ": tensor 'a': expected a safetensors dtype, got 'X9'");
   const std::string missing = (dir_ / "no" / "such.st").string();
   EXPECT_EQ(error_of([&] { write_safetensors(missing, {}); }),
-            missing + ": expected to create " + missing + ".tmp, got No such file or directory");
+            missing + ": expected to create " + missing +
+                ".tmp (does its folder exist?), got No such file or directory");
 }
 
 }  // namespace

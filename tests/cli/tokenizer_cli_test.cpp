@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "data/corpus.h"
-#include "io/json.h"
 #include "data/tokenizer.h"
+#include "io/json.h"
 #include "tests/scratch_dir.h"
 
 namespace {

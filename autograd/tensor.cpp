@@ -1,6 +1,8 @@
 // Tensor construction, views and gradient buffers.
 #include "autograd/tensor.h"
 
+#include <cmath>
+
 #include <algorithm>
 #include <cstring>
 #include <sstream>
@@ -205,6 +207,14 @@ void Tensor::reset_grad() const {
 void Tensor::zero_grad() const {
   if (impl_->grad.defined())
     std::memset(impl_->grad.data(), 0, static_cast<std::size_t>(numel()) * 4);
+}
+
+int64_t first_nonfinite(const Tensor& t) {
+  if (!t.defined() || t.dtype() != DType::kF32) return -1;
+  const float* v = t.data();
+  for (int64_t i = 0; i < t.numel(); ++i)
+    if (!std::isfinite(v[i])) return i;
+  return -1;
 }
 
 }  // namespace kiln

@@ -92,6 +92,10 @@ class Tensor {
   std::shared_ptr<TensorImpl> impl_;
 };
 
+// The index of the first NaN or infinity of a float tensor (-1 when every value is finite; an
+// int tensor is always finite). Readers of untrusted files use it to refuse such values.
+int64_t first_nonfinite(const Tensor& t);
+
 // Storage plus autograd state. Views own separate TensorImpls that share `storage`.
 struct TensorImpl {
   std::shared_ptr<void> storage;

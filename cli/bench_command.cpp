@@ -196,6 +196,7 @@ int bench_command(int argc, char** argv) {
         clip, lr);
     double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    KILN_CHECK(r.finite, "kiln bench: ", r.problem);
     (step == 0 ? loss_first : loss_last) = r.loss;
     if (step >= warmup) times.push_back(ms);
   }

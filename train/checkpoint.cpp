@@ -71,16 +71,26 @@ Checkpoint load_checkpoint(const std::string& path) {
   c.path = path;
   c.state.step = file.int_attribute("step");
   c.state.tokens_seen = file.int_attribute("tokens_seen");
+  KILN_CHECK(c.state.step >= 0 && c.state.tokens_seen >= 0, path,
+             ": expected non-negative step and tokens_seen attributes, got ", c.state.step, " and ",
+             c.state.tokens_seen);
   if (file.has_attribute("best_val_loss"))
     c.state.best_val_loss = std::strtod(file.string_attribute("best_val_loss").c_str(), nullptr);
   c.state.config_yaml = file.read_string("/config");
   c.state.tokenizer = file.read_string("/tokenizer");
-  for (const std::string& name : file.list("/model"))
-    c.model[name] = read_tensor(file, "/model/" + name);
+  // A NaN or infinity would spread through every step that follows: refuse it here, by name.
+  auto read_finite = [&](const std::string& dataset) {
+    Tensor t = read_tensor(file, dataset);
+    const int64_t bad = first_nonfinite(t);
+    KILN_CHECK(bad < 0, path, ": ", dataset, ": expected finite values, got ",
+               bad < 0 ? 0.0f : t.data()[bad], " at element ", bad);
+    return t;
+  };
+  for (const std::string& name : file.list("/model")) c.model[name] = read_finite("/model/" + name);
   for (const std::string& name : file.list("/optimizer/exp_avg"))
-    c.exp_avg[name] = read_tensor(file, "/optimizer/exp_avg/" + name);
+    c.exp_avg[name] = read_finite("/optimizer/exp_avg/" + name);
   for (const std::string& name : file.list("/optimizer/exp_avg_sq"))
-    c.exp_avg_sq[name] = read_tensor(file, "/optimizer/exp_avg_sq/" + name);
+    c.exp_avg_sq[name] = read_finite("/optimizer/exp_avg_sq/" + name);
   if (file.has_attribute("optimizer_steps"))
     c.optimizer_steps = file.int_attribute("optimizer_steps");
   return c;

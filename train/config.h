@@ -106,6 +106,9 @@ struct TrainConfig {
   // Parameters whose names match one of these patterns ('*' matches any run of characters)
   // are not trained: no gradient, no update, no weight decay.
   std::vector<std::string> freeze;
+  // Steps whose loss or gradient is NaN or infinite that may be skipped (the batch is dropped,
+  // the parameters stay as they were) before the run stops; 0 = stop at the first.
+  int64_t skip_nonfinite_steps = 0;
   bool operator==(const TrainConfig&) const = default;
 };
 

@@ -203,6 +203,7 @@ std::vector<ConfigField> make_fields() {
     field(KILN_KEY(train.schedule.min_lr),        kTrajectory, kOptional, number_at_least(0)),
     field(KILN_KEY(train.grad_clip),              kTrajectory, kOptional, number_at_least(0)),
     field(KILN_KEY(train.freeze),                 kIdentity,   kOptional, optional_path_list()),
+    field(KILN_KEY(train.skip_nonfinite_steps),   kTrajectory, kOptional, int_at_least(0)),
 
     field(KILN_KEY(eval.every),   kSchedule, kOptional, int_at_least(0)),
     field(KILN_KEY(eval.batches), kSchedule, kOptional, int_at_least(1)),

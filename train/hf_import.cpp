@@ -4,6 +4,7 @@
 // train/hf_config.cpp).
 #include "train/hf_import.h"
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -75,6 +76,14 @@ MappedKey map_bert_key(std::string key, bool classifier) {
   return {KeyKind::kParameter, "bert." + bare};
 }
 
+// A weight with a NaN or infinity is damaged: refuse the file, naming the tensor.
+void check_finite(const std::string& path, const std::string& name,
+                  const std::vector<float>& values) {
+  for (std::size_t i = 0; i < values.size(); ++i)
+    KILN_CHECK(std::isfinite(values[i]), path, ": tensor '", name,
+               "': expected finite values, got ", values[i], " at element ", i);
+}
+
 std::string shape_of(const std::vector<int64_t>& shape) {
   return shape_str(Shape(shape.begin(), shape.end()));
 }
@@ -115,6 +124,7 @@ HfImportSummary copy_tensors(const SafetensorsReader& reader, const nn::Paramete
                previous->second, "' and '", e.name, "'");
     check_shape(e, it->second);
     std::vector<float> values = reader.read_floats(e.name);
+    check_finite(reader.path(), e.name, values);
     std::memcpy(it->second.data(), values.data(), values.size() * sizeof(float));
     ++summary.tensors_copied;
   }
@@ -123,6 +133,7 @@ HfImportSummary copy_tensors(const SafetensorsReader& reader, const nn::Paramete
     const Tensor& t = params.at(original);
     check_shape(*e, t);
     std::vector<float> values = reader.read_floats(e->name);
+    check_finite(reader.path(), e->name, values);
     if (source_of.count(original) > 0) {
       KILN_CHECK(std::memcmp(values.data(), t.data(), values.size() * sizeof(float)) == 0,
                  reader.path(), ": tensor '", e->name, "': expected a copy of '",
@@ -134,8 +145,16 @@ HfImportSummary copy_tensors(const SafetensorsReader& reader, const nn::Paramete
       ++summary.tensors_copied;
     }
   }
-  for (const auto& [name, t] : arena.named_parameters())
-    if (source_of.count(name) == 0) summary.initialised.push_back(name);
+  // Only task heads may be missing (a BertModel has no cls.*, a BertForMaskedLM no pooler): they
+  // start from the seed. A missing body weight means a damaged or mislabelled file.
+  for (const auto& [name, t] : arena.named_parameters()) {
+    if (source_of.count(name) > 0) continue;
+    const bool head = name.starts_with("cls.") || name.starts_with("classifier.") ||
+                      name.starts_with("bert.pooler.");
+    KILN_CHECK(head, reader.path(), ": expected a tensor for '", name, "' (", model_name,
+               " has no default for it), got none");
+    summary.initialised.push_back(name);
+  }
   return summary;
 }
 

@@ -41,11 +41,14 @@ StepResult train_step(nn::ParameterArena& arena, nn::AdamW& optimizer, int64_t s
   }
   if (micro_batches > 1) arena.scale_grads(1.0f / float(micro_batches));
   result.grad_norm = arena.grad_norm();
-  KILN_CHECK(std::isfinite(result.loss) && std::isfinite(result.grad_norm),
-             "train: expected a finite loss and gradient norm at step ", step, ", got loss ",
-             result.loss, " and gradient norm ", result.grad_norm,
-             "; first non-finite gradient: ", first_nonfinite_gradient(arena),
-             " (nothing was saved from this step; try a lower train.optimizer.lr)");
+  if (!std::isfinite(result.loss) || !std::isfinite(result.grad_norm)) {
+    result.finite = false;
+    result.problem =
+        detail::concat("step ", step, ": expected a finite loss and gradient norm, got loss ",
+                       result.loss, " and gradient norm ", result.grad_norm,
+                       " (first non-finite gradient: ", first_nonfinite_gradient(arena), ")");
+    return result;
+  }
   if (grad_clip > 0 && result.grad_norm > grad_clip)
     arena.scale_grads(static_cast<float>(grad_clip / result.grad_norm));
   optimizer.step(static_cast<float>(lr));

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "autograd/threads.h"
+#include "base/error.h"
 #include "base/rng.h"
 #include "train/interval_log.h"
 #include "train/metrics.h"
@@ -115,6 +116,7 @@ TrainResult train(const TrainOptions& options) {
 
   const int accum = config.train.grad_accum;
   const uint64_t dropout_seeds = derive_seed(config.run.seed, kDropoutStream);
+  int64_t skipped_steps = 0;  // non-finite steps skipped by this process
   while (state.step < config.train.max_steps && stop.signal() == 0) {
     const double lr = run.schedule.lr(state.step);
     const StepResult step = train_step(
@@ -124,6 +126,20 @@ TrainResult train(const TrainOptions& options) {
                                  derive_seed(dropout_seeds, state.step * accum + micro));
         },
         config.train.grad_clip, lr);
+    if (!step.finite) {
+      // Nothing non-finite reached the parameters; stop before anything is saved, or skip
+      // this batch when the config allows a few such steps.
+      KILN_CHECK(
+          skipped_steps<config.train.skip_nonfinite_steps, "train: ", step.problem, skipped_steps> 0
+              ? fmt::format(" after skipping {} such steps", skipped_steps)
+              : std::string(),
+          "; the run stopped without saving it (try a lower train.optimizer.lr, or "
+          "train.skip_nonfinite_steps)");
+      progress.show(fmt::format("note: skipping {} ({} of at most {})", step.problem,
+                                ++skipped_steps, config.train.skip_nonfinite_steps));
+      state.step++;
+      continue;
+    }
     state.step++;
     state.tokens_seen += task.tokens_per_micro_batch() * accum;
     interval.add(step, accum, task.tokens_per_micro_batch() * accum);

@@ -58,6 +58,8 @@ Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, floa
 enum class GeluForm { kTanh, kErf };
 Tensor gelu(const Tensor& x, GeluForm form);  // -> x.shape, oneDNN eltwise
 Tensor tanh(const Tensor& x);                 // -> x.shape, oneDNN eltwise
+Tensor silu(const Tensor& x);                 // x * sigmoid(x) (HF "swish") -> x.shape
+Tensor relu(const Tensor& x);                 // max(x, 0) -> x.shape
 
 // ---- softmax.cpp ------------------------------------------------------------------------
 Tensor softmax(const Tensor& x);      // over the last dimension -> x.shape, oneDNN
@@ -72,9 +74,10 @@ Tensor dropout(const Tensor& x, float p, uint64_t seed, bool training = true);
 inline constexpr int32_t kIgnoreIndex = -100;
 // logits: [..., C], targets: int32 [...] -> [] mean of -log softmax(logits)[target] over the
 // positions whose target != ignore_index (0 when there are none). Fused: saves only the
-// per-row log-sum-exp.
+// per-row log-sum-exp. With label_smoothing eps in [0, 1), each row's loss is PyTorch's and
+// HF's (1 - eps) * (-log p[target]) + eps * mean over the C classes of -log p.
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets,
-                     int32_t ignore_index = kIgnoreIndex);
+                     int32_t ignore_index = kIgnoreIndex, float label_smoothing = 0.0f);
 
 // ---- attention.cpp ----------------------------------------------------------------------
 struct AttentionOptions {

@@ -184,13 +184,15 @@ int bench_command(int argc, char** argv) {
   nn::AdamW optimizer(
       arena, {float(args.get_double("beta1", 0.9)), float(args.get_double("beta2", 0.95)),
               float(args.get_double("eps", 1e-8)), float(args.get_double("weight-decay", 0.1))});
+  // One process: `kiln bench` times a single rank's step.
+  TrainStep train_step(arena, optimizer, dist::Communicator::world(), plan_step(1, s.B, 0, 1));
   std::vector<double> times;
   double loss_first = 0, loss_last = 0;
   for (int step = 0; step < warmup + steps; ++step) {
     auto start = std::chrono::steady_clock::now();
-    const StepResult r = train_step(
-        arena, optimizer, step, 1,
-        [&](int) {
+    const StepResult r = train_step.run(
+        step,
+        [&](int, Shard) {
           return TrainLoss{w.loss(step, static_cast<uint64_t>(step)), {}};
         },
         clip, lr);

@@ -13,6 +13,7 @@
 #include "autograd/threads.h"
 #include "base/error.h"
 #include "cli/commands.h"
+#include "dist/communicator.h"
 
 namespace {
 
@@ -85,13 +86,19 @@ void keep_freed_memory() {
 int main(int argc, char** argv) {
   prefer_passive_openmp_waiting(argv);
   keep_freed_memory();
+  // Under mpirun a failing rank must end the whole job, or the others would wait for it.
+  const kiln::dist::Communicator& comm = kiln::dist::Communicator::world();
+  auto fail = [&](int code) {
+    if (comm.size() > 1) comm.abort(code);
+    return code;
+  };
   try {
     return run(argc, argv);
   } catch (const kiln::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
+    return fail(1);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "internal error: %s\n", e.what());
-    return 3;
+    return fail(3);
   }
 }

@@ -8,6 +8,22 @@
 #include "base/rng.h"
 
 namespace kiln {
+
+BertBatch rows_of(const BertBatch& batch, int begin, int end) {
+  const std::ptrdiff_t T = batch.seq_len;
+  auto part = [&](const std::vector<int32_t>& v, std::ptrdiff_t width) {
+    return std::vector<int32_t>(v.begin() + begin * width, v.begin() + end * width);
+  };
+  BertBatch out;
+  out.batch_size = end - begin;
+  out.seq_len = batch.seq_len;
+  out.input_ids = part(batch.input_ids, T);
+  out.token_type_ids = part(batch.token_type_ids, T);
+  out.attention_mask = part(batch.attention_mask, T);
+  out.mlm_labels = part(batch.mlm_labels, T);
+  out.nsp_labels = part(batch.nsp_labels, 1);
+  return out;
+}
 namespace {
 
 void check_instances(const BertInstances& instances, int batch_size, int seq_len,

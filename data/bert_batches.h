@@ -21,6 +21,9 @@ struct BertBatch {
   std::vector<int32_t> nsp_labels;      // (B) 0 when B follows A in the text, 1 when random
 };
 
+// Rows [begin, end) of `batch`, as a batch of their own.
+BertBatch rows_of(const BertBatch& batch, int begin, int end);
+
 // Training batches: row r of batch `step` is instance
 // random_bits(derive_seed(seed, step), r) % size(), masked with seed
 // derive_seed(derive_seed(seed, step), r), so an instance seen twice gets two different masks.

@@ -9,8 +9,12 @@ packages=(
   # Debian's libdnnl-dev only recommends OpenCL, but its CMake config (dnnl-config.cmake)
   # calls find_package(OpenCL REQUIRED): without this, configuring kiln fails.
   ocl-icd-opencl-dev
+  # Data-parallel training: mpirun and the MPI library (dist/).
+  openmpi-bin libopenmpi-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   bible-kjv fortunes
+  # The Reina-Valera 1909 and its reader, for the Spanish-English corpus (es-en).
+  sword-text-sparv diatheke
 )
 missing=()
 for p in "${packages[@]}"; do

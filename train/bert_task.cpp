@@ -124,10 +124,13 @@ nn::BertLosses BertTask::loss_of(const BertBatch& b, uint64_t dropout_seed) cons
                                   as_tensor(b.nsp_labels, {b.batch_size}), dropout_seed);
 }
 
-TrainLoss BertTask::train_loss(int64_t step, int micro, uint64_t dropout_seed) {
+TrainLoss BertTask::train_loss(int64_t step, int micro, uint64_t dropout_seed, Shard shard) {
   model_->train(true);
   batches_->fill(static_cast<uint64_t>(step) * config_.train.grad_accum + micro, scratch_);
-  nn::BertLosses l = loss_of(scratch_, dropout_seed);
+  nn::BertLosses l = loss_of(shard.count == 1 ? scratch_
+                                              : rows_of(scratch_, shard.begin(scratch_.batch_size),
+                                                        shard.end(scratch_.batch_size)),
+                             dropout_seed);
   return {l.loss,
           {{"mlm_loss", l.mlm_loss.item()},
            {"nsp_loss", l.nsp_loss.item()},

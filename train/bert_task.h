@@ -24,7 +24,7 @@ class BertTask : public Task {
   BertTask(const Config& config, const std::optional<std::string>& serialized_tokenizer);
 
   nn::Module& model() override { return *model_; }
-  TrainLoss train_loss(int64_t step, int micro, uint64_t dropout_seed) override;
+  TrainLoss train_loss(int64_t step, int micro, uint64_t dropout_seed, Shard shard) override;
   int64_t tokens_per_micro_batch() const override;
   double epochs_after(int64_t steps) const override;
   // val_loss (= mlm_loss + nsp_loss), mlm_loss, nsp_loss, mlm_acc, nsp_acc and

@@ -98,12 +98,13 @@ nn::BertClassifierLoss ClassifyTask::loss_of(const std::vector<const Encoded*>& 
                       Tensor::from_ints({B}, labels), dropout_seed);
 }
 
-TrainLoss ClassifyTask::train_loss(int64_t step, int micro, uint64_t dropout_seed) {
+TrainLoss ClassifyTask::train_loss(int64_t step, int micro, uint64_t dropout_seed, Shard shard) {
   model_->train(true);
   const uint64_t batch = static_cast<uint64_t>(step) * config_.train.grad_accum + micro;
   const uint64_t batch_seed = derive_seed(derive_seed(config_.run.seed, kTrainBatchStream), batch);
   std::vector<const Encoded*> rows;
-  for (int r = 0; r < config_.train.batch_size; ++r)
+  const int B = config_.train.batch_size;
+  for (int r = shard.begin(B); r < shard.end(B); ++r)
     rows.push_back(&train_[random_bits(batch_seed, static_cast<uint64_t>(r)) % train_.size()]);
   nn::BertClassifierLoss l = loss_of(rows, dropout_seed);
   return {l.loss, {{"acc", double(l.correct) / double(rows.size())}}};

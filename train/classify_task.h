@@ -33,7 +33,7 @@ class ClassifyTask : public Task {
   nn::Module& model() override { return *model_; }
   // Row r of micro-batch g = step * grad_accum + micro is training example
   // random_bits(derive_seed(stream, g), r) % n: a pure function of (seed, step, micro).
-  TrainLoss train_loss(int64_t step, int micro, uint64_t dropout_seed) override;
+  TrainLoss train_loss(int64_t step, int micro, uint64_t dropout_seed, Shard shard) override;
   int64_t tokens_per_micro_batch() const override;
   double epochs_after(int64_t steps) const override;
   // Over ALL held-out examples (eval.batches does not apply): val_loss (mean CE), accuracy,

@@ -69,13 +69,17 @@ double GptTask::epochs_after(int64_t steps) const {
   return tokens / double(batches_->tokens().size());
 }
 
-TrainLoss GptTask::train_loss(int64_t step, int micro, uint64_t dropout_seed) {
+TrainLoss GptTask::train_loss(int64_t step, int micro, uint64_t dropout_seed, Shard shard) {
   model_->train(true);
   batches_->fill(static_cast<uint64_t>(step) * config_.train.grad_accum + micro, scratch_);
-  return {model_->loss(ids_tensor(scratch_.inputs, scratch_.batch_size, scratch_.seq_len),
-                       ids_tensor(scratch_.targets, scratch_.batch_size, scratch_.seq_len),
-                       dropout_seed),
-          {}};
+  const int T = scratch_.seq_len, begin = shard.begin(scratch_.batch_size),
+            rows = shard.end(scratch_.batch_size) - begin;
+  auto part = [&](const std::vector<int32_t>& ids) {
+    return Tensor::from_ints({rows, T},
+                             std::vector<int32_t>(ids.begin() + std::ptrdiff_t(begin) * T,
+                                                  ids.begin() + std::ptrdiff_t(begin + rows) * T));
+  };
+  return {model_->loss(part(scratch_.inputs), part(scratch_.targets), dropout_seed), {}};
 }
 
 Metrics GptTask::evaluate() {

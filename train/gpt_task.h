@@ -21,7 +21,7 @@ class GptTask : public Task {
   GptTask(const Config& config, const std::optional<std::string>& serialized_tokenizer);
 
   nn::Module& model() override { return *model_; }
-  TrainLoss train_loss(int64_t step, int micro, uint64_t dropout_seed) override;
+  TrainLoss train_loss(int64_t step, int micro, uint64_t dropout_seed, Shard shard) override;
   int64_t tokens_per_micro_batch() const override;
   double epochs_after(int64_t steps) const override;
   Metrics evaluate() override;

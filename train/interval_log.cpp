@@ -11,9 +11,10 @@
 
 namespace kiln {
 
-Progress::Progress() : tty_(isatty(STDERR_FILENO)) {}
+Progress::Progress(bool enabled) : enabled_(enabled), tty_(isatty(STDERR_FILENO)) {}
 
 void Progress::show(const std::string& line, bool keep) {
+  if (!enabled_) return;
   if (tty_)
     std::fprintf(stderr, "\r\033[K%s%s", line.c_str(), keep ? "\n" : "");
   else
@@ -32,13 +33,13 @@ std::string format_duration(double seconds) {
   return fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60);
 }
 
-IntervalLog::IntervalLog(MetricsLog& metrics, Progress& progress, int64_t max_steps)
+IntervalLog::IntervalLog(MetricsLog* metrics, Progress& progress, int64_t max_steps)
     : metrics_(metrics), progress_(progress), max_steps_(max_steps) {}
 
-void IntervalLog::add(const StepResult& step, int micro_batches, int64_t tokens) {
+void IntervalLog::add(const StepResult& step, int terms, int64_t tokens) {
   tokens_ += tokens;
   ++steps_;
-  micro_batches_ += micro_batches;
+  micro_batches_ += terms;
   loss_sum_ += step.loss;
   last_grad_norm_ = step.grad_norm;
   if (metric_sums_.empty()) metric_sums_ = Metrics(step.metric_sums.size(), {"", 0.0});
@@ -67,7 +68,7 @@ void IntervalLog::report(int64_t step, double lr, double epoch) {
     logged.emplace_back(key, mean);
     line += fmt::format("  {} {:.3f}", key, mean);
   }
-  metrics_.add({"train", step, logged});
+  if (metrics_ != nullptr) metrics_->add({"train", step, logged});
   progress_.show(line, false);
   start_ = Clock::now();
   tokens_ = steps_ = micro_batches_ = 0;

@@ -1,14 +1,19 @@
 // prepare_run: from TrainOptions to a Run ready for its first (or next) step.
 #include "train/run_setup.h"
 
+#include <sched.h>
+
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <thread>
 
 #include "autograd/threads.h"
 #include "base/error.h"
 #include "train/metrics.h"
 #include "train/registry.h"
+#include "train/train_step.h"
 
 namespace kiln {
 namespace fs = std::filesystem;
@@ -61,9 +66,30 @@ void claim_run_folder(const Config& config, bool overwrite, Progress& progress) 
   progress.show("note: --overwrite: removed the previous run's checkpoints and metrics in " + dir);
 }
 
+// Threads per process when run.threads is 0: the cores this process may use when mpirun bound
+// it to some, else the host's cores shared among the processes on the host.
+int default_threads(const dist::Communicator& comm) {
+  if (comm.size() == 1) return num_threads();  // as kiln always did: every core it may use
+  cpu_set_t mask;
+  CPU_ZERO(&mask);
+  const int allowed = sched_getaffinity(0, sizeof mask, &mask) == 0 ? CPU_COUNT(&mask) : 0;
+  const int host = static_cast<int>(std::thread::hardware_concurrency());
+  if (allowed > 0 && allowed < host) return allowed;
+  return std::max(1, host / comm.local_size());
+}
+
+// FNV-1a over the parameter bytes: equal on every rank when they start alike.
+uint64_t parameter_hash(const nn::ParameterArena& arena) {
+  const auto* bytes = reinterpret_cast<const unsigned char*>(arena.values().data());
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (int64_t i = 0; i < arena.size() * int64_t{sizeof(float)}; ++i)
+    h = (h ^ bytes[i]) * 0x100000001b3ull;
+  return h;
+}
+
 }  // namespace
 
-Run prepare_run(const TrainOptions& options, Progress& progress) {
+Run prepare_run(const TrainOptions& options, Progress& progress, const dist::Communicator& comm) {
   Run run;
   run.config = load_config(options.config_path, options.overrides);
   const Config& config = run.config;
@@ -82,15 +108,23 @@ Run prepare_run(const TrainOptions& options, Progress& progress) {
       if (key_role(key) == KeyRole::kSchedule)
         progress.show("note: " + key + " is now " + config_value(config, key) + " (was " +
                       config_value(saved, key) + ")");
-  } else {
+  } else if (comm.is_root()) {
     claim_run_folder(config, options.overwrite, progress);
   }
+  KILN_CHECK(comm.same_everywhere(checkpoint ? uint64_t(checkpoint->state.step) + 1 : 0),
+             "train: expected every process to resume from the same step, got different ones ",
+             "(run.out_dir must be one shared folder, or the same files on every host)");
+  // Plan the step now, so that a process count that fits neither grad_accum nor batch_size
+  // is refused before any work.
+  plan_step(config.train.grad_accum, config.train.batch_size, comm.rank(), comm.size());
 
-  set_num_threads(config.run.threads > 0 ? config.run.threads : num_threads());
-  std::error_code ec;
-  fs::create_directories(config.run.out_dir, ec);
-  KILN_CHECK(!ec, config.run.out_dir, ": expected to create the run folder, got ", ec.message());
-  { std::ofstream(fs::path(config.run.out_dir) / "config.yaml") << to_yaml(config); }
+  set_num_threads(config.run.threads > 0 ? config.run.threads : default_threads(comm));
+  if (comm.is_root()) {
+    std::error_code ec;
+    fs::create_directories(config.run.out_dir, ec);
+    KILN_CHECK(!ec, config.run.out_dir, ": expected to create the run folder, got ", ec.message());
+    std::ofstream(fs::path(config.run.out_dir) / "config.yaml") << to_yaml(config);
+  }
 
   // Fine-tuning: weights and tokenizer from model.init_from, a fresh optimizer and schedule.
   std::optional<Checkpoint> init;
@@ -99,7 +133,10 @@ Run prepare_run(const TrainOptions& options, Progress& progress) {
   std::optional<std::string> tokenizer;
   if (checkpoint) tokenizer = checkpoint->state.tokenizer;
   if (init) tokenizer = init->state.tokenizer;
+  // Rank 0 tokenises first and fills the token cache; the others then read it.
+  if (!comm.is_root()) comm.barrier();
   run.task = make_task(config, tokenizer);
+  if (comm.is_root()) comm.barrier();
   run.arena = std::make_unique<nn::ParameterArena>(run.task->model(), config.train.freeze);
   if (init) {
     // Lenient: a classifier started from a pretraining checkpoint has a new head and drops cls.*.
@@ -119,6 +156,9 @@ Run prepare_run(const TrainOptions& options, Progress& progress) {
     run.state = checkpoint->state;
     progress.show("resumed from " + resume_path + " at step " + std::to_string(run.state.step));
   }
+  KILN_CHECK(comm.size() == 1 || comm.same_everywhere(parameter_hash(*run.arena)),
+             "train: expected every process to start from the same parameters, got different "
+             "ones (the same config and seed on every rank, and one kiln build, give the same)");
   run.state.config_yaml = to_yaml(config);
   run.state.tokenizer = run.task->serialized_tokenizer();
   run.schedule = schedule_for(config);

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "dist/communicator.h"
 #include "nn/adamw.h"
 #include "nn/parameter_arena.h"
 #include "nn/schedule.h"
@@ -31,6 +32,8 @@ struct Run {
 // fresh run into a folder that holds another run's checkpoints unless `overwrite`, which
 // removes them first; applies model.init_from; sets the thread count; writes config.yaml.
 // Notes for the user go to `progress`.
-Run prepare_run(const TrainOptions& options, Progress& progress);
+// Under mpirun every rank prepares the same Run; rank 0 alone writes or removes files, and it
+// builds the task (and so the token cache) before the others read it.
+Run prepare_run(const TrainOptions& options, Progress& progress, const dist::Communicator& comm);
 
 }  // namespace kiln

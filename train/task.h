@@ -24,13 +24,22 @@ struct TrainLoss {
   Metrics metrics;
 };
 
+// Rows [begin(B), end(B)) of a micro-batch of B rows: a rank's share when the ranks of a
+// data-parallel run split each micro-batch. The default is the whole micro-batch.
+struct Shard {
+  int index = 0;
+  int count = 1;
+  int begin(int rows) const { return rows * index / count; }
+  int end(int rows) const { return rows * (index + 1) / count; }
+};
+
 class Task {
  public:
   virtual ~Task() = default;
   virtual nn::Module& model() = 0;
-  // The training loss of micro-batch `micro` of optimizer step `step`, recorded on the tape.
-  // Which data it sees is a pure function of (seed, step, micro).
-  virtual TrainLoss train_loss(int64_t step, int micro, uint64_t dropout_seed) = 0;
+  // The training loss of rows `shard` of micro-batch `micro` of optimizer step `step`,
+  // recorded on the tape. Which data it sees is a pure function of (seed, step, micro).
+  virtual TrainLoss train_loss(int64_t step, int micro, uint64_t dropout_seed, Shard shard) = 0;
   virtual int64_t tokens_per_micro_batch() const = 0;
   // Passes over the training data made after `steps` optimizer steps (shown in the log, so a
   // small fine-tuning corpus visibly repeats).

@@ -1,10 +1,11 @@
-// The step of llm.c's loop: zero, forward/backward, clip, update.
+// The step of llm.c's loop: zero, forward/backward, (all-reduce), clip, update.
 #include "train/train_step.h"
 
 #include <cmath>
 #include <cstring>
 
 #include "autograd/tape.h"
+#include "autograd/threads.h"
 #include "base/error.h"
 
 namespace kiln {
@@ -14,44 +15,78 @@ namespace {
 std::string first_nonfinite_gradient(const nn::ParameterArena& arena) {
   for (const auto& [name, parameter] : arena.named_parameters()) {
     const Tensor grad = parameter.grad();
-    if (!grad.defined()) continue;  // frozen
-    const float* g = grad.data();
-    for (int64_t i = 0; i < grad.numel(); ++i)
-      if (!std::isfinite(g[i])) return name;
+    if (grad.defined() && first_nonfinite(grad) >= 0) return name;
   }
   return "none (the loss itself)";
 }
 
 }  // namespace
 
-StepResult train_step(nn::ParameterArena& arena, nn::AdamW& optimizer, int64_t step,
-                      int micro_batches, const std::function<TrainLoss(int micro)>& loss_of,
-                      double grad_clip, double lr) {
-  StepResult result;
-  arena.zero_grads();
-  for (int micro = 0; micro < micro_batches; ++micro) {
-    TrainLoss out = loss_of(micro);
-    result.loss += out.loss.item() / micro_batches;
-    backward(out.loss);
-    if (result.metric_sums.empty()) result.metric_sums = Metrics(out.metrics.size(), {"", 0.0});
-    for (std::size_t i = 0; i < out.metrics.size(); ++i) {
-      result.metric_sums[i].first = out.metrics[i].first;
-      result.metric_sums[i].second += out.metrics[i].second;
-    }
+StepPlan plan_step(int grad_accum, int batch_size, int rank, int ranks) {
+  StepPlan plan;
+  if (grad_accum % ranks == 0) {
+    const int each = grad_accum / ranks;
+    for (int m = rank * each; m < (rank + 1) * each; ++m) plan.micro_batches.push_back(m);
+    plan.terms = grad_accum;
+    return plan;
   }
-  if (micro_batches > 1) arena.scale_grads(1.0f / float(micro_batches));
-  result.grad_norm = arena.grad_norm();
+  KILN_CHECK(batch_size % ranks == 0, "train: expected the number of processes (", ranks,
+             ") to divide train.grad_accum (", grad_accum, ") or train.batch_size (", batch_size,
+             "), got neither; change one of them or the -np of mpirun");
+  for (int m = 0; m < grad_accum; ++m) plan.micro_batches.push_back(m);
+  plan.shard = {rank, ranks};
+  plan.terms = grad_accum * ranks;
+  return plan;
+}
+
+TrainStep::TrainStep(nn::ParameterArena& arena, nn::AdamW& optimizer,
+                     const dist::Communicator& comm, StepPlan plan)
+    : arena_(arena), optimizer_(optimizer), comm_(comm), plan_(std::move(plan)) {}
+
+StepResult TrainStep::run(int64_t step,
+                          const std::function<TrainLoss(int micro, Shard shard)>& loss_of,
+                          double grad_clip, double lr) {
+  StepResult result;
+  const int64_t n = arena_.trainable_size();
+  float* grads = arena_.grads().data();
+  const bool several = plan_.micro_batches.size() > 1;
+  if (several) sum_.assign(static_cast<std::size_t>(n), 0.0f);
+  std::vector<double> sums;  // the loss, then the task's metrics
+  for (int micro : plan_.micro_batches) {
+    arena_.zero_grads();
+    TrainLoss out = loss_of(micro, plan_.shard);
+    if (sums.empty()) sums.assign(1 + out.metrics.size(), 0.0);
+    sums[0] += out.loss.item() / plan_.terms;
+    for (std::size_t i = 0; i < out.metrics.size(); ++i) {
+      if (result.metric_sums.size() < out.metrics.size())
+        result.metric_sums.emplace_back(out.metrics[i].first, 0.0);
+      sums[1 + i] += out.metrics[i].second;
+    }
+    backward(out.loss);
+    if (several)  // elementwise, so the thread count does not change the result
+      parallel_for(n, int64_t{1} << 16, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) sum_[static_cast<std::size_t>(i)] += grads[i];
+      });
+  }
+  if (several) std::memcpy(grads, sum_.data(), static_cast<std::size_t>(n) * sizeof(float));
+  comm_.allreduce_sum(std::span<float>(grads, static_cast<std::size_t>(n)));
+  comm_.allreduce_sum(std::span<double>(sums));
+  result.loss = sums.empty() ? 0.0 : sums[0];
+  for (std::size_t i = 0; i < result.metric_sums.size(); ++i)
+    result.metric_sums[i].second = sums[1 + i];
+  if (plan_.terms > 1) arena_.scale_grads(1.0f / float(plan_.terms));
+  result.grad_norm = arena_.grad_norm();
   if (!std::isfinite(result.loss) || !std::isfinite(result.grad_norm)) {
     result.finite = false;
     result.problem =
         detail::concat("step ", step, ": expected a finite loss and gradient norm, got loss ",
                        result.loss, " and gradient norm ", result.grad_norm,
-                       " (first non-finite gradient: ", first_nonfinite_gradient(arena), ")");
+                       " (first non-finite gradient: ", first_nonfinite_gradient(arena_), ")");
     return result;
   }
   if (grad_clip > 0 && result.grad_norm > grad_clip)
-    arena.scale_grads(static_cast<float>(grad_clip / result.grad_norm));
-  optimizer.step(static_cast<float>(lr));
+    arena_.scale_grads(static_cast<float>(grad_clip / result.grad_norm));
+  optimizer_.step(static_cast<float>(lr));
   return result;
 }
 

@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include <fmt/format.h>
@@ -13,6 +14,7 @@
 #include "autograd/threads.h"
 #include "base/error.h"
 #include "base/rng.h"
+#include "dist/communicator.h"
 #include "train/interval_log.h"
 #include "train/metrics.h"
 #include "train/run_setup.h"
@@ -51,15 +53,20 @@ class StopSignals {
 };
 
 // For tests, so that they stop a run at a chosen moment instead of after a delay:
-// KILN_TEST_SIGNAL_AT=<when>[:TERM|INT|KILL] raises that signal (TERM by default) in the
-// process itself at <when>: "start" (right after the handlers are installed, before the
-// corpus is read) or a step number (after that step, and its periodic checkpoint, completed).
+// KILN_TEST_SIGNAL_AT=<when>[:TERM|INT|KILL][@<rank>] raises that signal (TERM by default) in
+// the process itself (only in rank <rank> of a data-parallel run, when given) at <when>:
+// "start" (right after the handlers are installed, before the corpus is read) or a step
+// number (after that step, and its periodic checkpoint, completed).
 class TestSignal {
  public:
-  TestSignal() {
+  explicit TestSignal(int rank) {
     const char* spec = std::getenv("KILN_TEST_SIGNAL_AT");
     if (spec == nullptr) return;
     std::string text = spec;
+    if (const std::size_t at = text.find('@'); at != std::string::npos) {
+      if (std::atoi(text.c_str() + at + 1) != rank) return;
+      text.resize(at);
+    }
     const std::size_t colon = text.find(':');
     const std::string name = colon == std::string::npos ? "TERM" : text.substr(colon + 1);
     when_ = text.substr(0, colon);
@@ -78,35 +85,45 @@ class TestSignal {
 
 TrainResult train(const TrainOptions& options) {
   StopSignals stop;
-  const TestSignal test_signal;
+  const dist::Communicator& comm = dist::Communicator::world();
+  const TestSignal test_signal(comm.rank());
   test_signal.at("start");
-  Progress progress;
-  Run run = prepare_run(options, progress);
+  Progress progress(comm.is_root());
+  Run run = prepare_run(options, progress, comm);
   const Config& config = run.config;
   Task& task = *run.task;
   nn::ParameterArena& arena = *run.arena;
   CheckpointState& state = run.state;
-  MetricsLog metrics(config.run.out_dir, state.step);
-  IntervalLog interval(metrics, progress, config.train.max_steps);
-  progress.show(fmt::format("model: {} parameters; training steps {} -> {} on {} threads",
-                            arena.size(), state.step, config.train.max_steps, num_threads()));
+  // Rank 0 alone writes: metrics, plots, checkpoints and the progress line.
+  std::optional<MetricsLog> metrics;
+  if (comm.is_root()) metrics.emplace(config.run.out_dir, state.step);
+  IntervalLog interval(metrics ? &*metrics : nullptr, progress, config.train.max_steps);
+  progress.show(fmt::format(
+      "model: {} parameters; training steps {} -> {} on {}", arena.size(), state.step,
+      config.train.max_steps,
+      comm.size() == 1 ? fmt::format("{} threads", num_threads())
+                       : fmt::format("{} processes x {} threads", comm.size(), num_threads())));
 
   TrainResult result;
   auto save = [&] {
     result.last_checkpoint = checkpoint_path(config.run.out_dir, state.step);
+    if (!comm.is_root()) return;
     save_checkpoint(result.last_checkpoint, arena, run.optimizer.get(), state);
     prune_checkpoints(config.run.out_dir, config.checkpoint.keep_last);
   };
+  // Every rank evaluates all of the held-out data (so the numbers are one process's exactly);
+  // rank 0 records them.
   auto evaluate = [&] {
     const Metrics m = task.evaluate();
-    metrics.add({"eval", state.step, m});
-    metrics.write_plot();
     std::string line = fmt::format("step {}", state.step);
     for (const auto& [key, value] : m) {
       line += fmt::format(" {} {:.4f}", key, value);
       if (key == "val_loss") result.last_val_loss = value;
     }
     progress.show(line);
+    if (!comm.is_root()) return;
+    metrics->add({"eval", state.step, m});
+    metrics->write_plot();
     if (config.checkpoint.keep_best && result.last_val_loss < state.best_val_loss) {
       state.best_val_loss = result.last_val_loss;
       save_checkpoint((fs::path(config.run.out_dir) / "best.h5").string(), arena,
@@ -116,25 +133,27 @@ TrainResult train(const TrainOptions& options) {
 
   const int accum = config.train.grad_accum;
   const uint64_t dropout_seeds = derive_seed(config.run.seed, kDropoutStream);
+  TrainStep train_step(arena, *run.optimizer, comm,
+                       plan_step(accum, config.train.batch_size, comm.rank(), comm.size()));
   int64_t skipped_steps = 0;  // non-finite steps skipped by this process
-  while (state.step < config.train.max_steps && stop.signal() == 0) {
+  // All ranks stop at the same step: a signal seen by any of them stops every one.
+  while (state.step < config.train.max_steps && !comm.any(stop.signal() != 0)) {
     const double lr = run.schedule.lr(state.step);
-    const StepResult step = train_step(
-        arena, *run.optimizer, state.step, accum,
-        [&](int micro) {
+    const StepResult step = train_step.run(
+        state.step,
+        [&](int micro, Shard shard) {
           return task.train_loss(state.step, micro,
-                                 derive_seed(dropout_seeds, state.step * accum + micro));
+                                 derive_seed(dropout_seeds, state.step * accum + micro), shard);
         },
         config.train.grad_clip, lr);
     if (!step.finite) {
       // Nothing non-finite reached the parameters; stop before anything is saved, or skip
       // this batch when the config allows a few such steps.
-      KILN_CHECK(
-          skipped_steps<config.train.skip_nonfinite_steps, "train: ", step.problem, skipped_steps> 0
-              ? fmt::format(" after skipping {} such steps", skipped_steps)
-              : std::string(),
-          "; the run stopped without saving it (try a lower train.optimizer.lr, or "
-          "train.skip_nonfinite_steps)");
+      const std::string after =
+          skipped_steps == 0 ? "" : fmt::format(" after skipping {} such steps", skipped_steps);
+      KILN_CHECK(skipped_steps < config.train.skip_nonfinite_steps, "train: ", step.problem, after,
+                 "; the run stopped without saving it (try a lower train.optimizer.lr, or "
+                 "train.skip_nonfinite_steps)");
       progress.show(fmt::format("note: skipping {} ({} of at most {})", step.problem,
                                 ++skipped_steps, config.train.skip_nonfinite_steps));
       state.step++;
@@ -142,7 +161,7 @@ TrainResult train(const TrainOptions& options) {
     }
     state.step++;
     state.tokens_seen += task.tokens_per_micro_batch() * accum;
-    interval.add(step, accum, task.tokens_per_micro_batch() * accum);
+    interval.add(step, train_step.plan().terms, task.tokens_per_micro_batch() * accum);
 
     const bool last = state.step == config.train.max_steps;
     if (config.log.every > 0 && (state.step % config.log.every == 0 || last))
@@ -152,8 +171,9 @@ TrainResult train(const TrainOptions& options) {
     test_signal.at(std::to_string(state.step));
   }
   progress.finish_line();
-  result.stop_signal = stop.signal();
-  result.interrupted = result.stop_signal != 0;
+  // Another rank's signal stops this one too: report it as the SIGTERM mpirun forwards.
+  result.interrupted = comm.any(stop.signal() != 0);
+  result.stop_signal = !result.interrupted ? 0 : stop.signal() != 0 ? stop.signal() : SIGTERM;
   if (!result.interrupted) evaluate();
   save();
   result.final_step = state.step;

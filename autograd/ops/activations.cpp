@@ -1,5 +1,5 @@
 // Elementwise activations: GELU's erf form and tanh on oneDNN's eltwise primitives, GELU's
-// tanh form (GPT-2's) on kiln's own loop.
+// tanh form (GPT-2's), SiLU and ReLU on kiln's own loops.
 #include <cstdint>
 
 #include "autograd/backend/dnnl.h"
@@ -65,6 +65,71 @@ Tensor gelu_tanh(const Tensor& x) {
     });
   });
 }
+
+// sigmoid(x) = 1 / (1 + e^-x) on the vectorised exp; the clamps keep e^-x in its range, where
+// sigmoid is 0 or 1 to float precision anyway.
+inline float sigmoid(float x) {
+  float z = -x;
+  z = z < 88.0f ? z : 88.0f;
+  z = z > -87.0f ? z : -87.0f;
+  return 1.0f / (1.0f + exp_in_range(z));
+}
+
+}  // namespace
+
+// x: [...] -> x.shape. Saves x.
+Tensor silu(const Tensor& x) {
+  check_float("silu", x);
+  Tensor y = Tensor::empty(x.shape());
+  const float* in = x.data();
+  float* out = y.data();
+  parallel_for(x.numel(), kMinPerThread, [&](int64_t b, int64_t e) {
+#pragma omp simd
+    for (int64_t i = b; i < e; ++i) out[i] = in[i] * sigmoid(in[i]);
+  });
+  if (!should_record({x})) return y;
+  return record("silu", y, {x}, [x](const Tensor& dy) {
+    Tensor dx = grad_if_needed(x);
+    if (!dx.defined()) return;
+    // d/dx [x s(x)] = s + x s (1 - s).
+    const float* saved = x.data();
+    const float* g = dy.data();
+    float* acc = dx.data();
+    parallel_for(x.numel(), kMinPerThread, [&](int64_t b, int64_t e) {
+#pragma omp simd
+      for (int64_t i = b; i < e; ++i) {
+        const float s = sigmoid(saved[i]);
+        acc[i] += g[i] * s * (1.0f + saved[i] * (1.0f - s));
+      }
+    });
+  });
+}
+
+// x: [...] -> x.shape. Saves x (its sign is the derivative; 0 at x = 0, as PyTorch).
+Tensor relu(const Tensor& x) {
+  check_float("relu", x);
+  Tensor y = Tensor::empty(x.shape());
+  const float* in = x.data();
+  float* out = y.data();
+  parallel_for(x.numel(), kMinPerThread, [&](int64_t b, int64_t e) {
+#pragma omp simd
+    for (int64_t i = b; i < e; ++i) out[i] = in[i] > 0.0f ? in[i] : 0.0f;
+  });
+  if (!should_record({x})) return y;
+  return record("relu", y, {x}, [x](const Tensor& dy) {
+    Tensor dx = grad_if_needed(x);
+    if (!dx.defined()) return;
+    const float* saved = x.data();
+    const float* g = dy.data();
+    float* acc = dx.data();
+    parallel_for(x.numel(), kMinPerThread, [&](int64_t b, int64_t e) {
+#pragma omp simd
+      for (int64_t i = b; i < e; ++i) acc[i] += saved[i] > 0.0f ? g[i] : 0.0f;
+    });
+  });
+}
+
+namespace {
 
 // x: [...] -> x.shape. Backward reads the forward input x, or the output y when
 // `saves_output` (tanh, whose derivative 1 - y^2 needs only y).

@@ -63,16 +63,26 @@ RowLse row_logsumexp(const float* row, int64_t c) {
   return {m, std::log(sum)};
 }
 
+// The mean of one row's c values in double, in a fixed order (label smoothing's uniform term).
+double row_mean(const float* row, int64_t c) {
+  double sum = 0;
+  for (int64_t j = 0; j < c; ++j) sum += row[j];
+  return sum / static_cast<double>(c);
+}
+
 }  // namespace
 
 // logits: [..., C], targets: int32 [...] -> []. Saves the per-row log-sum-exp, the targets
 // and the logits handle.
-Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int32_t ignore_index) {
+Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int32_t ignore_index,
+                     float label_smoothing) {
   KILN_CHECK(logits.dtype() == DType::kF32 && logits.rank() >= 1 && logits.dim(-1) > 0,
              "cross_entropy: expected float32 logits of shape [..., C] with C > 0, got ",
              dtype_name(logits.dtype()), " ", shape_str(logits.shape()));
   KILN_CHECK(targets.dtype() == DType::kI32, "cross_entropy: expected int32 targets, got ",
              dtype_name(targets.dtype()), " of shape ", shape_str(targets.shape()));
+  KILN_CHECK(label_smoothing >= 0.0f && label_smoothing < 1.0f,
+             "cross_entropy: expected label_smoothing in [0, 1), got ", label_smoothing);
   Shape lead(logits.shape().begin(), logits.shape().end() - 1);
   KILN_CHECK(targets.shape() == lead, "cross_entropy: expected targets of shape ", shape_str(lead),
              " for logits ", shape_str(logits.shape()), ", got ", shape_str(targets.shape()));
@@ -90,6 +100,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int32_t ignore
   // Ignored rows are skipped entirely (BERT's MLM ignores most positions).
   Tensor lse = Tensor::empty({rows});       // [rows], saved for backward
   Tensor row_loss = Tensor::empty({rows});  // [rows], 0 for ignored rows
+  const double eps = label_smoothing;
   const float* x = logits.data();
   float* l = lse.data();
   float* loss_of = row_loss.data();
@@ -101,7 +112,14 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int32_t ignore
       }
       RowLse row = row_logsumexp(x + r * c, c);
       l[r] = static_cast<float>(row.max + row.log_sum);
-      loss_of[r] = static_cast<float>(static_cast<double>(row.max - x[r * c + t[r]]) + row.log_sum);
+      const double nll = static_cast<double>(row.max - x[r * c + t[r]]) + row.log_sum;
+      if (eps == 0.0) {
+        loss_of[r] = static_cast<float>(nll);
+        continue;
+      }
+      // mean_j -log p_j = lse - mean_j x_j, written around the max like nll.
+      const double uniform = static_cast<double>(row.max) - row_mean(x + r * c, c) + row.log_sum;
+      loss_of[r] = static_cast<float>((1.0 - eps) * nll + eps * uniform);
     }
   });
   // Summed serially in double and in row order: the same bits at any thread count.
@@ -110,11 +128,15 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int32_t ignore
   Tensor loss = Tensor::scalar(count ? static_cast<float>(total / count) : 0.0f);
   if (!should_record({logits})) return loss;
 
-  // Saves lse [rows], the targets and the logits handle; dlogits = g * (softmax - onehot) / count.
-  auto backward = [logits, targets, lse, ignore_index, count, c](const Tensor& dy) {
+  // Saves lse [rows], the targets and the logits handle. dlogits = g * (softmax - q) / count,
+  // q the smoothed target: 1 - eps + eps / C at the target, eps / C elsewhere.
+  auto backward = [logits, targets, lse, ignore_index, count, c,
+                   label_smoothing](const Tensor& dy) {
     Tensor gx = grad_if_needed(logits);
     if (!gx.defined() || count == 0) return;
     const float scale = dy.item() / static_cast<float>(count);
+    const float off_target = scale * label_smoothing / static_cast<float>(c);
+    const float on_target = scale * (1.0f - label_smoothing);
     const float* logit = logits.data();
     const float* row_lse = lse.data();
     const int32_t* target = targets.ints();
@@ -125,9 +147,14 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int32_t ignore
                      if (target[r] == ignore_index) continue;
                      const float* xr = logit + r * c;
                      float* gr = g + r * c;
-                     for (int64_t j = 0; j < c; ++j)
-                       gr[j] += scale * exp_nonpositive(xr[j] - row_lse[r]);
-                     gr[target[r]] -= scale;
+                     if (off_target == 0.0f) {
+                       for (int64_t j = 0; j < c; ++j)
+                         gr[j] += scale * exp_nonpositive(xr[j] - row_lse[r]);
+                     } else {
+                       for (int64_t j = 0; j < c; ++j)
+                         gr[j] += scale * exp_nonpositive(xr[j] - row_lse[r]) - off_target;
+                     }
+                     gr[target[r]] -= on_target;
                    }
                  });
   };

@@ -1,5 +1,6 @@
-// Tests for ops::gelu (tanh and erf forms) and ops::tanh: forward and derivative against the
-// closed forms in double, gradients against central differences, and error messages.
+// Tests for ops::gelu (tanh and erf forms), ops::tanh, ops::silu and ops::relu: forward and
+// derivative against the closed forms in double, gradients against central differences, and
+// error messages.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -38,6 +39,19 @@ double gelu_erf_grad_ref(double x) {
 double tanh_grad_ref(double x) {
   return 1 - std::tanh(x) * std::tanh(x);
 }
+double silu_ref(double x) {
+  return x / (1 + std::exp(-x));
+}
+double silu_grad_ref(double x) {
+  double s = 1 / (1 + std::exp(-x));
+  return s + x * s * (1 - s);
+}
+double relu_ref(double x) {
+  return x > 0 ? x : 0;
+}
+double relu_grad_ref(double x) {
+  return x > 0 ? 1 : 0;  // PyTorch's choice at the kink: 0
+}
 
 struct Case {
   const char* name;
@@ -52,7 +66,9 @@ std::vector<Case> cases() {
           {"gelu_erf", [](const Tensor& x) { return ops::gelu(x, ops::GeluForm::kErf); },
            gelu_erf_ref, gelu_erf_grad_ref},
           {"tanh", [](const Tensor& x) { return ops::tanh(x); },
-           [](double v) { return std::tanh(v); }, tanh_grad_ref}};
+           [](double v) { return std::tanh(v); }, tanh_grad_ref},
+          {"silu", [](const Tensor& x) { return ops::silu(x); }, silu_ref, silu_grad_ref},
+          {"relu", [](const Tensor& x) { return ops::relu(x); }, relu_ref, relu_grad_ref}};
 }
 
 // Values spread over [-6, 6] including the exact points 0, +-1 and the saturated tails.
@@ -87,6 +103,11 @@ TEST(ActivationOpTest, ForwardKnownValues) {
   std::vector<float> t = ops::tanh(x).to_floats();
   EXPECT_NEAR(t[1], 0.7615942f, 1e-6);
   EXPECT_NEAR(t[2], -0.9640276f, 1e-6);
+  std::vector<float> s = ops::silu(x).to_floats();
+  EXPECT_FLOAT_EQ(s[0], 0.0f);
+  EXPECT_NEAR(s[1], 0.7310586f, 1e-6);   // 1 / (1 + e^-1)
+  EXPECT_NEAR(s[2], -0.2384058f, 1e-6);  // -2 / (1 + e^2)
+  EXPECT_EQ(ops::relu(x).to_floats(), (std::vector<float>{0.0f, 1.0f, 0.0f}));
 }
 
 // GELU's tanh form runs on kiln's own exp: far tails, where that exp is clamped, and tiny inputs.
@@ -120,7 +141,11 @@ TEST(ActivationOpTest, BackwardMatchesFiniteDifference) {
   for (const Case& c : cases()) {
     auto fn = [&](const std::vector<Tensor>& in) { return c.op(in[0]); };
     for (const Shape& shape : std::vector<Shape>{{3, 5}, {2, 3, 7}, {4, 33}}) {
-      std::vector<Tensor> inputs = {random_tensor(shape, 4, -3.0f, 3.0f).set_requires_grad(true)};
+      Tensor x = random_tensor(shape, 4, -3.0f, 3.0f);
+      // Central differences of step 1e-2 across ReLU's kink would measure a slope of 1/2.
+      for (int64_t i = 0; i < x.numel(); ++i)
+        if (std::fabs(x.data()[i]) < 0.05f) x.data()[i] = 0.5f;
+      std::vector<Tensor> inputs = {x.set_requires_grad(true)};
       SCOPED_TRACE(std::string(c.name) + " " + shape_str(shape));
       EXPECT_GRADIENTS_MATCH(fn, inputs);
     }
@@ -153,6 +178,10 @@ TEST(ActivationOpTest, RejectsBadInputsWithHelpfulMessages) {
       << msg;
   msg = error_of([&] { ops::tanh(ints); });
   EXPECT_NE(msg.find("tanh: expected a float32 tensor, got int32"), std::string::npos) << msg;
+  msg = error_of([&] { ops::silu(ints); });
+  EXPECT_NE(msg.find("silu: expected a float32 tensor, got int32"), std::string::npos) << msg;
+  msg = error_of([&] { ops::relu(ints); });
+  EXPECT_NE(msg.find("relu: expected a float32 tensor, got int32"), std::string::npos) << msg;
   msg = error_of([&] { ops::tanh(Tensor()); });
   EXPECT_NE(msg.find("tanh: expected a defined tensor"), std::string::npos) << msg;
 }

@@ -211,6 +211,42 @@ TEST(AttentionOpTest, PaddingBackwardMatchesFiniteDifference) {
   expect_gradients({2, 1, 130, 2}, {2, 1, 130, 2}, o);
 }
 
+// Encoder-decoder cross-attention: Tq (target) != Tk (source), no causal mask, source padding
+// as a key mask, and target padding as query rows whose output the loss ignores (here: rows
+// multiplied by 0, as ignored labels do). Padded rows must pass no gradient to q, k or v.
+TEST(AttentionOpTest, CrossAttentionWithPaddingOnBothSides) {
+  AttentionOptions o;
+  o.key_padding_mask = prefix_mask(6, {6, 3, 1}, /*as_int=*/true);  // source lengths 6, 3, 1
+  expect_forward_matches({3, 2, 4, 5}, {3, 2, 6, 5}, o);
+  // Target lengths 4, 2, 3 out of Tq = 4: a [B, 1, Tq, 1] 0/1 weighting of the output rows.
+  Tensor query_keep = Tensor::from_floats({3, 1, 4, 1}, {1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0});
+  std::vector<Tensor> in = {random_tensor({3, 2, 4, 5}, 31), random_tensor({3, 2, 6, 5}, 32),
+                            random_tensor({3, 2, 6, 5}, 33)};
+  for (Tensor& x : in) x.set_requires_grad(true);
+  auto fn = [o, query_keep](const std::vector<Tensor>& x) {
+    return ops::mul(ops::attention(x[0], x[1], x[2], o), query_keep);
+  };
+  EXPECT_GRADIENTS_MATCH(fn, in);
+  // And the same with more target than source positions (a short source, a long target).
+  o.key_padding_mask = prefix_mask(3, {3, 2}, /*as_int=*/false);
+  expect_gradients({2, 2, 7, 4}, {2, 2, 3, 4}, o);
+  // The gradients themselves: padded keys and padded query rows get exactly zero.
+  backward(ops::sum_all(fn(in)));
+  const std::vector<float> gq = in[0].grad().to_floats(), gk = in[1].grad().to_floats(),
+                           gv = in[2].grad().to_floats();
+  for (int64_t h = 0; h < 2; ++h)
+    for (int64_t d = 0; d < 5; ++d) {
+      for (int64_t t : {2, 3}) EXPECT_EQ(gq[((1 * 2 + h) * 4 + t) * 5 + d], 0.0f);  // batch 1
+      EXPECT_EQ(gq[((2 * 2 + h) * 4 + 3) * 5 + d], 0.0f);                           // batch 2
+      for (int64_t j = 3; j < 6; ++j) {
+        EXPECT_EQ(gk[((1 * 2 + h) * 6 + j) * 5 + d], 0.0f);
+        EXPECT_EQ(gv[((1 * 2 + h) * 6 + j) * 5 + d], 0.0f);
+      }
+      for (int64_t j = 1; j < 6; ++j) EXPECT_EQ(gv[((2 * 2 + h) * 6 + j) * 5 + d], 0.0f);
+    }
+  for (Tensor& x : in) x.reset_grad();
+}
+
 TEST(AttentionOpTest, DropoutBackwardMatchesFiniteDifference) {
   AttentionOptions o;
   o.dropout = 0.25f;

@@ -26,7 +26,10 @@ struct Reference {
   std::vector<double> grad;
 };
 
-Reference reference(const Tensor& logits, const Tensor& targets, int32_t ignore = -100) {
+// With label smoothing eps the row loss is (1 - eps) * (lse - x[t]) + eps * mean_j (lse - x[j]),
+// and its gradient softmax - ((1 - eps) * onehot + eps / C).
+Reference reference(const Tensor& logits, const Tensor& targets, int32_t ignore = -100,
+                    double eps = 0.0) {
   const int64_t c = logits.dim(-1), rows = targets.numel();
   Reference ref;
   ref.grad.assign(logits.numel(), 0.0);
@@ -40,9 +43,12 @@ Reference reference(const Tensor& logits, const Tensor& targets, int32_t ignore 
     for (int64_t j = 0; j < c; ++j) m = std::max(m, static_cast<double>(x[j]));
     for (int64_t j = 0; j < c; ++j) sum += std::exp(x[j] - m);
     double lse = m + std::log(sum);
-    ref.loss += (lse - x[t]) / count;
+    double uniform = 0;  // sum over classes of -log p_j
+    for (int64_t j = 0; j < c; ++j) uniform += lse - x[j];
+    ref.loss += ((1 - eps) * (lse - x[t]) + eps * uniform / c) / count;
     for (int64_t j = 0; j < c; ++j)
-      ref.grad[r * c + j] = (std::exp(x[j] - lse) - (j == t ? 1.0 : 0.0)) / count;
+      ref.grad[r * c + j] =
+          (std::exp(x[j] - lse) - (1 - eps) * (j == t ? 1.0 : 0.0) - eps / c) / count;
   }
   return ref;
 }
@@ -59,10 +65,10 @@ Tensor random_targets(const Shape& shape, int32_t classes, uint64_t seed, int ig
 
 // Runs forward and backward (seed 1) and checks both against the reference.
 void expect_matches_reference(const Tensor& logits, const Tensor& targets, double tol,
-                              int32_t ignore = ops::kIgnoreIndex) {
+                              int32_t ignore = ops::kIgnoreIndex, float eps = 0.0f) {
   logits.reset_grad();
-  Tensor loss = ops::cross_entropy(logits, targets, ignore);
-  Reference ref = reference(logits, targets, ignore);
+  Tensor loss = ops::cross_entropy(logits, targets, ignore, eps);
+  Reference ref = reference(logits, targets, ignore, eps);
   ASSERT_EQ(loss.rank(), 0);
   EXPECT_NEAR(loss.item(), ref.loss, tol * (1 + std::fabs(ref.loss)));
   backward(loss);
@@ -92,6 +98,37 @@ TEST(CrossEntropyOpTest, IgnoredPositionsAreLeftOutOfTheMean) {
   // A custom ignore_index (say a padding id) is just another value.
   Tensor pad_targets = Tensor::from_ints({2, 5}, {0, 3, 0, 6, 1, 0, 0, 2, 5, 4});
   expect_matches_reference(logits, pad_targets, 1e-6, /*ignore=*/0);
+}
+
+TEST(CrossEntropyOpTest, LabelSmoothingMatchesReference) {
+  for (float eps : {0.1f, 0.5f}) {
+    Tensor logits = random_tensor({3, 4, 11}, 21, -3.0f, 3.0f).set_requires_grad(true);
+    expect_matches_reference(logits, random_targets({3, 4}, 11, 22, /*ignore_every=*/3), 1e-6,
+                             ops::kIgnoreIndex, eps);
+    ScopedThreads threads(2);
+    Tensor wide = random_tensor({40, 1003}, 23, -8.0f, 8.0f).set_requires_grad(true);
+    expect_matches_reference(wide, random_targets({40}, 1003, 24), 1e-6, ops::kIgnoreIndex, eps);
+  }
+  // Two classes, logits (0, 0), target 0, eps 0.1: -log p = ln 2 for both classes, so the loss
+  // is 0.9 ln 2 + 0.1 ln 2 = ln 2; the gradient is p - q = 0.5 - (0.9 + 0.05) = -0.45 at the
+  // target and 0.5 - 0.05 = 0.45 at the other class.
+  Tensor even = Tensor::from_floats({1, 2}, {0.0f, 0.0f}).set_requires_grad(true);
+  Tensor loss = ops::cross_entropy(even, Tensor::from_ints({1}, {0}), ops::kIgnoreIndex, 0.1f);
+  EXPECT_NEAR(loss.item(), std::log(2.0), 1e-7);
+  backward(loss);
+  EXPECT_NEAR(even.grad().data()[0], -0.45f, 1e-7);
+  EXPECT_NEAR(even.grad().data()[1], 0.45f, 1e-7);
+  even.reset_grad();
+}
+
+TEST(CrossEntropyOpTest, LabelSmoothingBackwardMatchesFiniteDifference) {
+  Tensor logits = random_tensor({2, 3, 13}, 25, -2.0f, 2.0f).set_requires_grad(true);
+  Tensor targets = random_targets({2, 3}, 13, 26, /*ignore_every=*/4);
+  EXPECT_GRADIENTS_MATCH(
+      [targets](const std::vector<Tensor>& v) {
+        return ops::cross_entropy(v[0], targets, ops::kIgnoreIndex, 0.1f);
+      },
+      {logits});
 }
 
 TEST(CrossEntropyOpTest, AllIgnoredGivesZeroLossAndGradient) {
@@ -176,6 +213,16 @@ TEST(CrossEntropyOpTest, BadInputsThrow) {
       << shape;
   std::string dtype = message(logits, Tensor::zeros({2, 3}));
   EXPECT_NE(dtype.find("expected int32 targets, got float32"), std::string::npos) << dtype;
+  std::string smoothing;
+  try {
+    ops::cross_entropy(logits, Tensor::from_ints({2, 3}, {0, 1, 2, 3, 4, 0}), ops::kIgnoreIndex,
+                       1.0f);
+  } catch (const Error& e) {
+    smoothing = e.what();
+  }
+  EXPECT_NE(smoothing.find("cross_entropy: expected label_smoothing in [0, 1), got 1"),
+            std::string::npos)
+      << smoothing;
   std::string scalar = message(Tensor::scalar(1.0f), Tensor::from_ints({}, {0}));
   EXPECT_NE(scalar.find("[..., C]"), std::string::npos) << scalar;
 }

@@ -171,8 +171,8 @@ TEST_F(ClassifyTaskTest, TrainingBatchesArePureFunctionsOfSeedAndStep) {
   Config config = load_config(classifier_config(pre));
   Checkpoint checkpoint = load_checkpoint(pre);
   ClassifyTask a(config, checkpoint.state.tokenizer), b(config, checkpoint.state.tokenizer);
-  EXPECT_EQ(a.train_loss(3, 0, 11).loss.item(), b.train_loss(3, 0, 11).loss.item());
-  EXPECT_NE(a.train_loss(3, 0, 11).loss.item(), a.train_loss(4, 0, 11).loss.item());
+  EXPECT_EQ(a.train_loss(3, 0, 11, {}).loss.item(), b.train_loss(3, 0, 11, {}).loss.item());
+  EXPECT_NE(a.train_loss(3, 0, 11, {}).loss.item(), a.train_loss(4, 0, 11, {}).loss.item());
   EXPECT_DOUBLE_EQ(metric(a.evaluate(), "val_loss"), metric(b.evaluate(), "val_loss"));
 }
 

@@ -1,6 +1,7 @@
 // The AdamW update as one parallel loop over the flat arena.
 #include "nn/adamw.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -10,10 +11,17 @@
 namespace kiln::nn {
 
 AdamW::AdamW(const ParameterArena& arena, AdamWOptions options)
+    : AdamW(arena, options, {0, arena.size()}) {}
+
+AdamW::AdamW(const ParameterArena& arena, AdamWOptions options, ArenaRange range)
     : arena_(arena),
       options_(options),
-      m_(Tensor::zeros({arena.size()})),
-      v_(Tensor::zeros({arena.size()})) {
+      range_(range),
+      m_(Tensor::zeros({range.end - range.begin})),
+      v_(Tensor::zeros({range.end - range.begin})) {
+  KILN_CHECK(range.begin >= 0 && range.begin <= range.end && range.end <= arena.size(),
+             "AdamW: expected a range within the arena's ", arena.size(), " elements, got [",
+             range.begin, ", ", range.end, ")");
   KILN_CHECK(options.beta1 >= 0 && options.beta1 < 1 && options.beta2 >= 0 && options.beta2 < 1,
              "AdamW: expected betas in [0, 1), got ", options.beta1, ", ", options.beta2);
   KILN_CHECK(options.eps > 0, "AdamW: expected eps > 0, got ", options.eps);
@@ -28,13 +36,14 @@ void AdamW::step(float lr) {
   const float step_size = static_cast<float>(lr / correction1);
   const float sqrt_correction2 = static_cast<float>(std::sqrt(correction2));
   const float decay = 1.0f - lr * options_.weight_decay;
-  const int64_t decayed = arena_.decayed_size();
+  const int64_t decayed = arena_.decayed_size(), first = range_.begin;
   float* p = arena_.values().data();
   const float* g = arena_.grads().data();
-  float* m = m_.data();
-  float* v = v_.data();
-  parallel_for(arena_.trainable_size(), 1 << 14, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
+  float* m = m_.data() - first;  // indexed by arena position
+  float* v = v_.data() - first;
+  const int64_t last = std::min(range_.end, arena_.trainable_size());
+  parallel_for(std::max<int64_t>(last - first, 0), 1 << 14, [&](int64_t begin, int64_t end) {
+    for (int64_t i = first + begin; i < first + end; ++i) {
       if (i < decayed) p[i] *= decay;  // decoupled: shrinks the weight, not the gradient
       m[i] = b1 * m[i] + (1 - b1) * g[i];
       v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
@@ -44,11 +53,13 @@ void AdamW::step(float lr) {
 }
 
 void AdamW::restore(const Tensor& m, const Tensor& v, int64_t steps_taken) {
-  KILN_CHECK(m.numel() == m_.numel() && v.numel() == v_.numel(),
-             "AdamW::restore: expected moments of ", m_.numel(), " elements, got ", m.numel(),
-             " and ", v.numel());
-  std::memcpy(m_.data(), m.data(), static_cast<std::size_t>(m_.numel()) * 4);
-  std::memcpy(v_.data(), v.data(), static_cast<std::size_t>(v_.numel()) * 4);
+  const bool whole = m.numel() == arena_.size() && v.numel() == arena_.size();
+  KILN_CHECK(whole || (m.numel() == m_.numel() && v.numel() == v_.numel()),
+             "AdamW::restore: expected moments of ", arena_.size(), " or ", m_.numel(),
+             " elements, got ", m.numel(), " and ", v.numel());
+  const int64_t offset = whole ? range_.begin : 0;
+  std::memcpy(m_.data(), m.data() + offset, static_cast<std::size_t>(m_.numel()) * 4);
+  std::memcpy(v_.data(), v.data() + offset, static_cast<std::size_t>(v_.numel()) * 4);
   steps_taken_ = steps_taken;
 }
 

@@ -109,6 +109,8 @@ struct TrainConfig {
   // Steps whose loss or gradient is NaN or infinite that may be skipped (the batch is dropped,
   // the parameters stay as they were) before the run stops; 0 = stop at the first.
   int64_t skip_nonfinite_steps = 0;
+  // Data-parallel runs: each rank keeps and updates 1/N of the AdamW state (ZeRO stage 1).
+  bool shard_optimizer = false;
   bool operator==(const TrainConfig&) const = default;
 };
 

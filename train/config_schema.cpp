@@ -204,6 +204,8 @@ std::vector<ConfigField> make_fields() {
     field(KILN_KEY(train.grad_clip),              kTrajectory, kOptional, number_at_least(0)),
     field(KILN_KEY(train.freeze),                 kIdentity,   kOptional, optional_path_list()),
     field(KILN_KEY(train.skip_nonfinite_steps),   kTrajectory, kOptional, int_at_least(0)),
+    // Where the optimizer state lives, not what it is (sums differ only in rounding).
+    field(KILN_KEY(train.shard_optimizer),        kTrajectory, kOptional, any_value()),
 
     field(KILN_KEY(eval.every),   kSchedule, kOptional, int_at_least(0)),
     field(KILN_KEY(eval.batches), kSchedule, kOptional, int_at_least(1)),

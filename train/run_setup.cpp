@@ -148,9 +148,14 @@ Run prepare_run(const TrainOptions& options, Progress& progress, const dist::Com
                     "; unused: " + list_names(report.unused));
   }
   const OptimizerConfig& o = config.train.optimizer;
-  run.optimizer = std::make_unique<nn::AdamW>(
-      *run.arena,
-      nn::AdamWOptions{float(o.betas[0]), float(o.betas[1]), float(o.eps), float(o.weight_decay)});
+  const nn::AdamWOptions adamw{float(o.betas[0]), float(o.betas[1]), float(o.eps),
+                               float(o.weight_decay)};
+  run.optimizer =
+      config.train.shard_optimizer && comm.size() > 1
+          ? std::make_unique<nn::AdamW>(
+                *run.arena, adamw,
+                TrainStep::optimizer_slice(run.arena->trainable_size(), comm.rank(), comm.size()))
+          : std::make_unique<nn::AdamW>(*run.arena, adamw);
   if (checkpoint) {
     restore_checkpoint(*checkpoint, *run.arena, run.optimizer.get());
     run.state = checkpoint->state;

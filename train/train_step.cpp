@@ -69,13 +69,13 @@ StepResult TrainStep::run(int64_t step,
       });
   }
   if (several) std::memcpy(grads, sum_.data(), static_cast<std::size_t>(n) * sizeof(float));
-  comm_.allreduce_sum(std::span<float>(grads, static_cast<std::size_t>(n)));
+  reduce_gradients(grads, n);
   comm_.allreduce_sum(std::span<double>(sums));
   result.loss = sums.empty() ? 0.0 : sums[0];
   for (std::size_t i = 0; i < result.metric_sums.size(); ++i)
     result.metric_sums[i].second = sums[1 + i];
-  if (plan_.terms > 1) arena_.scale_grads(1.0f / float(plan_.terms));
-  result.grad_norm = arena_.grad_norm();
+  if (plan_.terms > 1) scale_gradients(grads, 1.0f / float(plan_.terms));
+  result.grad_norm = gradient_norm(grads);
   if (!std::isfinite(result.loss) || !std::isfinite(result.grad_norm)) {
     result.finite = false;
     result.problem =
@@ -85,9 +85,80 @@ StepResult TrainStep::run(int64_t step,
     return result;
   }
   if (grad_clip > 0 && result.grad_norm > grad_clip)
-    arena_.scale_grads(static_cast<float>(grad_clip / result.grad_norm));
+    scale_gradients(grads, static_cast<float>(grad_clip / result.grad_norm));
   optimizer_.step(static_cast<float>(lr));
+  if (sharded()) {
+    // Every rank updated its slice: gather the parameters, so all hold the same model again.
+    const nn::ArenaRange mine = optimizer_.range();
+    const std::size_t slice = padded_.size() / static_cast<std::size_t>(comm_.size());
+    std::vector<float> local(slice, 0.0f);
+    const float* values = arena_.values().data();
+    std::copy(values + mine.begin, values + mine.end, local.begin());
+    comm_.allgather(local, padded_);
+    std::copy(padded_.begin(), padded_.begin() + n, arena_.values().data());
+  }
   return result;
+}
+
+bool TrainStep::sharded() const {
+  return optimizer_.range().end - optimizer_.range().begin != arena_.size();
+}
+
+nn::ArenaRange TrainStep::optimizer_slice(int64_t n, int rank, int ranks) {
+  const int64_t slice = (n + ranks - 1) / ranks;
+  return {std::min(n, rank * slice), std::min(n, (rank + 1) * slice)};
+}
+
+void TrainStep::reduce_gradients(float* grads, int64_t n) {
+  if (!sharded()) {
+    comm_.allreduce_sum(std::span<float>(grads, static_cast<std::size_t>(n)));
+    return;
+  }
+  // ZeRO-1: each rank needs the summed gradient of its own slice only.
+  const std::size_t ranks = static_cast<std::size_t>(comm_.size());
+  const std::size_t slice = (static_cast<std::size_t>(n) + ranks - 1) / ranks;
+  padded_.assign(slice * ranks, 0.0f);
+  std::copy(grads, grads + n, padded_.begin());
+  std::vector<float> mine(slice);
+  comm_.reduce_scatter_sum(padded_, mine);
+  const nn::ArenaRange range = optimizer_.range();
+  std::copy(mine.begin(), mine.begin() + (range.end - range.begin), grads + range.begin);
+}
+
+double TrainStep::gradient_norm(const float* grads) const {
+  if (!sharded()) return arena_.grad_norm();
+  const nn::ArenaRange range = optimizer_.range();
+  double squares = nn::sum_of_squares(grads + range.begin, range.end - range.begin);
+  comm_.allreduce_sum(std::span<double>(&squares, 1));
+  return std::sqrt(squares);
+}
+
+void TrainStep::scale_gradients(float* grads, float factor) const {
+  if (!sharded()) {
+    arena_.scale_grads(factor);
+    return;
+  }
+  const nn::ArenaRange range = optimizer_.range();
+  for (int64_t i = range.begin; i < range.end; ++i) grads[i] *= factor;
+}
+
+const nn::AdamW* TrainStep::optimizer_for_checkpoint() {
+  if (!sharded()) return &optimizer_;
+  const int64_t n = arena_.trainable_size();
+  const std::size_t ranks = static_cast<std::size_t>(comm_.size());
+  const std::size_t slice = (static_cast<std::size_t>(n) + ranks - 1) / ranks;
+  auto gather = [&](const Tensor& part) {
+    std::vector<float> local(slice, 0.0f), all(slice * ranks);
+    std::copy(part.data(), part.data() + part.numel(), local.begin());
+    comm_.allgather(local, all);
+    Tensor whole = Tensor::zeros({arena_.size()});  // frozen parameters have no moments
+    std::copy(all.begin(), all.begin() + n, whole.data());
+    return whole;
+  };
+  gathered_ = std::make_unique<nn::AdamW>(arena_, nn::AdamWOptions{});
+  gathered_->restore(gather(optimizer_.first_moment()), gather(optimizer_.second_moment()),
+                     optimizer_.steps_taken());
+  return gathered_.get();
 }
 
 }  // namespace kiln

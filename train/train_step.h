@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -47,13 +48,28 @@ class TrainStep {
   StepResult run(int64_t step, const std::function<TrainLoss(int micro, Shard shard)>& loss_of,
                  double grad_clip, double lr);
   const StepPlan& plan() const { return plan_; }
+  // The optimizer as a checkpoint stores it: the one given, or with sharded state (ZeRO-1) a
+  // copy holding every rank's moments (a collective: every rank must call it).
+  const nn::AdamW* optimizer_for_checkpoint();
+
+  // Rank `rank`'s share of `n` trainable elements when `ranks` ranks shard the optimizer: equal
+  // slices of ceil(n / ranks), the last one shorter.
+  static nn::ArenaRange optimizer_slice(int64_t n, int rank, int ranks);
 
  private:
+  bool sharded() const;
+  // Sums the gradients over the ranks: all of them, or with sharded state this rank's slice.
+  void reduce_gradients(float* grads, int64_t n);
+  double gradient_norm(const float* grads) const;
+  void scale_gradients(float* grads, float factor) const;
+
   nn::ParameterArena& arena_;
   nn::AdamW& optimizer_;
   const dist::Communicator& comm_;
   StepPlan plan_;
-  std::vector<float> sum_;  // the gradients of this rank's micro-batches, added one by one
+  std::vector<float> sum_;     // the gradients of this rank's micro-batches, added one by one
+  std::vector<float> padded_;  // sharded state: the arena padded to a multiple of the ranks
+  std::unique_ptr<nn::AdamW> gathered_;
 };
 
 }  // namespace kiln

@@ -104,11 +104,16 @@ TrainResult train(const TrainOptions& options) {
       comm.size() == 1 ? fmt::format("{} threads", num_threads())
                        : fmt::format("{} processes x {} threads", comm.size(), num_threads())));
 
+  const int accum = config.train.grad_accum;
+  TrainStep train_step(arena, *run.optimizer, comm,
+                       plan_step(accum, config.train.batch_size, comm.rank(), comm.size()));
   TrainResult result;
+  // Every rank calls save (sharded optimizer state is gathered first); rank 0 writes.
   auto save = [&] {
     result.last_checkpoint = checkpoint_path(config.run.out_dir, state.step);
+    const nn::AdamW* optimizer = train_step.optimizer_for_checkpoint();
     if (!comm.is_root()) return;
-    save_checkpoint(result.last_checkpoint, arena, run.optimizer.get(), state);
+    save_checkpoint(result.last_checkpoint, arena, optimizer, state);
     prune_checkpoints(config.run.out_dir, config.checkpoint.keep_last);
   };
   // Every rank evaluates all of the held-out data (so the numbers are one process's exactly);
@@ -121,20 +126,17 @@ TrainResult train(const TrainOptions& options) {
       if (key == "val_loss") result.last_val_loss = value;
     }
     progress.show(line);
+    const bool best = config.checkpoint.keep_best && result.last_val_loss < state.best_val_loss;
+    if (best) state.best_val_loss = result.last_val_loss;
+    const nn::AdamW* optimizer = best ? train_step.optimizer_for_checkpoint() : nullptr;
     if (!comm.is_root()) return;
     metrics->add({"eval", state.step, m});
     metrics->write_plot();
-    if (config.checkpoint.keep_best && result.last_val_loss < state.best_val_loss) {
-      state.best_val_loss = result.last_val_loss;
-      save_checkpoint((fs::path(config.run.out_dir) / "best.h5").string(), arena,
-                      run.optimizer.get(), state);
-    }
+    if (best)
+      save_checkpoint((fs::path(config.run.out_dir) / "best.h5").string(), arena, optimizer, state);
   };
 
-  const int accum = config.train.grad_accum;
   const uint64_t dropout_seeds = derive_seed(config.run.seed, kDropoutStream);
-  TrainStep train_step(arena, *run.optimizer, comm,
-                       plan_step(accum, config.train.batch_size, comm.rank(), comm.size()));
   int64_t skipped_steps = 0;  // non-finite steps skipped by this process
   // All ranks stop at the same step: a signal seen by any of them stops every one.
   while (state.step < config.train.max_steps && !comm.any(stop.signal() != 0)) {

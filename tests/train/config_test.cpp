@@ -150,7 +150,7 @@ TEST(ConfigTest, VocabSizeIsAutoOrPositive) {
 TEST(ConfigTest, UnknownKeyNamesFileLineAndPath) {
   EXPECT_EQ(parse_error(minimal_with("  seq_len: 16\n", "  seq_len: 16\n  colour: red\n")),
             "configs/x.yaml:13: train.colour: unknown key (train has: batch_size, seq_len, "
-            "grad_accum, max_steps, optimizer, schedule, grad_clip, freeze, skip_nonfinite_steps)");
+            "grad_accum, max_steps, optimizer, schedule, grad_clip, freeze, skip_nonfinite_steps, shard_optimizer)");
 }
 
 TEST(ConfigTest, UnknownKeySuggestsTheIntendedKey) {
@@ -275,7 +275,7 @@ TEST(ConfigTest, OverridesReplaceValues) {
 TEST(ConfigTest, OverrideOfUnknownKeyFails) {
   EXPECT_EQ(parse_error(kMinimal, {"train.lr_typo=3"}),
             "--set train.lr_typo: unknown key (train has: batch_size, seq_len, grad_accum, "
-            "max_steps, optimizer, schedule, grad_clip, freeze, skip_nonfinite_steps)");
+            "max_steps, optimizer, schedule, grad_clip, freeze, skip_nonfinite_steps, shard_optimizer)");
   EXPECT_EQ(parse_error(kMinimal, {"train.optimizer.lrr=3"}),
             "--set train.optimizer.lrr: unknown key (did you mean train.optimizer.lr?)");
   EXPECT_EQ(parse_error(kMinimal, {"train.optimizer=3"}),

@@ -1,9 +1,19 @@
-// Small parallel loops that many ops share (accumulate, fill, scaled add).
+// Loops that many ops share: accumulation (add_into), the fixed-order lane reductions behind
+// every row sum, max and dot product, and the broadcasting machinery of the elementwise ops
+// (a broadcast plan, the loop over it, and deterministic reductions over stretched dims).
 #pragma once
+
+#include <cstdint>
+#include <vector>
 
 #include "autograd/tensor.h"
 
 namespace kiln {
+
+// Elements per thread below which a parallel loop costs more than it saves.
+inline constexpr int64_t kMinElementsPerThread = 1 << 14;
+
+// ---- accumulation -------------------------------------------------------------------------
 
 // dst += src, elementwise; shapes must hold the same number of elements.
 void add_into(const Tensor& dst, const Tensor& src);
@@ -13,4 +23,64 @@ void add_scaled_into(const Tensor& dst, const Tensor& src, float alpha);
 void add_into(float* dst, const float* src, int64_t n);
 void add_scaled_into(float* dst, const float* src, float alpha, int64_t n);
 
+// ---- fixed-order lane reductions ----------------------------------------------------------
+// Term j of the whole groups of kLanes goes to lane j % kLanes (independent accumulators, so
+// the loop vectorises without -ffast-math); the lanes, in lane order, and the remaining terms
+// are then folded into one total. The order depends only on n, never on threads.
+
+// Whether the remaining n % kLanes terms join the total before or after the lanes.
+enum class TailOrder { kBeforeLanes, kAfterLanes };
+
+// op(...op(op(init, t_a), t_b)...) over term(0..n-1) in the order above; lanes add in Lane,
+// the total in Total. init must be op's identity (0 for +, -inf for max).
+template <int kLanes, TailOrder kTail, typename Lane, typename Total = Lane, typename Term,
+          typename Op>
+Total lane_reduce(int64_t n, Lane init, Term term, Op op);
+
+// 8-lane forms, inline for the ops' row loops. Max of x[0..n): -inf when n == 0, NaNs skipped.
+inline float lane_max(const float* x, int64_t n);
+// Sum of x[0..n) in float, and in double.
+inline float lane_sum(const float* x, int64_t n);
+inline double lane_sum_f64(const float* x, int64_t n);
+// Sum of a[j] * b[j] over [0, n), in float.
+inline float lane_dot(const float* a, const float* b, int64_t n);
+
+// ---- broadcasting -------------------------------------------------------------------------
+
+// Size of dim d of `in` when aligned at the right against a rank-`rank` shape (1 if missing).
+int64_t aligned_dim(const Shape& in, std::size_t rank, std::size_t d);
+// NumPy broadcast of two shapes, or an error naming `op` and both shapes.
+Shape broadcast_shape(const char* op, const Shape& a, const Shape& b);
+
+// How two inputs step through an output, with size-1 dims dropped and neighbouring dims merged
+// where both inputs walk them as one (both contiguous or both stretched), so that equal shapes
+// become one long run and the bias case [R, C] + [C] becomes R runs of C.
+struct BroadcastPlan {
+  std::vector<int64_t> sizes, sa,
+      sb;  // per merged dim: size and each input's stride (0 = stretched)
+};
+// The plan for inputs of shapes a and b that broadcast to `out`.
+BroadcastPlan make_broadcast_plan(const Shape& out, const Shape& a, const Shape& b);
+
+// c[i] = f(a[...], b[...]) over the plan's output (c contiguous); c[i] += ... when kAccumulate.
+// Parallel over fixed chunks of the flat output; each chunk walks contiguous inner runs.
+template <bool kAccumulate, typename F>
+void apply_broadcast(const BroadcastPlan& p, const float* a, const float* b, float* c, F f);
+
+// Sum of n floats in double: fixed 8192-element blocks summed in parallel, then in order, so
+// the result is bit-identical for any thread count.
+double sum_blocks(const float* x, int64_t n);
+
+// dst = scale * (src summed over the dims of `shape` where kept[d] is false), or dst += that
+// when `accumulate`. src is contiguous with `shape`; dst is contiguous over the kept dims.
+// Each dst element is one thread's sum, in double and in a fixed order: deterministic.
+void reduce_into(float* dst, const float* src, const Shape& shape, const std::vector<bool>& kept,
+                 float scale, bool accumulate);
+// Which dims of `out` a gradient for `in` (aligned right) keeps: those `in` does not stretch.
+std::vector<bool> kept_dims(const Shape& in, const Shape& out);
+// g += scale * dy summed down to g's shape (g's shape broadcasts to dy's).
+void add_reduced(const Tensor& g, const Tensor& dy, float scale);
+
 }  // namespace kiln
+
+#include "autograd/kernels_inl.h"

@@ -1,5 +1,5 @@
 // kiln tokenizer train --type char|wordpiece|bpe [--vocab-size N] --out PATH FILE...
-// kiln tokenizer encode --tokenizer PATH [--lowercase|--cased]   (JSON lines on stdin)
+// kiln tokenizer encode --tokenizer PATH [--lowercase|--cased] [--max-word-chars N]  (stdin)
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -43,7 +43,8 @@ constexpr const char* kTrainUsage =
     "  --cased           wordpiece: keep case and accents";
 
 constexpr const char* kEncodeUsage =
-    "usage: kiln tokenizer encode --tokenizer PATH [--lowercase|--cased] < input.jsonl\n"
+    "usage: kiln tokenizer encode --tokenizer PATH [--lowercase|--cased] [--max-word-chars N]\n"
+    "                             < input.jsonl\n"
     "\n"
     "Reads one JSON object a line from stdin and writes, for each, one line\n"
     "  {\"ids\": [...], \"tokens\": [...]}\n"
@@ -56,7 +57,9 @@ constexpr const char* kEncodeUsage =
     "  a WordPiece vocab.txt, or a folder holding one (and maybe tokenizer_config.json).\n"
     "  --lowercase  vocab.txt: uncased WordPiece, as bert-base-uncased\n"
     "  --cased      vocab.txt: cased WordPiece (the default, unless tokenizer_config.json sets\n"
-    "               do_lower_case)";
+    "               do_lower_case)\n"
+    "  --max-word-chars N  WordPiece: longer words become [UNK] (default: the tokenizer's own,\n"
+    "               100 unless saved otherwise; google-research/bert uses 200)";
 
 // --lowercase / --cased, or nullopt when neither is given.
 std::optional<bool> casing(const Args& args, const std::string& command) {
@@ -132,7 +135,7 @@ std::string token_text(const Tokenizer& tokenizer, int32_t id) {
 
 int encode_lines(int argc, char** argv) {
   const std::string command = "tokenizer encode";
-  Args args(command, argc, argv, {"tokenizer"}, {"lowercase", "cased"});
+  Args args(command, argc, argv, {"tokenizer", "max-word-chars"}, {"lowercase", "cased"});
   if (args.help()) {
     std::puts(kEncodeUsage);
     return 0;
@@ -140,7 +143,16 @@ int encode_lines(int argc, char** argv) {
   KILN_CHECK(args.positionals().empty(), "kiln ", command,
              ": expected JSON lines on stdin and no arguments, got \"", args.positionals()[0],
              "\"");
-  const Tokenizer tokenizer = load_tokenizer(args.require("tokenizer"), casing(args, command));
+  Tokenizer tokenizer = load_tokenizer(args.require("tokenizer"), casing(args, command));
+  if (args.has("max-word-chars")) {
+    const auto* wordpiece = tokenizer.as<WordPieceTokenizer>();
+    KILN_CHECK(wordpiece, "kiln ", command, ": expected --max-word-chars only for a WordPiece ",
+               "tokenizer, got a ", tokenizer.kind(), " tokenizer");
+    const long long n = args.get_int("max-word-chars", 0);
+    KILN_CHECK(n >= 1 && n <= INT32_MAX, "kiln ", command,
+               ": --max-word-chars: expected an integer >= 1, got ", n);
+    tokenizer = Tokenizer(wordpiece->with_max_word_chars(static_cast<int>(n)));
+  }
   std::string line, out;
   for (long long number = 1; std::getline(std::cin, line); ++number) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;

@@ -27,14 +27,6 @@ const char* split_name(Split split) {
   return split == Split::kTrain ? "train" : "validation";
 }
 
-uint64_t fnv1a_64(std::string_view bytes, uint64_t hash) {
-  for (char byte : bytes) {
-    hash ^= static_cast<unsigned char>(byte);
-    hash *= 0x100000001B3ull;
-  }
-  return hash;
-}
-
 std::string read_text_file(const std::string& path) {
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
                                                        &std::fclose);

@@ -7,16 +7,14 @@
 #include <string_view>
 #include <vector>
 
+#include "base/hash.h"  // fnv1a_64: the fingerprints here and in the tokenizers
+
 namespace kiln {
 
 enum class Split { kTrain, kValidation };
 
 // "train" or "validation": how splits are named in messages.
 const char* split_name(Split split);
-
-// FNV-1a (64-bit) of `bytes`, continuing from `hash` so that pieces can be chained.
-inline constexpr uint64_t kFnv1aBasis = 0xCBF29CE484222325ull;
-uint64_t fnv1a_64(std::string_view bytes, uint64_t hash = kFnv1aBasis);
 
 // Reads a whole file as bytes; errors name the path and the OS error.
 std::string read_text_file(const std::string& path);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <optional>
 #include <utility>
 
 #include "base/error.h"
@@ -85,25 +86,51 @@ WordPieceTokenizer WordPieceTokenizer::from_tokens(std::vector<std::string> toke
 
 WordPieceTokenizer WordPieceTokenizer::from_serialized(std::string_view serialized) {
   constexpr std::string_view kWhere = "wordpiece: serialized form";
+  constexpr std::string_view kLimitKey = "max_word_chars ";
   std::vector<std::string> lines = split_lines(serialized);
   const auto line = [&](size_t i) { return i < lines.size() ? lines[i] : std::string(); };
   KILN_CHECK(line(0) == kWordPieceHeader, kWhere, ": expected a first line '", kWordPieceHeader,
              "', got '", line(0).substr(0, 40), line(0).size() > 40 ? "...'" : "'");
   KILN_CHECK(line(1) == "lowercase" || line(1) == "cased", kWhere,
              ": expected 'lowercase' or 'cased' on line 2, got '", line(1).substr(0, 40), "'");
-  const std::string size_line = line(2);
-  size_t vocab_size = 0;
-  const auto [end, ec] =
-      std::from_chars(size_line.data(), size_line.data() + size_line.size(), vocab_size);
-  KILN_CHECK(ec == std::errc() && end == size_line.data() + size_line.size() && !size_line.empty(),
-             kWhere, ": expected a vocabulary size on line 3, got '", size_line.substr(0, 40), "'");
-  KILN_CHECK(lines.size() >= 3 && lines.size() - 3 == vocab_size && serialized.ends_with('\n'),
-             kWhere, ": expected ", vocab_size, " newline-terminated tokens after the header, got ",
-             lines.size() < 3 ? 0 : lines.size() - 3, " lines");
+  // A whole line holding a non-negative decimal number, or nullopt.
+  const auto number = [](const std::string& text) -> std::optional<size_t> {
+    size_t value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+    return value;
+  };
+  // The optional limit line (absent: the default, as in forms written before it existed).
+  size_t header = 3, max_word_chars = kDefaultMaxWordChars;
+  if (line(2).starts_with(kLimitKey)) {
+    const std::optional<size_t> limit = number(line(2).substr(kLimitKey.size()));
+    KILN_CHECK(limit && *limit >= 1 && *limit <= INT32_MAX, kWhere,
+               ": expected 'max_word_chars <n>' with n >= 1 on line 3, got '",
+               line(2).substr(0, 40), "'");
+    max_word_chars = *limit;
+    header = 4;
+  }
+  const std::optional<size_t> vocab_size = number(line(header - 1));
+  KILN_CHECK(vocab_size, kWhere, ": expected a vocabulary size on line ", header, ", got '",
+             line(header - 1).substr(0, 40), "'");
+  KILN_CHECK(
+      lines.size() >= header && lines.size() - header == *vocab_size && serialized.ends_with('\n'),
+      kWhere, ": expected ", *vocab_size, " newline-terminated tokens after the header, got ",
+      lines.size() < header ? 0 : lines.size() - header, " lines");
   const bool lowercase = line(1) == "lowercase";
-  lines.erase(lines.begin(), lines.begin() + 3);
-  return WordPieceTokenizer(std::move(lines), lowercase, kWhere,
-                            [&](size_t i) { return detail::concat(kWhere, ": line ", i + 4); });
+  lines.erase(lines.begin(), lines.begin() + static_cast<std::ptrdiff_t>(header));
+  WordPieceTokenizer tokenizer(std::move(lines), lowercase, kWhere, [&](size_t i) {
+    return detail::concat(kWhere, ": line ", i + header + 1);
+  });
+  tokenizer.max_word_chars_ = static_cast<int>(max_word_chars);
+  return tokenizer;
+}
+
+WordPieceTokenizer WordPieceTokenizer::with_max_word_chars(int n) const {
+  KILN_CHECK(n >= 1, "wordpiece: expected max_word_chars >= 1, got ", n);
+  WordPieceTokenizer copy = *this;
+  copy.max_word_chars_ = n;
+  return copy;
 }
 
 size_t WordPieceTokenizer::token_index(int32_t id) const {
@@ -125,7 +152,7 @@ void WordPieceTokenizer::encode_word(std::string_view word, std::string& buffer,
                                      std::vector<int32_t>& ids) const {
   size_t chars = 0;
   for (char byte : word) chars += is_utf8_continuation(byte) ? 0 : 1;
-  if (chars > static_cast<size_t>(kMaxWordChars)) {
+  if (chars > static_cast<size_t>(max_word_chars_)) {
     ids.push_back(unk_id());
     return;
   }
@@ -195,6 +222,8 @@ std::string WordPieceTokenizer::decode(std::span<const int32_t> ids) const {
 std::string WordPieceTokenizer::serialize() const {
   std::string out(kWordPieceHeader);
   out += lowercase_ ? "\nlowercase\n" : "\ncased\n";
+  if (max_word_chars_ != kDefaultMaxWordChars)
+    out += "max_word_chars " + std::to_string(max_word_chars_) + '\n';
   out += std::to_string(tokens_.size()) + '\n';
   for (const std::string& token : tokens_) out += token + '\n';
   return out;

@@ -17,8 +17,9 @@ namespace kiln {
 inline constexpr std::string_view kWordPieceHeader = "kiln-wordpiece-tokenizer v1";
 // Marks a piece that continues a word rather than starting one.
 inline constexpr std::string_view kContinuationPrefix = "##";
-// A word longer than this (in code points) becomes a single [UNK], as in Hugging Face.
-inline constexpr int kMaxWordChars = 100;
+// A word longer than max_word_chars() code points becomes a single [UNK]. The default is
+// Hugging Face BertTokenizer's 100; google-research/bert's tokenization.py uses 200.
+inline constexpr int kDefaultMaxWordChars = 100;
 // Every vocabulary must hold these; a trained one has them as ids 0..4 in this order.
 inline constexpr std::array<std::string_view, 5> kWordPieceSpecialTokens = {
     "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
@@ -34,10 +35,14 @@ class WordPieceTokenizer {
   static WordPieceTokenizer from_tokens(std::vector<std::string> tokens, bool lowercase);
   // Inverse of serialize(); errors say what was expected in the serialised form.
   static WordPieceTokenizer from_serialized(std::string_view serialized);
+  // This tokenizer with another longest-word limit (n >= 1 code points).
+  WordPieceTokenizer with_max_word_chars(int n) const;
 
   int vocab_size() const { return static_cast<int>(tokens_.size()); }
   // Whether text is lower-cased and stripped of accents first (an uncased vocabulary).
   bool lowercase() const { return lowercase_; }
+  // Words longer than this many code points encode as one [UNK].
+  int max_word_chars() const { return max_word_chars_; }
   // The id of `token` (a continuation piece spelled with its "##"), or -1.
   int32_t token_id(std::string_view token) const;
   // The token of `id`; an id outside [0, vocab_size) is an error.
@@ -63,8 +68,9 @@ class WordPieceTokenizer {
   // The tokens joined by spaces with " ##" removed, as BERT's convert_tokens_to_string.
   std::string decode(std::span<const int32_t> ids) const;
 
-  // "kiln-wordpiece-tokenizer v1\n" "lowercase\n" or "cased\n", "<vocab_size>\n", then each
-  // token and "\n", in id order.
+  // "kiln-wordpiece-tokenizer v1\n" "lowercase\n" or "cased\n", "max_word_chars <n>\n" only
+  // when n is not the default (so forms written before the setting existed read back as 100
+  // and keep their fingerprints), "<vocab_size>\n", then each token and "\n", in id order.
   std::string serialize() const;
   // FNV-1a of serialize(): equal fingerprints mean equal tokenization.
   uint64_t fingerprint() const;
@@ -86,6 +92,7 @@ class WordPieceTokenizer {
 
   std::vector<std::string> tokens_;
   bool lowercase_;
+  int max_word_chars_ = kDefaultMaxWordChars;
   std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>> ids_;
   std::vector<uint8_t> is_continuation_;
   std::array<int32_t, kWordPieceSpecialTokens.size()> special_ids_{};

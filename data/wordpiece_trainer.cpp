@@ -179,7 +179,7 @@ class Trainer {
 }  // namespace
 
 WordPieceTokenizer train_wordpiece(const std::vector<std::string>& texts, int vocab_size,
-                                   bool lowercase, WordPieceScore score) {
+                                   bool lowercase, WordPieceScore score, int max_word_chars) {
   // Sorted, so the alphabet and every tie are independent of hashing.
   std::map<std::string, int64_t> word_counts;
   {
@@ -189,7 +189,7 @@ WordPieceTokenizer train_wordpiece(const std::vector<std::string>& texts, int vo
       for (std::string& word : bert_basic_tokenize(texts[t], lowercase, where)) {
         size_t chars = 0;
         for (char byte : word) chars += is_utf8_continuation(byte) ? 0 : 1;
-        if (chars <= static_cast<size_t>(kMaxWordChars)) ++counts[std::move(word)];
+        if (chars <= static_cast<size_t>(max_word_chars)) ++counts[std::move(word)];
       }
     }
     word_counts.insert(counts.begin(), counts.end());
@@ -205,7 +205,8 @@ WordPieceTokenizer train_wordpiece(const std::vector<std::string>& texts, int vo
              base_size - kWordPieceSpecialTokens.size(), " characters), got ", vocab_size);
   while (trainer.vocab_size() < static_cast<size_t>(vocab_size) && trainer.merge_best()) {
   }
-  return WordPieceTokenizer::from_tokens(trainer.take_tokens(), lowercase);
+  return WordPieceTokenizer::from_tokens(trainer.take_tokens(), lowercase)
+      .with_max_word_chars(max_word_chars);
 }
 
 }  // namespace kiln

@@ -24,11 +24,12 @@ enum class WordPieceScore {
 // every character seen as a word start, then in its "##" form (each sorted by code point), then
 // one token per merge in merge order. Ties go to the more frequent pair, then to the pair of
 // lower ids, so the result is deterministic. Fewer tokens come back only when every word is
-// already a single token. Words over kMaxWordChars characters are skipped: they encode as
-// [UNK] anyway. A `vocab_size` too small for the characters, or text without words, is an
-// error.
+// already a single token. Words over `max_word_chars` characters are skipped: they encode as
+// [UNK] anyway, and the tokenizer returned keeps that limit. A `vocab_size` too small for the
+// characters, or text without words, is an error.
 WordPieceTokenizer train_wordpiece(const std::vector<std::string>& texts, int vocab_size,
                                    bool lowercase,
-                                   WordPieceScore score = WordPieceScore::kFrequency);
+                                   WordPieceScore score = WordPieceScore::kFrequency,
+                                   int max_word_chars = kDefaultMaxWordChars);
 
 }  // namespace kiln

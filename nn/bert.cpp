@@ -3,10 +3,10 @@
 // classifier. Only compositions of ops.
 #include "nn/bert.h"
 
-#include <functional>
 #include <string>
 
 #include "base/error.h"
+#include "base/hash.h"
 #include "nn/bert_layer.h"
 
 namespace kiln::nn {
@@ -59,13 +59,14 @@ int64_t argmax(const float* x, int64_t n) {
   return best;
 }
 
-// HF BERT initialisation of a whole model. Each tensor's initial values depend on (seed, its
-// full name), not on construction order. Every matrix (Linear weight or embedding) is
-// N(0, 0.02); biases stay 0 and layer-norm scales 1; the pad row of the word embedding is 0.
+// HF BERT initialisation of a whole model. Each tensor's initial values depend on (seed, FNV-1a
+// of its full name), not on construction order or the standard library. Every matrix (Linear
+// weight or embedding) is N(0, 0.02); biases stay 0 and layer-norm scales 1; the pad row of the
+// word embedding is 0.
 void init_bert_weights(const Module& model, const BertModel& bert, const BertConfig& c,
                        uint64_t seed) {
   for (const auto& [name, t] : model.named_parameters())
-    if (t.rank() == 2) init_normal(t, 0.02f, derive_seed(seed, std::hash<std::string>{}(name)));
+    if (t.rank() == 2) init_normal(t, 0.02f, derive_seed(seed, fnv1a_64(name)));
   if (c.pad_token_id >= 0)
     init_constant(bert.word_embeddings().rows_view(c.pad_token_id, c.pad_token_id + 1), 0.0f);
 }

@@ -9,9 +9,6 @@ using ops::WeightLayout;
 
 BertSelfAttention::BertSelfAttention(const BertConfig& c)
     : n_head_(c.n_head), attention_dropout_(c.attention_dropout) {
-  KILN_CHECK(c.n_head > 0 && c.d_model % c.n_head == 0,
-             "BertSelfAttention: expected n_head to divide d_model, got n_head ", c.n_head,
-             " and d_model ", c.d_model);
   const int64_t d = c.d_model;
   query = register_module("query", std::make_shared<Linear>(d, d, WeightLayout::kOutIn));
   key = register_module("key", std::make_shared<Linear>(d, d, WeightLayout::kOutIn));

@@ -12,6 +12,7 @@ namespace kiln::nn {
 // Multi-head self-attention with separate q, k, v projections (HF BertSelfAttention).
 class BertSelfAttention : public Module {
  public:
+  // c as Bert validated it (n_head divides d_model).
   explicit BertSelfAttention(const BertConfig& c);
   // x: [B, T, d], attention_mask: int32 [B, T] (0 = padding) or undefined -> context [B, T, d]
   Tensor forward(const Tensor& x, const Tensor& attention_mask, SeedStream& seeds) const;

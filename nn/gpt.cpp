@@ -3,11 +3,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <functional>
 #include <string>
 
 #include "autograd/tape.h"
 #include "base/error.h"
+#include "base/hash.h"
 
 namespace kiln::nn {
 
@@ -167,7 +167,7 @@ Gpt::Gpt(const GptConfig& config, uint64_t seed) : config_(validated(config)) {
   // Each tensor's initial values depend on (seed, its name), not on construction order.
   const float residual_std = 0.02f / std::sqrt(2.0f * float(c.n_layer));
   for (const auto& [name, t] : named_parameters()) {
-    uint64_t stream = std::hash<std::string>{}(name);
+    uint64_t stream = fnv1a_64(name);  // the same in every standard library
     bool is_matrix = t.rank() == 2;
     bool is_residual_projection = name.ends_with("c_proj.weight");
     if (is_matrix)

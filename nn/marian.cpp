@@ -8,11 +8,11 @@
 #include "nn/marian.h"
 
 #include <cmath>
-#include <functional>
 #include <string>
 
 #include "autograd/tape.h"
 #include "base/error.h"
+#include "base/hash.h"
 
 namespace kiln::nn {
 
@@ -102,7 +102,7 @@ MarianMTModel::MarianMTModel(const MarianConfig& config, uint64_t seed)
   // HF's _init_weights: every Linear weight and the embedding N(0, init_std), the pad row 0.
   for (const auto& [name, t] : named_parameters())
     if (t.rank() == 2 && name != "final_logits_bias")
-      init_normal(t, c.init_std, derive_seed(seed, std::hash<std::string>{}(name)));
+      init_normal(t, c.init_std, derive_seed(seed, fnv1a_64(name)));
   init_constant(shared_->weight.rows_view(c.pad_token_id, c.pad_token_id + 1), 0.0f);
 }
 

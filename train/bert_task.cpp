@@ -46,8 +46,11 @@ Tensor as_tensor(const std::vector<int32_t>& v, const Shape& shape) {
 
 WordPieceTokenizer make_wordpiece(const Config& config, const std::vector<std::string>& texts) {
   const DataConfig& d = config.data;
-  if (!d.vocab_file.empty()) return WordPieceTokenizer::from_vocab_file(d.vocab_file, d.lowercase);
-  return train_wordpiece(texts, d.tokenizer_vocab_size, d.lowercase);
+  if (!d.vocab_file.empty())
+    return WordPieceTokenizer::from_vocab_file(d.vocab_file, d.lowercase)
+        .with_max_word_chars(d.max_word_chars);
+  return train_wordpiece(texts, d.tokenizer_vocab_size, d.lowercase, WordPieceScore::kFrequency,
+                         d.max_word_chars);
 }
 
 BertTask::BertTask(const Config& config, const std::optional<std::string>& serialized_tokenizer)

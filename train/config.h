@@ -48,6 +48,7 @@ struct DataConfig {
   std::string merges_file;          // bpe: vocab.bpe / merges.txt
   int tokenizer_vocab_size = 8000;  // size of the vocabulary trained when there is no vocab_file
   bool lowercase = true;            // wordpiece: uncased (lower-case and strip accents)
+  int max_word_chars = 100;         // wordpiece: longer words become [UNK] (as Hugging Face)
   // BERT pretraining examples (google-research/bert create_pretraining_data.py semantics).
   double short_seq_prob = 0.1;
   int max_predictions_per_seq = 20;

@@ -158,6 +158,7 @@ std::vector<ConfigField> make_fields() {
     field(KILN_KEY(data.merges_file),  kIdentity, kOptional, any_value()),
     field(KILN_KEY(data.tokenizer_vocab_size), kIdentity, kOptional, int_at_least(16)),
     field(KILN_KEY(data.lowercase),    kIdentity, kOptional, any_value()),
+    field(KILN_KEY(data.max_word_chars), kIdentity, kOptional, int_at_least(1)),
     field(KILN_KEY(data.short_seq_prob),          kIdentity, kOptional, fraction()),
     field(KILN_KEY(data.max_predictions_per_seq), kIdentity, kOptional, int_at_least(1)),
     field(KILN_KEY(data.masked_lm_prob),          kIdentity, kOptional, fraction()),

@@ -1,8 +1,6 @@
 // Scaled dot-product attention as one fused op, flash-attention style: per head and per tile of
 // query rows, scores -> masks -> softmax -> dropout -> weighted sum. Backward recomputes the
 // weights from the saved per-row log-sum-exp, so no [Tq, Tk] tensor outlives a tile.
-#include <omp.h>
-
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -10,8 +8,8 @@
 #include <limits>
 #include <vector>
 
-#include "autograd/backend/blas.h"
-#include "autograd/backend/dnnl.h"
+#include "autograd/gemm.h"
+#include "autograd/kernels.h"
 #include "autograd/ops.h"
 #include "autograd/tape.h"
 #include "autograd/threads.h"
@@ -30,19 +28,13 @@ constexpr float kInf = std::numeric_limits<float>::infinity();
 // 28.1 ms, 64 rows 27.4 ms, 128 rows 30.9 ms, whole heads (256) 51 ms.
 constexpr int64_t kTileRows = 64;
 
-// Every GEMM here runs on one thread. Measured on one core at the per-head shapes (256x256x64
-// with B transposed, 256x64x256, their 64-row tiles, and A-transposed 256x64x64), oneDNN's sgemm
-// beat single-threaded OpenBLAS by 20-50% (bench/attention_bench.cpp, BM_HeadGemm). oneDNN runs
-// sequentially inside kiln's parallel region, and on one thread when kiln has one; a small call
-// that parallel_for ran inline while kiln has more threads would let oneDNN spread one tile
-// over the team, so it goes to OpenBLAS, which is pinned to the calling thread.
-void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-          int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  if (omp_in_parallel() || num_threads() == 1)
-    backend::dnnl_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-  else
-    backend::blas_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-}
+// The GEMMs go through kiln::gemm, the one backend policy. Inside parallel_for each runs on its
+// thread (oneDNN is sequential inside a parallel region); at the per-head shapes (256x256x64
+// with B transposed, 256x64x256, their 64-row tiles, and A-transposed 256x64x64) that policy
+// picks oneDNN, which beat single-threaded OpenBLAS there by 20-50% (bench/attention_bench.cpp,
+// BM_HeadGemm). A call small enough for parallel_for to run inline keeps small products on
+// the calling thread too (gemm_uses_team), with the backend it would get inside a region, so
+// such calls now give the same bits at any thread count.
 
 // exp(x) for softmax arguments (<= 0): exp_in_range above -87, exactly 0 below it and for -inf
 // (masked keys), through an integer mask rather than a branch.
@@ -50,41 +42,6 @@ inline float exp_or_zero(float x) {
   const uint32_t alive = x >= -87.0f ? ~0u : 0u;
   const float e = exp_in_range(x >= -87.0f ? x : -87.0f);  // no NaN from -inf
   return std::bit_cast<float>(std::bit_cast<uint32_t>(e) & alive);
-}
-
-// Row reductions in 8 interleaved partial sums: they vectorise without -ffast-math and still
-// add in one fixed order, so results never depend on threads.
-inline float row_max(const float* x, int64_t n) {
-  float lane[8] = {-kInf, -kInf, -kInf, -kInf, -kInf, -kInf, -kInf, -kInf};
-  int64_t j = 0;
-  for (; j + 8 <= n; j += 8)
-    for (int l = 0; l < 8; ++l) lane[l] = x[j + l] > lane[l] ? x[j + l] : lane[l];
-  float m = -kInf;
-  for (; j < n; ++j) m = std::max(m, x[j]);
-  for (int l = 0; l < 8; ++l) m = std::max(m, lane[l]);
-  return m;
-}
-
-inline float row_sum(const float* x, int64_t n) {
-  float lane[8] = {};
-  int64_t j = 0;
-  for (; j + 8 <= n; j += 8)
-    for (int l = 0; l < 8; ++l) lane[l] += x[j + l];
-  float s = 0.0f;
-  for (; j < n; ++j) s += x[j];
-  for (int l = 0; l < 8; ++l) s += lane[l];
-  return s;
-}
-
-inline float row_dot(const float* a, const float* b, int64_t n) {
-  float lane[8] = {};
-  int64_t j = 0;
-  for (; j + 8 <= n; j += 8)
-    for (int l = 0; l < 8; ++l) lane[l] += a[j + l] * b[j + l];
-  float s = 0.0f;
-  for (; j < n; ++j) s += a[j] * b[j];
-  for (int l = 0; l < 8; ++l) s += lane[l];
-  return s;
 }
 
 // What forward and backward share about one call.
@@ -144,7 +101,7 @@ void forward_tile(const Geometry& g, int64_t bh, int64_t r0, int64_t r1, const f
     const int64_t end = row_end(g, i, n);
     if (bias)
       for (int64_t j = 0; j < end; ++j) row[j] += bias[j];
-    const float mx = row_max(row, end);
+    const float mx = lane_max(row, end);
     if (mx == -kInf) {
       // No visible key: the weights are all zero, so the output row is 0 and (with lse = +inf,
       // which makes every recomputed weight exp(s - inf) = 0) so is its gradient. Never NaN.
@@ -154,7 +111,7 @@ void forward_tile(const Geometry& g, int64_t bh, int64_t r0, int64_t r1, const f
     }
     for (int64_t j = 0; j < end; ++j) row[j] = exp_or_zero(row[j] - mx);
     std::fill(row + end, row + n, 0.0f);
-    const float sum = row_sum(row, end);
+    const float sum = lane_sum(row, end);
     const float inv = 1.0f / sum;
     for (int64_t j = 0; j < end; ++j) row[j] *= inv;
     if (lse) lse[i] = mx + std::log(sum);
@@ -210,7 +167,7 @@ void backward_tile(const Geometry& g, int64_t bh, int64_t r0, int64_t r1, const 
     float* ds_row = ds + r * n;
     if (keep)
       for (int64_t j = 0; j < n; ++j) ds_row[j] *= keep[r * n + j];
-    const float dot = row_dot(p_row, ds_row, n);
+    const float dot = lane_dot(p_row, ds_row, n);
     for (int64_t j = 0; j < n; ++j) ds_row[j] = p_row[j] * (ds_row[j] - dot);
   }
   // S = scale * Q K^T, so dQ += scale * dS K and dK += scale * dS^T Q.

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "autograd/kernels.h"
 #include "autograd/ops.h"
 #include "autograd/tape.h"
 #include "autograd/threads.h"
@@ -15,8 +16,7 @@
 namespace kiln::ops {
 namespace {
 
-constexpr int64_t kMinPerThread = 1 << 14;  // elements; below this threads cost more than they save
-constexpr int kLanes = 16;                  // independent accumulators, so row reductions vectorise
+constexpr int kLanes = 16;  // independent accumulators, so row reductions vectorise
 
 // exp(x) for x <= 0 (always a logit minus something >= the row max). With a 50k vocabulary
 // this is most of the op's time, and exp_in_range vectorises where std::exp does not (about 10x
@@ -45,21 +45,14 @@ struct RowLse {
 };
 
 RowLse row_logsumexp(const float* row, int64_t c) {
-  int32_t max_lane[kLanes];
-  std::fill_n(max_lane, kLanes, ordered_bits(row[0]));
-  int64_t j = 0;
-  for (; j + kLanes <= c; j += kLanes)
-    for (int k = 0; k < kLanes; ++k) max_lane[k] = std::max(max_lane[k], ordered_bits(row[j + k]));
-  int32_t mb = *std::max_element(max_lane, max_lane + kLanes);
-  for (; j < c; ++j) mb = std::max(mb, ordered_bits(row[j]));
+  // Integer max is exact, so its order does not matter; the sum adds lanes, then the tail.
+  const int32_t mb = lane_reduce<kLanes, TailOrder::kBeforeLanes>(
+      c, ordered_bits(row[0]), [row](int64_t j) { return ordered_bits(row[j]); },
+      [](int32_t a, int32_t b) { return std::max(a, b); });
   const float m = from_ordered_bits(mb);
-  float lane[kLanes];
-  std::fill_n(lane, kLanes, 0.0f);
-  for (j = 0; j + kLanes <= c; j += kLanes)
-    for (int k = 0; k < kLanes; ++k) lane[k] += exp_nonpositive(row[j + k] - m);
-  double sum = 0;  // lanes and tail combined in double, in a fixed order
-  for (int k = 0; k < kLanes; ++k) sum += lane[k];
-  for (; j < c; ++j) sum += exp_nonpositive(row[j] - m);
+  const double sum = lane_reduce<kLanes, TailOrder::kAfterLanes, float, double>(
+      c, 0.0f, [row, m](int64_t j) { return exp_nonpositive(row[j] - m); },
+      [](auto s, auto v) { return s + v; });  // lanes in float, lanes and tail combined in double
   return {m, std::log(sum)};
 }
 
@@ -104,7 +97,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int32_t ignore
   const float* x = logits.data();
   float* l = lse.data();
   float* loss_of = row_loss.data();
-  parallel_for(rows, std::max<int64_t>(1, kMinPerThread / c), [&](int64_t b, int64_t e) {
+  parallel_for(rows, std::max<int64_t>(1, kMinElementsPerThread / c), [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
       if (t[r] == ignore_index) {
         l[r] = loss_of[r] = 0.0f;
@@ -141,7 +134,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int32_t ignore
     const float* row_lse = lse.data();
     const int32_t* target = targets.ints();
     float* g = gx.data();
-    parallel_for(targets.numel(), std::max<int64_t>(1, kMinPerThread / c),
+    parallel_for(targets.numel(), std::max<int64_t>(1, kMinElementsPerThread / c),
                  [&](int64_t b, int64_t e) {
                    for (int64_t r = b; r < e; ++r) {
                      if (target[r] == ignore_index) continue;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -218,6 +219,38 @@ TEST_F(TokenizerCliTest, LoadErrorsNameThePath) {
   EXPECT_NE(r.out.find("expected no --lowercase/--cased for a saved kiln tokenizer"),
             std::string::npos)
       << r.out;
+}
+
+// A 150-character word is one [UNK] at the default limit (100) and pieces at 200.
+TEST_F(TokenizerCliTest, MaxWordCharsSetsTheWordPieceLimit) {
+  const std::string path = train("wordpiece", "--vocab-size 60");
+  const std::string text = std::string(150, 't') + " be";  // 't' starts words and continues them
+  const std::string input = "{\"text\": \"" + text + "\"}\n";
+  const kiln::WordPieceTokenizer tokenizer =
+      kiln::WordPieceTokenizer::from_serialized(kiln::read_text_file(path));
+  const std::vector<int32_t> be = tokenizer.encode("be");
+  CommandResult r = kiln("tokenizer encode --tokenizer " + path, input);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  std::vector<int32_t> want = {tokenizer.unk_id()};
+  want.insert(want.end(), be.begin(), be.end());
+  EXPECT_EQ(ids_of(r.out), want) << r.out;
+
+  r = kiln("tokenizer encode --max-word-chars 200 --tokenizer " + path, input);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const std::vector<int32_t> ids = ids_of(r.out);
+  EXPECT_EQ(ids, tokenizer.with_max_word_chars(200).encode(text));
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), tokenizer.unk_id()), 0) << r.out;
+  EXPECT_EQ(tokenizer.decode(ids), text);  // pieces of the long word, then "be"
+
+  r = kiln("tokenizer encode --max-word-chars 0 --tokenizer " + path, input);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.out,
+            "error: kiln tokenizer encode: --max-word-chars: expected an integer >= 1, got 0\n");
+  r = kiln("tokenizer encode --max-word-chars 200 --tokenizer " + train("char", ""), input);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.out,
+            "error: kiln tokenizer encode: expected --max-word-chars only for a WordPiece "
+            "tokenizer, got a char tokenizer\n");
 }
 
 TEST_F(TokenizerCliTest, BertBaseUncasedVocab) {

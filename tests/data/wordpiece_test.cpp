@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -52,15 +53,61 @@ TEST(WordPieceTest, UnknownForUnsplittableAndOverlongWords) {
   EXPECT_EQ(tokenizer.tokenize("unwantedx running"), (Pieces{"[UNK]", "runn", "##ing"}));
   EXPECT_EQ(tokenizer.encode("xyz hello"), (Ids{1, 8}));
   EXPECT_EQ(tokenizer.encode("ab"), (Ids{16, 28}));
-  const std::vector<int32_t> hundred = tokenizer.encode(std::string(kMaxWordChars, 'a'));
-  ASSERT_EQ(hundred.size(), static_cast<size_t>(kMaxWordChars));
+  const std::vector<int32_t> hundred = tokenizer.encode(std::string(kDefaultMaxWordChars, 'a'));
+  ASSERT_EQ(hundred.size(), static_cast<size_t>(kDefaultMaxWordChars));
   EXPECT_EQ(hundred[0], 16);
   EXPECT_EQ(hundred[99], 17);
-  EXPECT_EQ(tokenizer.encode(std::string(kMaxWordChars + 1, 'a') + " a"), (Ids{1, 16}));
+  EXPECT_EQ(tokenizer.encode(std::string(kDefaultMaxWordChars + 1, 'a') + " a"), (Ids{1, 16}));
   // The limit counts characters, not bytes: 100 two-byte "á" are 100 pieces.
   std::string accented;
-  for (int i = 0; i < kMaxWordChars; ++i) accented += "\u00e1";
-  EXPECT_EQ(tokenizer.encode(accented).size(), static_cast<size_t>(kMaxWordChars));
+  for (int i = 0; i < kDefaultMaxWordChars; ++i) accented += "\u00e1";
+  EXPECT_EQ(tokenizer.encode(accented).size(), static_cast<size_t>(kDefaultMaxWordChars));
+}
+
+// A 150-character word: [UNK] at Hugging Face's limit (100), pieces at google-research/bert's
+// (200); the limit survives serialisation, and forms without it read back as 100.
+TEST(WordPieceTest, LongestWordLimitIsASetting) {
+  const WordPieceTokenizer hf = uncased();
+  EXPECT_EQ(hf.max_word_chars(), 100);
+  const std::string word(150, 'a');
+  EXPECT_EQ(hf.encode(word + " a"), (Ids{1, 16}));
+
+  const WordPieceTokenizer google = hf.with_max_word_chars(200);
+  EXPECT_EQ(google.max_word_chars(), 200);
+  const std::vector<int32_t> pieces = google.encode(word);
+  ASSERT_EQ(pieces.size(), 150u);  // "a" then 149 "##a"
+  EXPECT_EQ(pieces.front(), 16);
+  EXPECT_EQ(std::count(pieces.begin(), pieces.end(), 17), 149);
+  EXPECT_EQ(google.encode(std::string(201, 'a')), Ids{1});
+  EXPECT_EQ(hf.max_word_chars(), 100);  // with_max_word_chars made a copy
+
+  // Serialised with the limit when it is not the default; the default form is unchanged.
+  const std::string serialized = google.serialize();
+  EXPECT_TRUE(serialized.starts_with(
+      "kiln-wordpiece-tokenizer v1\nlowercase\nmax_word_chars 200\n29\n[PAD]\n"))
+      << serialized.substr(0, 80);
+  const WordPieceTokenizer restored = WordPieceTokenizer::from_serialized(serialized);
+  EXPECT_EQ(restored.max_word_chars(), 200);
+  EXPECT_EQ(restored.encode(word), pieces);
+  EXPECT_EQ(restored.fingerprint(), google.fingerprint());
+  EXPECT_NE(google.fingerprint(), hf.fingerprint());  // it changes tokenization
+  EXPECT_EQ(hf.with_max_word_chars(100).serialize(), hf.serialize());
+  EXPECT_EQ(hf.serialize().find("max_word_chars"), std::string::npos);
+  EXPECT_EQ(WordPieceTokenizer::from_serialized(hf.serialize()).max_word_chars(), 100);
+
+  EXPECT_EQ(error_of([&] { hf.with_max_word_chars(0); }),
+            "wordpiece: expected max_word_chars >= 1, got 0");
+  EXPECT_NE(error_of([] {
+              WordPieceTokenizer::from_serialized(
+                  "kiln-wordpiece-tokenizer v1\ncased\nmax_word_chars x\n1\n");
+            }).find("expected 'max_word_chars <n>' with n >= 1 on line 3, got 'max_word_chars x'"),
+            std::string::npos);
+  // The trainer counts words up to its limit and returns a tokenizer with that limit.
+  const WordPieceTokenizer trained =
+      train_wordpiece({word + " b"}, 100, true, WordPieceScore::kFrequency, 200);
+  EXPECT_EQ(trained.max_word_chars(), 200);
+  EXPECT_EQ(trained.tokenize(word), Pieces{word});  // the long word was learned whole
+  EXPECT_EQ(train_wordpiece({word + " b"}, 100, true).tokenize(word), Pieces{"[UNK]"});
 }
 
 TEST(WordPieceTest, LowercasingStripsAccents) {

@@ -5,12 +5,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <functional>
 #include <string>
 #include <vector>
 
 #include "autograd/tape.h"
 #include "base/error.h"
+#include "base/hash.h"
 #include "base/rng.h"
 #include "nn/adamw.h"
 #include "nn/bert.h"
@@ -47,7 +47,7 @@ int64_t hf_parameter_count(const BertConfig& c) {
 void randomise(const Module& m, uint64_t seed, float a) {
   for (const auto& [name, t] : m.named_parameters()) {
     bool ln_scale = name.ends_with("LayerNorm.weight");
-    uint64_t s = derive_seed(seed, std::hash<std::string>{}(name));
+    uint64_t s = derive_seed(seed, fnv1a_64(name));
     for (int64_t i = 0; i < t.numel(); ++i) {
       float u = random_uniform(s, i);
       t.data()[i] = ln_scale ? 0.5f + u : a * (2 * u - 1);

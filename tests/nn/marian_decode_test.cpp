@@ -5,12 +5,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <functional>
 #include <string>
 #include <vector>
 
 #include "autograd/tape.h"
 #include "base/error.h"
+#include "base/hash.h"
 #include "base/rng.h"
 #include "nn/marian.h"
 #include "nn/marian_decode.h"
@@ -40,7 +40,7 @@ MarianConfig decode_config() {
 void randomise(const MarianMTModel& m, uint64_t seed, float a, float eos_bias) {
   for (const auto& [name, t] : m.named_parameters()) {
     const bool ln_scale = name.ends_with("layer_norm.weight");
-    const uint64_t s = derive_seed(seed, std::hash<std::string>{}(name));
+    const uint64_t s = derive_seed(seed, fnv1a_64(name));
     for (int64_t i = 0; i < t.numel(); ++i) {
       const float u = random_uniform(s, i);
       t.data()[i] = ln_scale ? 0.5f + u : a * (2 * u - 1);

@@ -12,6 +12,7 @@
 
 #include "autograd/tape.h"
 #include "base/error.h"
+#include "base/hash.h"
 #include "base/rng.h"
 #include "nn/adamw.h"
 #include "nn/marian.h"
@@ -44,7 +45,7 @@ MarianConfig tiny_config() {
 void randomise(const Module& m, uint64_t seed, float a) {
   for (const auto& [name, t] : m.named_parameters()) {
     const bool ln_scale = name.ends_with("layer_norm.weight");
-    const uint64_t s = derive_seed(seed, std::hash<std::string>{}(name));
+    const uint64_t s = derive_seed(seed, fnv1a_64(name));
     for (int64_t i = 0; i < t.numel(); ++i) {
       const float u = random_uniform(s, i);
       t.data()[i] = ln_scale ? 0.5f + u : a * (2 * u - 1);

@@ -102,6 +102,7 @@ TEST(ConfigTest, MinimalConfigFillsDefaults) {
   EXPECT_TRUE(config.data.val_files.empty());
   EXPECT_EQ(config.data.val_fraction, 0.1);
   EXPECT_EQ(config.data.cache_dir, "runs/tiny/cache");
+  EXPECT_EQ(config.data.max_word_chars, 100);  // Hugging Face's limit
   EXPECT_FALSE(config.model.vocab_size.has_value());
   EXPECT_EQ(config.model.d_ff, 128);
   EXPECT_EQ(config.model.dropout, 0.0);
@@ -209,6 +210,9 @@ TEST(ConfigTest, OutOfRangeValuesNameTheRule) {
   EXPECT_EQ(parse_error(kMinimal, {"data.held_out_random_next=all"}),
             "--set data.held_out_random_next: expected one of \"corpus\", \"held_out\", got "
             "\"all\"");
+  EXPECT_EQ(parse_error(kMinimal, {"data.max_word_chars=0"}),
+            "--set data.max_word_chars: expected an integer >= 1, got 0");
+  EXPECT_EQ(parse_config(kMinimal, "mem", {"data.max_word_chars=200"}).data.max_word_chars, 200);
   EXPECT_EQ(parse_error(kMinimal, {"run.name=a/b"}),
             "--set run.name: expected a non-empty name without '/', got \"a/b\"");
   EXPECT_EQ(parse_error(kMinimal, {"model.d_ff=0"}),

@@ -189,9 +189,24 @@ TEST(GenerateTest, ReportsSpeedAndChecksOptions) {
   options.max_new_tokens = 5;
   Generation result = generate(model, {1}, options);
   EXPECT_EQ(result.new_tokens, 5);
-  EXPECT_GT(result.seconds, 0.0);
-  EXPECT_GE(result.seconds, result.prompt_seconds);
-  EXPECT_GT(result.tokens_per_second(), 0.0);
+  EXPECT_EQ(result.ids.size(), 6u);  // the prompt, then the new tokens
+  // The timings are consistent (never compared with the clock): the prefill is part of the
+  // whole, and the rate is new tokens over the whole time, 0 rather than inf without a time.
+  EXPECT_TRUE(std::isfinite(result.seconds));
+  EXPECT_LE(0.0, result.prompt_seconds);
+  EXPECT_LE(result.prompt_seconds, result.seconds);
+  EXPECT_EQ(result.tokens_per_second(), result.seconds > 0 ? 5 / result.seconds : 0.0);
+  Generation untimed;
+  untimed.new_tokens = 5;
+  EXPECT_EQ(untimed.tokens_per_second(), 0.0);
+  untimed.seconds = 0.5;
+  EXPECT_EQ(untimed.tokens_per_second(), 10.0);
+  options.max_new_tokens = 0;  // no forward pass at all: no prefill time, no tokens
+  const Generation none = generate(model, {1}, options);
+  EXPECT_EQ(none.new_tokens, 0);
+  EXPECT_EQ(none.prompt_seconds, 0.0);
+  EXPECT_EQ(none.tokens_per_second(), 0.0);
+  options.max_new_tokens = 5;
 
   EXPECT_THROW(generate(model, {}, options), Error);
   options.stop = "x";

@@ -3,10 +3,17 @@
 // changes the model is refused on resume.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "base/error.h"
+#include "io/json.h"
 #include "tests/scratch_dir.h"
 #include "train/bert_task.h"
 #include "train/checkpoint.h"
@@ -16,6 +23,63 @@
 namespace kiln {
 namespace {
 namespace fs = std::filesystem;
+
+using Point = std::pair<double, double>;  // (step, loss), or (x, y) in the plot
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// The points='x,y x,y ...' of each <polyline> in `svg`, in document order.
+std::vector<std::vector<Point>> polylines(const std::string& svg) {
+  std::vector<std::vector<Point>> lines;
+  for (size_t at = svg.find("<polyline"); at != std::string::npos;
+       at = svg.find("<polyline", at + 1)) {
+    const size_t begin = svg.find("points='", at) + 8, end = svg.find('\'', begin);
+    std::istringstream points(svg.substr(begin, end - begin));
+    std::vector<Point>& line = lines.emplace_back();
+    double x, y;
+    char comma;
+    while (points >> x >> comma >> y) line.push_back({x, y});
+  }
+  return lines;
+}
+
+// loss.svg holds axes, a "step" label, one polyline per series (sorted by name) with its legend,
+// and each point where the plot's scales put (step, loss): x from 0 to the last step over
+// [60, 700], y from the smallest to the largest loss over [375, 30] (pixels, y downwards).
+void expect_loss_plot(const std::string& svg,
+                      const std::vector<std::pair<std::string, std::vector<Point>>>& series) {
+  EXPECT_TRUE(svg.starts_with("<svg xmlns='http://www.w3.org/2000/svg' width='720' height='420'"))
+      << svg.substr(0, 100);
+  EXPECT_TRUE(svg.ends_with("</svg>\n"));
+  EXPECT_NE(svg.find(">step</text>"), std::string::npos);
+  double last_step = 0, low = INFINITY, high = -INFINITY;
+  for (const auto& [name, points] : series)
+    for (const auto& [step, loss] : points)
+      last_step = std::max(last_step, step), low = std::min(low, loss), high = std::max(high, loss);
+  ASSERT_LT(low, high);
+  // Tick labels: steps 0, 1/4, ... of the last step on the x axis.
+  for (int i = 0; i <= 4; ++i)
+    EXPECT_NE(svg.find("'middle'>" + std::to_string(int(last_step * i / 4)) + "</text>"),
+              std::string::npos)
+        << i;
+  const std::vector<std::vector<Point>> drawn = polylines(svg);
+  ASSERT_EQ(drawn.size(), series.size());
+  for (size_t s = 0; s < series.size(); ++s) {
+    const auto& [name, points] = series[s];
+    EXPECT_NE(svg.find("'>" + name + "</text>"), std::string::npos) << name;
+    ASSERT_EQ(drawn[s].size(), points.size()) << name;
+    for (size_t i = 0; i < points.size(); ++i) {
+      const double x = 60 + points[i].first / last_step * 640;
+      const double y = 30 + (high - points[i].second) / (high - low) * 345;
+      // Coordinates are printed to 3 significant digits: whole pixels here.
+      EXPECT_NEAR(drawn[s][i].first, x, 0.5) << name << " point " << i;
+      EXPECT_NEAR(drawn[s][i].second, y, 0.5) << name << " point " << i;
+    }
+  }
+}
 
 class TrainerTest : public ScratchDirTest {
  protected:
@@ -148,16 +212,22 @@ TEST_F(TrainerTest, WritesMetricsPlotAndRotatesCheckpoints) {
     if (e.path().extension() == ".h5") checkpoints.push_back(e.path().filename().string());
   std::sort(checkpoints.begin(), checkpoints.end());
   EXPECT_EQ(checkpoints, (std::vector<std::string>{"ckpt-00000010.h5", "ckpt-00000012.h5"}));
+  // (step, loss) of each series, from metrics.jsonl.
+  std::vector<Point> train_loss, val_loss;
   std::ifstream metrics(dir_ / "run" / "metrics.jsonl");
   std::string line;
-  int train_lines = 0, eval_lines = 0;
-  while (std::getline(metrics, line)) {
-    train_lines += line.find("\"kind\":\"train\"") != std::string::npos;
-    eval_lines += line.find("\"val_loss\"") != std::string::npos;
+  for (int number = 1; std::getline(metrics, line); ++number) {
+    const json::Value event = json::parse(line, "metrics.jsonl:" + std::to_string(number));
+    const double step = event.at("step").as_number();
+    if (event.at("kind").as_string() == "train")
+      train_loss.push_back({step, event.at("loss").as_number()});
+    else if (const json::Value* loss = event.find("val_loss"))
+      val_loss.push_back({step, loss->as_number()});
   }
-  EXPECT_EQ(train_lines, 4);  // steps 3, 6, 9, 12
-  EXPECT_EQ(eval_lines, 3);   // steps 4, 8 and the final one
-  EXPECT_TRUE(fs::file_size(dir_ / "run" / "loss.svg") > 500);
+  ASSERT_EQ(train_loss.size(), 4u);  // steps 3, 6, 9, 12
+  ASSERT_EQ(val_loss.size(), 3u);    // steps 4, 8 and the final one
+  expect_loss_plot(read_file(dir_ / "run" / "loss.svg"),
+                   {{"train loss", train_loss}, {"val_loss", val_loss}});
 }
 
 TEST_F(TrainerTest, ResumeRefusesAChangedModel) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <functional>
 #include <memory>
@@ -15,6 +16,7 @@
 #include "base/rng.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "io/json.h"
 #include "nn/adamw.h"
 #include "nn/bert.h"
 #include "nn/gpt.h"
@@ -214,20 +216,26 @@ int bench_command(int argc, char** argv) {
   const double head = 6.0 * double(s.d) * double(s.vocab) * tokens;
   const double per_sequence = 6.0 * double(w.per_sequence_params) * s.B;
   const double gflop = (dense + attention + head + per_sequence) / 1e9;
-  std::printf(
-      "{\"model\": \"%s\", \"vocab_size\": %lld, \"n_layer\": %lld, \"n_head\": %lld, \"d_model\": "
-      "%lld, "
-      "\"d_ff\": %lld, \"seq_len\": %d, \"batch_size\": %d, \"steps\": %d, \"warmup_steps\": %d, "
-      "\"threads\": %d, "
-      "\"step_ms_median\": %.2f, \"step_ms_min\": %.2f, \"tokens_per_s\": %.1f, \"peak_rss_mb\": "
-      "%.1f, "
-      "\"model_gflop_per_step\": %.4f, \"achieved_gflops\": %.2f, \"n_params\": %lld, "
-      "\"loss_first\": %.4f, "
-      "\"loss_last\": %.4f, \"framework\": \"kiln\"}\n",
-      kind.c_str(), (long long)s.vocab, (long long)s.layers, (long long)s.heads, (long long)s.d,
-      (long long)s.d_ff, s.T, s.B, steps, warmup, threads, median, times.front(),
-      tokens / (median / 1e3), peak_rss_mb(), gflop, gflop / (median / 1e3), (long long)params,
-      loss_first, loss_last);
+  // Rounded as a person reads them; the JSON writer prints the shortest exact form.
+  const auto rounded = [](double x, double scale) { return std::round(x * scale) / scale; };
+  json::Writer out = json::Writer::spaced();
+  out.begin_object().key("model").string(kind).key("vocab_size").integer(s.vocab);
+  out.key("n_layer").integer(s.layers).key("n_head").integer(s.heads).key("d_model").integer(s.d);
+  out.key("d_ff").integer(s.d_ff).key("seq_len").integer(s.T).key("batch_size").integer(s.B);
+  out.key("steps").integer(steps).key("warmup_steps").integer(warmup);
+  out.key("threads").integer(threads);
+  out.key("step_ms_median").number(rounded(median, 1e2));
+  out.key("step_ms_min").number(rounded(times.front(), 1e2));
+  out.key("tokens_per_s").number(rounded(tokens / (median / 1e3), 1e1));
+  out.key("peak_rss_mb").number(rounded(peak_rss_mb(), 1e1));
+  out.key("model_gflop_per_step").number(rounded(gflop, 1e4));
+  out.key("achieved_gflops").number(rounded(gflop / (median / 1e3), 1e2));
+  out.key("n_params").integer(params);
+  // A diverged run still reports its timings: its loss is null.
+  for (auto [name, loss] : {std::pair{"loss_first", loss_first}, {"loss_last", loss_last}})
+    std::isfinite(loss) ? out.key(name).number(rounded(loss, 1e4)) : out.key(name).null();
+  out.key("framework").string("kiln");
+  std::printf("%s\n", out.end_object().text().c_str());
   return 0;
 }
 

@@ -5,7 +5,7 @@
 #include "base/error.h"
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "data/json.h"
+#include "io/json.h"
 #include "train/classify_task.h"
 
 namespace kiln::cli {
@@ -33,14 +33,10 @@ int classify_command(int argc, char** argv) {
   size_t best = 0;
   for (size_t i = 1; i < p.size(); ++i)
     if (p[i] > p[best]) best = i;
-  std::string out = "{\"label\": " + json::quote(labels[best]) + ", \"probabilities\": {";
-  char number[32];
-  for (size_t i = 0; i < p.size(); ++i) {
-    std::snprintf(number, sizeof number, ": %.6f", p[i]);
-    out += (i ? ", " : "") + json::quote(labels[i]) + number;
-  }
-  out += "}}\n";
-  std::fputs(out.c_str(), stdout);
+  json::Writer out = json::Writer::spaced();
+  out.begin_object().key("label").string(labels[best]).key("probabilities").begin_object();
+  for (size_t i = 0; i < p.size(); ++i) out.key(labels[i]).number(p[i]);
+  std::printf("%s\n", out.end_object().end_object().text().c_str());
   return 0;
 }
 

@@ -5,6 +5,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "io/json.h"
 #include "train/checkpoint.h"
 #include "train/registry.h"
 
@@ -37,10 +38,10 @@ int eval_command(int argc, char** argv) {
   nn::ParameterArena arena(task->model());
   restore_checkpoint(checkpoint, arena, nullptr);
   const Metrics metrics = task->evaluate_all();
-  std::printf("{\"checkpoint\":\"%s\",\"step\":%lld", path.c_str(),
-              static_cast<long long>(checkpoint.state.step));
-  for (const auto& [key, value] : metrics) std::printf(",\"%s\":%.6f", key.c_str(), value);
-  std::printf("}\n");
+  json::Writer out = json::Writer::compact();
+  out.begin_object().key("checkpoint").string(path).key("step").integer(checkpoint.state.step);
+  for (const auto& [key, value] : metrics) out.key(key).number(value);
+  std::printf("%s\n", out.end_object().text().c_str());
   return 0;
 }
 

@@ -12,9 +12,9 @@
 #include "data/bert_documents.h"
 #include "data/bpe_trainer.h"
 #include "data/corpus.h"
-#include "data/json.h"
 #include "data/tokenizer.h"
 #include "data/wordpiece_trainer.h"
+#include "io/json.h"
 #include "train/tokenizer_files.h"
 
 namespace kiln::cli {
@@ -159,12 +159,12 @@ int encode_lines(int argc, char** argv) {
     const std::string where = "stdin:" + std::to_string(number);
     const std::string text = json_string_member(line, "text", where);
     const std::vector<int32_t> ids = tokenizer.encode(text, where + ": \"text\"");
-    out = "{\"ids\": [";
-    for (size_t i = 0; i < ids.size(); ++i) out += (i ? ", " : "") + std::to_string(ids[i]);
-    out += "], \"tokens\": [";
-    for (size_t i = 0; i < ids.size(); ++i)
-      out += (i ? ", " : "") + json::quote(token_text(tokenizer, ids[i]));
-    out += "]}\n";
+    json::Writer json = json::Writer::spaced();
+    json.begin_object().key("ids").begin_array();
+    for (int32_t id : ids) json.integer(id);
+    json.end_array().key("tokens").begin_array();
+    for (int32_t id : ids) json.string(token_text(tokenizer, id));
+    out = json.end_array().end_object().text() + "\n";
     std::fwrite(out.data(), 1, out.size(), stdout);
     // A program feeding lines one at a time waits for each answer.
     std::fflush(stdout);

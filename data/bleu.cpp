@@ -9,7 +9,7 @@
 #include <unordered_map>
 
 #include "base/error.h"
-#include "data/utf8.h"
+#include "io/utf8.h"
 
 namespace kiln {
 namespace {

@@ -11,8 +11,8 @@
 #include "base/error.h"
 #include "data/corpus.h"
 #include "data/gpt2_pretokenizer.h"
-#include "data/json.h"
-#include "data/utf8.h"
+#include "io/json.h"
+#include "io/utf8.h"
 
 namespace kiln {
 namespace {
@@ -364,13 +364,12 @@ std::string BpeTokenizer::decode(std::span<const int32_t> ids) const {
 }
 
 std::string BpeTokenizer::to_vocab_json() const {
-  std::string out = "{";
-  for (size_t id = 0; id < token_bytes_.size(); ++id) {
-    if (id > 0) out += ", ";
-    out += json::quote(gpt2_spell_bytes(token_bytes_[id]), /*ascii_only=*/true);
-    out += ": " + std::to_string(id);
-  }
-  return out + "}";
+  // ASCII-only, as Python's json.dumps writes GPT-2's vocab.json.
+  json::Writer out = json::Writer::spaced().escape_non_ascii();
+  out.begin_object();
+  for (size_t id = 0; id < token_bytes_.size(); ++id)
+    out.key(gpt2_spell_bytes(token_bytes_[id])).integer(static_cast<int64_t>(id));
+  return out.end_object().text();
 }
 
 std::string BpeTokenizer::to_merges_txt() const {

@@ -7,7 +7,7 @@
 #include <utility>
 
 #include "base/error.h"
-#include "data/utf8.h"
+#include "io/utf8.h"
 
 namespace kiln {
 namespace {

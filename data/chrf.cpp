@@ -8,7 +8,7 @@
 
 #include "base/error.h"
 #include "data/bleu.h"
-#include "data/utf8.h"
+#include "io/utf8.h"
 
 namespace kiln {
 namespace {

@@ -4,7 +4,7 @@
 
 #include <unicode/uchar.h>
 
-#include "data/utf8.h"
+#include "io/utf8.h"
 
 namespace kiln {
 namespace {

@@ -7,7 +7,7 @@
 #include "base/error.h"
 #include "base/rng.h"
 #include "data/corpus.h"
-#include "data/json.h"
+#include "io/json.h"
 
 namespace kiln {
 namespace fs = std::filesystem;

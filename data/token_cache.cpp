@@ -1,8 +1,5 @@
-// Token cache file I/O: the atomic write (tmp + fsync + rename) and the validating read.
+// Token cache file I/O: the encoding (written with io::atomic_write) and the validating read.
 #include "data/token_cache.h"
-
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <bit>
@@ -16,6 +13,7 @@
 
 #include "base/error.h"
 #include "base/rng.h"
+#include "io/atomic_write.h"
 
 namespace kiln {
 namespace {
@@ -45,60 +43,6 @@ void swap_to_little_endian(int32_t* ids, size_t count) {
   }
 }
 
-// A file descriptor that closes itself; the write path needs fsync, which FILE* lacks.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  // Closes now so that the error of close() itself is seen.
-  int release_and_close() { return ::close(std::exchange(fd_, -1)); }
-
- private:
-  int fd_;
-};
-
-void write_all(int fd, const void* data, size_t size, const std::string& path) {
-  const auto* bytes = static_cast<const char*>(data);
-  while (size > 0) {
-    const ssize_t written = ::write(fd, bytes, size);
-    if (written < 0 && errno == EINTR) continue;
-    KILN_CHECK(written > 0, "token_cache: cannot write '", path, "': ", std::strerror(errno));
-    bytes += written;
-    size -= static_cast<size_t>(written);
-  }
-}
-
-void write_file(const std::string& tmp_path, uint64_t fingerprint, std::span<const int32_t> ids) {
-  Fd fd(::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  KILN_CHECK(fd.get() >= 0, "token_cache: cannot create '", tmp_path, "': ", std::strerror(errno));
-  unsigned char header[kTokenCacheHeaderBytes];
-  std::memcpy(header, kMagic, 8);
-  put_le<uint32_t>(kTokenCacheVersion, header + 8);
-  put_le<uint64_t>(fingerprint, header + 12);
-  put_le<uint64_t>(ids.size(), header + 20);
-  write_all(fd.get(), header, sizeof(header), tmp_path);
-  if constexpr (std::endian::native == std::endian::little) {
-    write_all(fd.get(), ids.data(), ids.size_bytes(), tmp_path);
-  } else {
-    std::vector<int32_t> chunk;
-    for (size_t begin = 0; begin < ids.size(); begin += 1 << 16) {
-      const auto part = ids.subspan(begin, std::min<size_t>(1 << 16, ids.size() - begin));
-      chunk.assign(part.begin(), part.end());
-      swap_to_little_endian(chunk.data(), chunk.size());
-      write_all(fd.get(), chunk.data(), part.size_bytes(), tmp_path);
-    }
-  }
-  KILN_CHECK(::fsync(fd.get()) == 0, "token_cache: cannot fsync '", tmp_path,
-             "': ", std::strerror(errno));
-  KILN_CHECK(fd.release_and_close() == 0, "token_cache: cannot close '", tmp_path,
-             "': ", std::strerror(errno));
-}
-
 // Fills `out` or throws the truncation error for a field starting at `offset`.
 void read_exact(std::FILE* file, void* out, size_t size, uint64_t offset, const char* what,
                 const std::string& path) {
@@ -125,19 +69,22 @@ void save_token_cache(const std::string& path, uint64_t fingerprint, std::span<c
     KILN_CHECK(!ec, "token_cache: cannot create directory '", parent.string(), "' for '", path,
                "': ", ec.message());
   }
-  const std::string tmp_path = path + ".tmp";
-  try {
-    write_file(tmp_path, fingerprint, ids);
-    KILN_CHECK(std::rename(tmp_path.c_str(), path.c_str()) == 0, "token_cache: cannot rename '",
-               tmp_path, "' to '", path, "': ", std::strerror(errno));
-  } catch (...) {
-    std::remove(tmp_path.c_str());
-    throw;
+  unsigned char header[kTokenCacheHeaderBytes];
+  std::memcpy(header, kMagic, 8);
+  put_le<uint32_t>(kTokenCacheVersion, header + 8);
+  put_le<uint64_t>(fingerprint, header + 12);
+  put_le<uint64_t>(ids.size(), header + 20);
+  // The ids are written from the caller's memory (a corpus can be hundreds of MB), except on
+  // a big-endian host, which needs a swapped copy.
+  std::vector<int32_t> swapped;
+  if constexpr (std::endian::native == std::endian::big) {
+    swapped.assign(ids.begin(), ids.end());
+    swap_to_little_endian(swapped.data(), swapped.size());
+    ids = swapped;
   }
-  // Persist the rename itself. Some file systems cannot fsync a directory; the data is
-  // already safe then, so that failure is not an error.
-  Fd dir(::open(parent.empty() ? "." : parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir.get() >= 0) ::fsync(dir.get());
+  const std::string_view parts[] = {{reinterpret_cast<const char*>(header), sizeof header},
+                                    {reinterpret_cast<const char*>(ids.data()), ids.size_bytes()}};
+  io::atomic_write(path, parts);
 }
 
 std::optional<std::vector<int32_t>> load_token_cache(const std::string& path,

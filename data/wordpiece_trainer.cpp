@@ -11,7 +11,7 @@
 
 #include "base/error.h"
 #include "data/bert_normalizer.h"
-#include "data/utf8.h"
+#include "io/utf8.h"
 
 namespace kiln {
 namespace {

@@ -1,9 +1,6 @@
 // Saving, loading and rotating HDF5 checkpoints.
 #include "train/checkpoint.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -11,19 +8,13 @@
 #include <regex>
 
 #include "base/error.h"
-#include "train/hdf5_file.h"
+#include "io/atomic_write.h"
+#include "io/hdf5_file.h"
+#include "train/hdf5_tensor.h"
 
 namespace kiln {
 namespace fs = std::filesystem;
 namespace {
-
-void fsync_path(const std::string& path, bool directory) {
-  int fd = ::open(path.c_str(), directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
-  KILN_CHECK(fd >= 0, path, ": expected to open for fsync, got ", std::strerror(errno));
-  int rc = ::fsync(fd);
-  ::close(fd);
-  KILN_CHECK(rc == 0 || directory, path, ": expected fsync to succeed, got ", std::strerror(errno));
-}
 
 // Calls fn(name, offset, tensor) for each parameter in arena order.
 template <typename Fn>
@@ -39,8 +30,7 @@ void for_each_slice(const nn::ParameterArena& arena, Fn&& fn) {
 
 void save_checkpoint(const std::string& path, const nn::ParameterArena& arena,
                      const nn::AdamW* optimizer, const CheckpointState& state) {
-  const std::string tmp = path + ".tmp";
-  {
+  io::atomic_write(path, [&](const std::string& tmp) {
     Hdf5File file(tmp, Hdf5File::Mode::kCreate);
     file.set_attribute("format", kCheckpointFormat);
     file.set_attribute("version", kCheckpointVersion);
@@ -51,26 +41,19 @@ void save_checkpoint(const std::string& path, const nn::ParameterArena& arena,
     std::snprintf(best, sizeof best, "%.17g", state.best_val_loss);
     file.set_attribute("best_val_loss", std::string(best));
     for_each_slice(arena, [&](const std::string& name, int64_t offset, const Tensor& t) {
-      file.write_tensor("/model/" + name, t);
+      write_tensor(file, "/model/" + name, t);
       if (optimizer == nullptr) return;
-      file.write_tensor(
-          "/optimizer/exp_avg/" + name,
-          optimizer->first_moment().rows_view(offset, offset + t.numel()).view(t.shape()));
-      file.write_tensor(
-          "/optimizer/exp_avg_sq/" + name,
+      write_tensor(file, "/optimizer/exp_avg/" + name,
+                   optimizer->first_moment().rows_view(offset, offset + t.numel()).view(t.shape()));
+      write_tensor(
+          file, "/optimizer/exp_avg_sq/" + name,
           optimizer->second_moment().rows_view(offset, offset + t.numel()).view(t.shape()));
     });
     if (optimizer != nullptr) file.set_attribute("optimizer_steps", optimizer->steps_taken());
     file.write_string("/config", state.config_yaml);
     file.write_string("/tokenizer", state.tokenizer);
     file.close();
-  }
-  fsync_path(tmp, false);
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  KILN_CHECK(!ec, path, ": expected to rename ", tmp, " into place, got ", ec.message());
-  fs::path dir = fs::path(path).parent_path();
-  fsync_path(dir.empty() ? "." : dir.string(), true);
+  });
 }
 
 Checkpoint load_checkpoint(const std::string& path) {
@@ -97,7 +80,7 @@ Checkpoint load_checkpoint(const std::string& path) {
   c.state.tokenizer = file.read_string("/tokenizer");
   // A NaN or infinity would spread through every step that follows: refuse it here, by name.
   auto read_finite = [&](const std::string& dataset) {
-    Tensor t = file.read_tensor(dataset);
+    Tensor t = read_tensor(file, dataset);
     const int64_t bad = first_nonfinite(t);
     KILN_CHECK(bad < 0, path, ": ", dataset, ": expected finite values, got ",
                bad < 0 ? 0.0f : t.data()[bad], " at element ", bad);

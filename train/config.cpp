@@ -11,9 +11,9 @@
 #include <sstream>
 
 #include "base/error.h"
+#include "io/hdf5_file.h"
 #include "train/config_codec.h"
 #include "train/config_schema.h"
-#include "train/hdf5_file.h"
 
 namespace kiln {
 

@@ -5,7 +5,7 @@
 
 #include "autograd/tape.h"
 #include "base/error.h"
-#include "data/json.h"
+#include "io/json.h"
 
 namespace kiln {
 

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-#include "data/json.h"
+#include "io/json.h"
 #include "train/config.h"
 
 namespace kiln {

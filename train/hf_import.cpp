@@ -16,15 +16,17 @@
 #include "base/error.h"
 #include "base/rng.h"
 #include "data/corpus.h"
-#include "data/json.h"
-#include "data/safetensors.h"
 #include "data/tokenizer.h"
+#include "io/atomic_write.h"
+#include "io/hdf5_file.h"
+#include "io/json.h"
+#include "io/safetensors.h"
 #include "nn/bert.h"
 #include "nn/gpt.h"
 #include "nn/parameter_arena.h"
 #include "train/checkpoint.h"
 #include "train/config.h"
-#include "train/hdf5_file.h"
+#include "train/hdf5_tensor.h"
 #include "train/hf_config.h"
 #include "train/registry.h"
 
@@ -157,10 +159,7 @@ HfImportSummary copy_tensors(const SafetensorsReader& reader, const nn::Paramete
 }
 
 void write_text(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.close();
-  KILN_CHECK(out, path, ": expected to write ", text.size(), " bytes, got an I/O error");
+  io::atomic_write(path, text);
 }
 
 // ---- forward inputs -----------------------------------------------------------------------
@@ -168,7 +167,7 @@ void write_text(const std::string& path, const std::string& text) {
 // Dataset `name` as int32 [B, T] with every value in [low, high).
 Tensor read_ids(const Hdf5File& file, const std::string& name, const Shape* like, int64_t low,
                 int64_t high) {
-  Tensor t = file.read_tensor(name);
+  Tensor t = read_tensor(file, name);
   KILN_CHECK(t.dtype() == DType::kI32 && t.rank() == 2 && (like == nullptr || t.shape() == *like),
              file.path(), ": ", name, ": expected integers of shape ",
              like ? shape_str(*like) : std::string("[batch, seq]"), ", got ", dtype_name(t.dtype()),
@@ -254,7 +253,7 @@ void run_forward(const std::string& checkpoint_path, const std::string& input_pa
   const Tensor ids = read_ids(in, "/input_ids", nullptr, 0, model.vocab_size());
   Hdf5File out(output_path, Hdf5File::Mode::kCreate);
   if (model.gpt) {
-    out.write_tensor("/logits", model.gpt->forward(ids));  // [B, T, V]
+    write_tensor(out, "/logits", model.gpt->forward(ids));  // [B, T, V]
   } else {
     const int64_t types = model.bert ? model.bert->config().type_vocab_size
                                      : model.classifier->config().type_vocab_size;
@@ -265,15 +264,15 @@ void run_forward(const std::string& checkpoint_path, const std::string& input_pa
         in.has("/attention_mask") ? read_ids(in, "/attention_mask", &ids.shape(), 0, 2) : Tensor();
     if (model.classifier) {
       const nn::BertOutput o = model.classifier->encode(ids, token_types, mask);
-      out.write_tensor("/logits", model.classifier->classify(o.pooled));  // [B, num_labels]
-      out.write_tensor("/last_hidden_state", o.last_hidden_state);        // [B, T, d]
-      out.write_tensor("/pooled", o.pooled);                              // [B, d]
+      write_tensor(out, "/logits", model.classifier->classify(o.pooled));  // [B, num_labels]
+      write_tensor(out, "/last_hidden_state", o.last_hidden_state);        // [B, T, d]
+      write_tensor(out, "/pooled", o.pooled);                              // [B, d]
     } else {
       const nn::BertOutput o = model.bert->forward(ids, token_types, mask);
-      out.write_tensor("/logits", model.bert->mlm_logits_all(o.last_hidden_state));  // [B, T, V]
-      out.write_tensor("/last_hidden_state", o.last_hidden_state);                   // [B, T, d]
-      out.write_tensor("/pooled", o.pooled);                                         // [B, d]
-      out.write_tensor("/nsp_logits", model.bert->nsp_logits(o.pooled));             // [B, 2]
+      write_tensor(out, "/logits", model.bert->mlm_logits_all(o.last_hidden_state));  // [B, T, V]
+      write_tensor(out, "/last_hidden_state", o.last_hidden_state);                   // [B, T, d]
+      write_tensor(out, "/pooled", o.pooled);                                         // [B, d]
+      write_tensor(out, "/nsp_logits", model.bert->nsp_logits(o.pooled));             // [B, 2]
     }
   }
   out.close();

@@ -3,75 +3,82 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iomanip>
 #include <map>
 #include <sstream>
 
 #include "base/error.h"
+#include "io/atomic_write.h"
+#include "io/json.h"
 
 namespace kiln {
 namespace fs = std::filesystem;
 
 std::string to_json(const MetricEvent& event) {
-  std::ostringstream out;
-  out << "{\"kind\":\"" << event.kind << "\",\"step\":" << event.step;
+  json::Writer out = json::Writer::compact();
+  out.begin_object().key("kind").string(event.kind).key("step").integer(event.step);
   for (const auto& [key, value] : event.values) {
-    char number[64];
+    out.key(key);
     if (std::isfinite(value))
-      std::snprintf(number, sizeof number, "%.9g", value);
+      out.number(value);
     else
-      std::snprintf(number, sizeof number, "null");
-    out << ",\"" << key << "\":" << number;
+      out.null();
   }
-  out << "}";
-  return out.str();
+  return out.end_object().text();
 }
 
 bool parse_metric_line(const std::string& line, MetricEvent& event) {
-  // Only reads back what to_json writes: flat objects of a string "kind" and numbers.
   event = MetricEvent{};
-  std::size_t pos = line.find("\"kind\":\"");
-  if (pos == std::string::npos) return false;
-  std::size_t end = line.find('"', pos + 8);
-  event.kind = line.substr(pos + 8, end - pos - 8);
-  for (std::size_t key_start = line.find(",\"", end); key_start != std::string::npos;
-       key_start = line.find(",\"", key_start + 1)) {
-    std::size_t key_end = line.find("\":", key_start + 2);
-    if (key_end == std::string::npos) return false;
-    std::string key = line.substr(key_start + 2, key_end - key_start - 2);
-    double value = std::strtod(line.c_str() + key_end + 2, nullptr);
-    if (key == "step")
-      event.step = static_cast<int64_t>(value);
+  json::Value object;
+  try {
+    object = json::parse(line, "metrics.jsonl");
+  } catch (const Error&) {
+    return false;
+  }
+  if (object.kind() != json::Value::Kind::kObject) return false;
+  const json::Value* kind = object.find("kind");
+  const json::Value* step = object.find("step");
+  if (kind == nullptr || kind->kind() != json::Value::Kind::kString || step == nullptr ||
+      !step->is_integer())
+    return false;
+  event.kind = kind->as_string();
+  event.step = step->as_int();
+  for (const auto& [key, value] : object.as_object()) {
+    if (key == "kind" || key == "step") continue;
+    if (value.is_null())
+      event.values.emplace_back(key, NAN);
+    else if (value.kind() == json::Value::Kind::kNumber)
+      event.values.emplace_back(key, value.as_number());
     else
-      event.values.emplace_back(key, value);
+      return false;
   }
   return true;
 }
 
-MetricsLog::MetricsLog(const std::string& dir, int64_t resume_step) : dir_(dir) {
-  fs::create_directories(dir);
-  const std::string path = (fs::path(dir) / "metrics.jsonl").string();
+MetricsLog::MetricsLog(const std::string& dir, int64_t resume_step)
+    : dir_(dir), path_((fs::path(dir) / "metrics.jsonl").string()) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  KILN_CHECK(!ec, dir, ": expected to create the run folder, got ", ec.message());
   {
-    std::ifstream in(path);
+    std::ifstream in(path_);
     std::string line;
     MetricEvent event;
     while (std::getline(in, line))
       if (parse_metric_line(line, event) && event.step <= resume_step) history_.push_back(event);
   }
-  // Rewrite what is kept, so steps after the checkpoint are not listed twice.
-  std::ofstream rewrite(path, std::ios::trunc);
-  for (const MetricEvent& e : history_) rewrite << to_json(e) << "\n";
-  rewrite.close();
-  out_.open(path, std::ios::app);
-  KILN_CHECK(out_.good(), path, ": expected a writable file, got an error opening it");
+  // Rewrite what is kept, so steps after the checkpoint are not listed twice; atomically, so a
+  // crash here cannot lose the earlier lines.
+  std::string kept;
+  for (const MetricEvent& e : history_) kept += to_json(e) + "\n";
+  io::atomic_write(path_, kept);
 }
 
 void MetricsLog::add(const MetricEvent& event) {
   history_.push_back(event);
-  out_ << to_json(event) << "\n";
-  out_.flush();
+  io::append_file(path_, to_json(event) + "\n");
 }
 
 void MetricsLog::write_plot() const {
@@ -118,9 +125,7 @@ void MetricsLog::write_plot() const {
     ++index;
   }
   svg << "</svg>\n";
-  const std::string path = (fs::path(dir_) / "loss.svg").string();
-  std::ofstream(path + ".tmp") << svg.str();
-  fs::rename(path + ".tmp", path);
+  io::atomic_write((fs::path(dir_) / "loss.svg").string(), svg.str());
 }
 
 }  // namespace kiln

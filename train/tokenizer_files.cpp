@@ -2,9 +2,6 @@
 // commands need: one string member of a JSON Lines object.
 #include "train/tokenizer_files.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -15,9 +12,10 @@
 
 #include "base/error.h"
 #include "data/corpus.h"
-#include "data/json.h"
+#include "io/atomic_write.h"
+#include "io/hdf5_file.h"
+#include "io/json.h"
 #include "train/checkpoint.h"
-#include "train/hdf5_file.h"
 
 namespace kiln {
 namespace fs = std::filesystem;
@@ -144,27 +142,7 @@ Tokenizer load_tokenizer(const std::string& path, std::optional<bool> lowercase)
 }
 
 void save_tokenizer(const Tokenizer& tokenizer, const std::string& path) {
-  const std::string bytes = tokenizer.serialize();
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  KILN_CHECK(fd >= 0, tmp, ": expected to create the file (does its folder exist?), got ",
-             std::strerror(errno));
-  size_t written = 0;
-  while (written < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    written += static_cast<size_t>(n);
-  }
-  const bool ok = written == bytes.size() && ::fsync(fd) == 0;
-  const int error = errno;
-  ::close(fd);
-  if (!ok) ::unlink(tmp.c_str());
-  KILN_CHECK(ok, tmp, ": expected to write and sync ", bytes.size(), " bytes, got ",
-             std::strerror(error));
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  KILN_CHECK(!ec, path, ": expected to rename ", tmp, " into place, got ", ec.message());
+  io::atomic_write(path, tokenizer.serialize());
 }
 
 std::string json_string_member(std::string_view line, std::string_view key,

@@ -1,6 +1,6 @@
 // Tokenizers on disk as users have them (a vocab.txt, a Hugging Face or OpenAI tokenizer
 // folder, a saved kiln tokenizer, a checkpoint), saving one, and the JSON text that the
-// `kiln tokenizer` command reads (json::quote in data/json.h writes its answers).
+// `kiln tokenizer` command reads (json::quote in io/json.h writes its answers).
 #pragma once
 
 #include <optional>

@@ -9,9 +9,10 @@
 #include <string>
 
 #include "base/error.h"
+#include "io/hdf5_file.h"
 #include "train/bert_task.h"
 #include "train/config.h"
-#include "train/hdf5_file.h"
+#include "train/hdf5_tensor.h"
 
 namespace {
 
@@ -61,17 +62,17 @@ int main(int argc, char** argv) try {
   kiln::BertTask task(config, std::nullopt);
   kiln::Hdf5File out(argv[3], kiln::Hdf5File::Mode::kCreate);
   for (const auto& [name, tensor] : task.model().named_parameters())
-    out.write_tensor("model/" + name, tensor);
+    write_tensor(out, "model/" + name, tensor);
   kiln::BertBatch b;
   for (int k = 0; k < steps; ++k) {
     task.train_batches().fill(static_cast<uint64_t>(k), b);
     const std::string group = "batch/" + std::to_string(k) + "/";
     const kiln::Shape shape{b.batch_size, b.seq_len};
-    out.write_tensor(group + "input_ids", kiln::Tensor::from_ints(shape, b.input_ids));
-    out.write_tensor(group + "token_type_ids", kiln::Tensor::from_ints(shape, b.token_type_ids));
-    out.write_tensor(group + "attention_mask", kiln::Tensor::from_ints(shape, b.attention_mask));
-    out.write_tensor(group + "mlm_labels", kiln::Tensor::from_ints(shape, b.mlm_labels));
-    out.write_tensor(group + "nsp_labels", kiln::Tensor::from_ints({b.batch_size}, b.nsp_labels));
+    write_tensor(out, group + "input_ids", kiln::Tensor::from_ints(shape, b.input_ids));
+    write_tensor(out, group + "token_type_ids", kiln::Tensor::from_ints(shape, b.token_type_ids));
+    write_tensor(out, group + "attention_mask", kiln::Tensor::from_ints(shape, b.attention_mask));
+    write_tensor(out, group + "mlm_labels", kiln::Tensor::from_ints(shape, b.mlm_labels));
+    write_tensor(out, group + "nsp_labels", kiln::Tensor::from_ints({b.batch_size}, b.nsp_labels));
   }
   write_settings(config, task.model(), out);
   out.close();

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <string>
 
+#include "io/json.h"
 #include "tests/cli/run_helpers.h"
 #include "train/checkpoint.h"
 
@@ -67,6 +68,15 @@ TEST(CliTest, TrainEvalAndSampleATinyModel) {
   EXPECT_NE(eval.out.find("\"perplexity\":"), std::string::npos) << eval.out;
   double loss = std::stod(eval.out.substr(eval.out.find("\"val_loss\":") + 11));
   EXPECT_LT(loss, 2.0);  // an untrained model over ~17 characters starts near ln 17 = 2.8
+  // A path with quotes and a backslash still gives one line of valid JSON.
+  const std::string odd = (dir / "a \"quoted\" \\ckpt.h5").string();
+  fs::copy_file(checkpoint, odd);
+  CommandResult odd_eval = kiln("eval --checkpoint '" + odd + "'");
+  ASSERT_EQ(odd_eval.exit_code, 0) << odd_eval.out;
+  const kiln::json::Value parsed = kiln::json::parse(odd_eval.out, "eval output");
+  EXPECT_EQ(parsed.at("checkpoint").as_string(), odd);
+  EXPECT_EQ(parsed.at("step").as_int(), 30);
+  EXPECT_DOUBLE_EQ(parsed.at("val_loss").as_number(), loss);
 
   CommandResult a =
       kiln("sample --checkpoint " + checkpoint + " --prompt 'to be' --max-new-tokens 20 --seed 3");
@@ -271,6 +281,49 @@ TEST(CliConfigErrorTest, AFailedRunLeavesTheExistingCheckpointIntact) {
       kiln("train " + config + " --resume auto --set data.train_files=[/missing.txt]");
   EXPECT_EQ(bad_corpus.exit_code, 1);
   EXPECT_TRUE(file_bytes(checkpoint) == before);
+}
+
+// Issue 15: a checkpoint write on a full disk (`ulimit -f`, SIGXFSZ ignored, so writes fail
+// with EFBIG) used to end in SIGSEGV (exit 139) and leave a .tmp. Now: one error line, exit 1,
+// no temporary file, and the earlier checkpoint unchanged.
+TEST(CliTest, AFullDiskStopsTheRunWithOneLineAndKeepsEarlierCheckpoints) {
+  fs::path dir = fs::path(::testing::TempDir()) / ("kiln_cli_full_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  {
+    std::ofstream corpus(dir / "corpus.txt");
+    for (int i = 0; i < 100; ++i) corpus << "to be or not to be, that is the question.\n";
+  }
+  std::ofstream(dir / "tiny.yaml")
+      << "run: {name: tiny, out_dir: " << (dir / "run").string() << "}\n"
+      << "data: {train_files: [" << (dir / "corpus.txt").string() << "]}\n"
+      << "model: {n_layer: 1, n_head: 2, d_model: 16, max_seq_len: 16}\n"
+      << "train: {batch_size: 4, seq_len: 16, max_steps: 4, optimizer: {lr: 1.0e-2}}\n"
+      << "eval: {every: 0}\n";
+  ASSERT_EQ(kiln("train " + (dir / "tiny.yaml").string()).exit_code, 0);
+  const fs::path earlier = dir / "run" / "ckpt-00000004.h5";
+  ASSERT_TRUE(fs::exists(earlier));
+  auto bytes = [](const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  };
+  const std::string before = bytes(earlier);
+  ASSERT_GT(before.size(), 30u * 1024);  // above the limit below, so the new one cannot fit
+  // 40 blocks: 20 KB (dash counts 512-byte blocks) or 40 KB (bash).
+  CommandResult r =
+      kiln_via("ulimit -f 40; trap '' XFSZ; ", "train " + (dir / "tiny.yaml").string() +
+                                                   " --resume auto --set "
+                                                   "train.max_steps=8");
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  const std::string last_line = r.out.substr(r.out.rfind('\n', r.out.size() - 2) + 1);
+  EXPECT_EQ(last_line.rfind("error: ", 0), 0u) << r.out;
+  EXPECT_NE(last_line.find("File too large"), std::string::npos) << r.out;
+  EXPECT_NE(last_line.find("ckpt-00000008.h5"), std::string::npos) << r.out;
+  for (const auto& entry : fs::directory_iterator(dir / "run"))
+    EXPECT_NE(entry.path().extension(), ".tmp") << entry.path();
+  EXPECT_FALSE(fs::exists(dir / "run" / "ckpt-00000008.h5"));
+  EXPECT_EQ(bytes(earlier), before);
+  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "data/json.h"
+#include "io/json.h"
 #include "tests/cli/run_helpers.h"
 #include "train/checkpoint.h"
 

@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "data/corpus.h"
-#include "data/json.h"
 #include "data/tokenizer.h"
+#include "io/json.h"
 #include "tests/scratch_dir.h"
 
 namespace {

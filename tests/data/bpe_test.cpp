@@ -17,7 +17,7 @@
 #include "data/bpe_trainer.h"
 #include "data/corpus.h"
 #include "data/gpt2_pretokenizer.h"
-#include "data/utf8.h"
+#include "io/utf8.h"
 #include "tests/error_of.h"
 
 namespace kiln {
@@ -77,7 +77,7 @@ std::string random_utf8(std::mt19937& rng, int length) {
     } else {
       cp = std::uniform_int_distribution<char32_t>(0x10000, 0x10FFFF)(rng);
     }
-    append_utf8(cp, out);  // data/utf8 has its own tests
+    append_utf8(cp, out);  // io/utf8 has its own tests
   }
   return out;
 }

@@ -11,10 +11,10 @@
 #include <map>
 
 #include "base/error.h"
+#include "io/hdf5_file.h"
 #include "tests/error_of.h"
 #include "tests/scratch_dir.h"
 #include "train/checkpoint.h"
-#include "train/hdf5_file.h"
 #include "train/trainer.h"
 
 namespace kiln {

@@ -1,7 +1,7 @@
 // Tests for train/config.h: every shipped config loads, defaults, error messages with file,
 // line and key path, --set overrides, the to_yaml round trip and the resume rules.
 #include "train/config.h"
-#include "train/hdf5_file.h"
+#include "io/hdf5_file.h"
 
 #include <yaml-cpp/yaml.h>
 

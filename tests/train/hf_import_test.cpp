@@ -23,9 +23,10 @@
 #include "base/error.h"
 #include "data/bpe.h"
 #include "data/char_tokenizer.h"
-#include "data/json.h"
-#include "data/safetensors.h"
 #include "data/tokenizer.h"
+#include "io/hdf5_file.h"
+#include "io/json.h"
+#include "io/safetensors.h"
 #include "nn/bert.h"
 #include "nn/gpt.h"
 #include "nn/parameter_arena.h"
@@ -36,7 +37,7 @@
 #include "train/classify_task.h"
 #include "train/config.h"
 #include "train/gpt_task.h"
-#include "train/hdf5_file.h"
+#include "train/hdf5_tensor.h"
 #include "train/registry.h"
 
 namespace kiln {
@@ -255,9 +256,9 @@ class HfImportTest : public ScratchDirTest {
     const int64_t T = static_cast<int64_t>(ids.size()) / B;
     {
       Hdf5File in(path("in.h5"), Hdf5File::Mode::kCreate);
-      in.write_tensor("/input_ids", Tensor::from_ints({B, T}, ids));
-      if (!types.empty()) in.write_tensor("/token_type_ids", Tensor::from_ints({B, T}, types));
-      if (!mask.empty()) in.write_tensor("/attention_mask", Tensor::from_ints({B, T}, mask));
+      write_tensor(in, "/input_ids", Tensor::from_ints({B, T}, ids));
+      if (!types.empty()) write_tensor(in, "/token_type_ids", Tensor::from_ints({B, T}, types));
+      if (!mask.empty()) write_tensor(in, "/attention_mask", Tensor::from_ints({B, T}, mask));
     }
     run_forward(checkpoint, path("in.h5"), path("out.h5"));
     return path("out.h5");
@@ -315,7 +316,7 @@ TEST_F(HfImportTest, GptForwardMatchesReference) {
   expect_model_equals(path("gpt.h5"), p);
 
   Tensor logits =
-      Hdf5File(forward(path("gpt.h5"), kGptIds, 2), Hdf5File::Mode::kRead).read_tensor("/logits");
+      read_tensor(Hdf5File(forward(path("gpt.h5"), kGptIds, 2), Hdf5File::Mode::kRead), "/logits");
   ASSERT_EQ(logits.shape(), (Shape{2, 7, kGpt.V}));
   for (int b = 0; b < 2; ++b) {
     std::vector<int32_t> row(kGptIds.begin() + 7 * b, kGptIds.begin() + 7 * (b + 1));
@@ -344,7 +345,7 @@ TEST_F(HfImportTest, GptBareF16KeysImportExactly) {
   EXPECT_TRUE(s.skipped.empty());
   expect_model_equals(path("gpt.h5"), p);  // half -> float is exact
   Tensor logits =
-      Hdf5File(forward(path("gpt.h5"), kGptIds, 1), Hdf5File::Mode::kRead).read_tensor("/logits");
+      read_tensor(Hdf5File(forward(path("gpt.h5"), kGptIds, 1), Hdf5File::Mode::kRead), "/logits");
   expect_close(logits, 0, gpt_reference(p, kGptIds), 1e-4, "F16 weights");
 }
 
@@ -361,8 +362,8 @@ const std::vector<int32_t> kBertMask = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,  //
 void expect_bert_outputs(const std::string& out, const Params& p, bool heads) {
   Hdf5File f(out, Hdf5File::Mode::kRead);
   const int T = 12, d = kBert.d, V = kBert.V;
-  Tensor logits = f.read_tensor("/logits"), hidden = f.read_tensor("/last_hidden_state"),
-         pooled = f.read_tensor("/pooled"), nsp = f.read_tensor("/nsp_logits");
+  Tensor logits = read_tensor(f, "/logits"), hidden = read_tensor(f, "/last_hidden_state"),
+         pooled = read_tensor(f, "/pooled"), nsp = read_tensor(f, "/nsp_logits");
   ASSERT_EQ(logits.shape(), (Shape{2, T, V}));
   ASSERT_EQ(hidden.shape(), (Shape{2, T, d}));
   ASSERT_EQ(pooled.shape(), (Shape{2, d}));
@@ -515,7 +516,7 @@ void expect_logits_match_model(const std::string& out, const std::string& checkp
   const Tensor want = c.model.classifier->forward(Tensor::from_ints(shape, kBertIds),
                                                   Tensor::from_ints(shape, kBertTypes),
                                                   Tensor::from_ints(shape, kBertMask));
-  const Tensor got = Hdf5File(out, Hdf5File::Mode::kRead).read_tensor("/logits");
+  const Tensor got = read_tensor(Hdf5File(out, Hdf5File::Mode::kRead), "/logits");
   ASSERT_EQ(got.shape(), (Shape{2, c.config.model.num_labels}));
   ASSERT_EQ(want.shape(), got.shape());
   for (int64_t i = 0; i < got.numel(); ++i)
@@ -545,8 +546,8 @@ TEST_F(HfImportTest, ClassifierForwardMatchesReferenceAndTheModel) {
   Hdf5File f(out, Hdf5File::Mode::kRead);
   EXPECT_FALSE(f.has("/nsp_logits"));
   const int T = 12, d = kBert.d;
-  Tensor logits = f.read_tensor("/logits"), hidden = f.read_tensor("/last_hidden_state"),
-         pooled = f.read_tensor("/pooled");
+  Tensor logits = read_tensor(f, "/logits"), hidden = read_tensor(f, "/last_hidden_state"),
+         pooled = read_tensor(f, "/pooled");
   ASSERT_EQ(hidden.shape(), (Shape{2, T, d}));
   ASSERT_EQ(pooled.shape(), (Shape{2, d}));
   for (int b = 0; b < 2; ++b) {
@@ -816,15 +817,15 @@ TEST_F(HfImportTest, ForwardInputErrors) {
             path("in.h5") + ": /token_type_ids: expected values in [0, 2), got 2 at [0, 2]");
   {
     Hdf5File in(path("in.h5"), Hdf5File::Mode::kCreate);
-    in.write_tensor("/input_ids", Tensor::from_ints({1, 3}, {2, 5, 3}));
-    in.write_tensor("/attention_mask", Tensor::from_ints({1, 2}, {1, 1}));
+    write_tensor(in, "/input_ids", Tensor::from_ints({1, 3}, {2, 5, 3}));
+    write_tensor(in, "/attention_mask", Tensor::from_ints({1, 2}, {1, 1}));
   }
   EXPECT_EQ(
       error_of([&] { run_forward(path("bert.h5"), path("in.h5"), path("out.h5")); }),
       path("in.h5") + ": /attention_mask: expected integers of shape [1, 3], got int32 [1, 2]");
   {
     Hdf5File in(path("in.h5"), Hdf5File::Mode::kCreate);
-    in.write_tensor("/input_ids", Tensor::from_floats({1, 2}, {2.0f, 3.0f}));
+    write_tensor(in, "/input_ids", Tensor::from_floats({1, 2}, {2.0f, 3.0f}));
   }
   EXPECT_EQ(
       error_of([&] { run_forward(path("bert.h5"), path("in.h5"), path("out.h5")); }),

@@ -8,10 +8,11 @@
 #include <fstream>
 #include <limits>
 
+#include "io/hdf5_file.h"
 #include "tests/error_of.h"
 #include "tests/scratch_dir.h"
 #include "train/checkpoint.h"
-#include "train/hdf5_file.h"
+#include "train/hdf5_tensor.h"
 #include "train/trainer.h"
 
 namespace kiln {
@@ -83,9 +84,9 @@ TEST_F(NumericalFaultsTest, CheckpointWithANonFiniteValueIsRefusedByName) {
         if (name == "transformer.ln_f.weight")
           (std::string(group) == "model" ? weight : moment).data()[3] =
               std::numeric_limits<float>::quiet_NaN();
-        file.write_tensor("/model/" + name, weight);
-        file.write_tensor("/optimizer/exp_avg/" + name, moment);
-        file.write_tensor("/optimizer/exp_avg_sq/" + name, good.exp_avg_sq.at(name));
+        write_tensor(file, "/model/" + name, weight);
+        write_tensor(file, "/optimizer/exp_avg/" + name, moment);
+        write_tensor(file, "/optimizer/exp_avg_sq/" + name, good.exp_avg_sq.at(name));
       }
       file.close();
     }

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "base/error.h"
-#include "data/json.h"
+#include "io/json.h"
 #include "tests/scratch_dir.h"
 #include "train/bert_task.h"
 #include "train/checkpoint.h"

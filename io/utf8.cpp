@@ -1,5 +1,5 @@
 // UTF-8 encoding and strict decoding (RFC 3629, the Unicode standard's Table 3-7).
-#include "data/utf8.h"
+#include "io/utf8.h"
 
 namespace kiln {
 

@@ -1,6 +1,6 @@
-// A small JSON value, parser and writer for the Hugging Face files kiln reads and writes
-// (config.json, tokenizer_config.json, safetensors headers). Errors name the source and the
-// byte offset; objects keep their members in file order.
+// kiln's one JSON module: a value, a parser and a writer, for the Hugging Face files (config.json,
+// safetensors headers), metrics.jsonl and the commands' output. Parse errors name the source
+// and the byte offset; objects keep their members in file order.
 #pragma once
 
 #include <cstdint>
@@ -79,6 +79,64 @@ class Value {
 // Errors read "<source>: byte offset N: expected X, got Y"; `base_offset` is added to every
 // offset (e.g. 8 for a safetensors header, so offsets are file offsets).
 Value parse(std::string_view text, std::string_view source, uint64_t base_offset = 0);
+
+// Builds JSON text piece by piece: the one JSON writer (write() below uses it too). Strings and
+// keys are escaped by quote(); a number is written so that it reads back exactly (shortest
+// round-trip form, "2.0" for a whole double); NaN and infinities are refused with an error
+// naming the member, since JSON has none (write null() for a missing value instead).
+// Misuse (a value without its key in an object, an unbalanced end) is an error too.
+class Writer {
+ public:
+  // {"a":1,"b":[1,2]}: one line, no spaces, as metrics.jsonl and safetensors headers use.
+  static Writer compact() { return Writer(false, 0); }
+  // {"a": 1, "b": [1, 2]}: one line, Python's json.dumps default, as the commands print.
+  static Writer spaced() { return Writer(true, 0); }
+  // Python's json.dumps(indent=n): one member or item per line.
+  static Writer indented(int indent) { return Writer(true, indent); }
+
+  // From now on, every character outside ' '..'~' is a \uXXXX escape (quote()'s ascii_only).
+  Writer& escape_non_ascii() {
+    ascii_only_ = true;
+    return *this;
+  }
+
+  Writer& begin_object();
+  Writer& end_object();
+  Writer& begin_array();
+  Writer& end_array();
+  // The key of the next value; required before each value inside an object.
+  Writer& key(std::string_view name);
+  Writer& null();
+  Writer& boolean(bool b);
+  Writer& number(double x);
+  // A float32 value in the shortest text that reads back as exactly that float.
+  Writer& float32(float x);
+  Writer& integer(int64_t x);
+  Writer& string(std::string_view text);
+  Writer& value(const Value& v);
+
+  // The text so far; a complete document once every begin_* has its end_*.
+  const std::string& text() const { return out_; }
+
+ private:
+  Writer(bool spaces, int indent) : spaces_(spaces), indent_(indent) {}
+  void before_value();
+  void check_finite(double x) const;
+  void end(char open, char close);
+  void newline(size_t depth);
+
+  bool spaces_;
+  int indent_;
+  bool ascii_only_ = false;
+  std::string out_;
+  struct Level {
+    char open;          // '{' or '['
+    bool empty = true;  // nothing written inside yet
+  };
+  std::vector<Level> levels_;
+  bool has_key_ = false;
+  std::string last_key_;  // for the non-finite number message
+};
 
 // The value as JSON text: compact (no spaces, one line), or indented by `indent` spaces per
 // level as Python's json.dumps(indent=...) writes it. Non-ASCII is written as UTF-8;

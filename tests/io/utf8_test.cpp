@@ -1,5 +1,5 @@
 // UTF-8: encoding every length, strict decoding, and each way a sequence can be invalid.
-#include "data/utf8.h"
+#include "io/utf8.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // The JSON parser and writer: every kind of value, escapes and surrogates, exact numbers,
 // round trips, Python's indented layout, and errors with byte offsets.
-#include "data/json.h"
+#include "io/json.h"
 
 #include <gtest/gtest.h>
 
@@ -180,7 +180,7 @@ TEST(JsonTest, WrongKindErrorsNameTheValueAndOffset) {
 TEST(JsonTest, WriteRefusesNonFiniteNumbers) {
   EXPECT_EQ(
       error_of([] { json::write(json::Value::number(std::numeric_limits<double>::infinity())); }),
-      "json::write: expected a finite number, got inf");
+      "json: a value: expected a finite number (JSON has no NaN or infinity), got inf");
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // Reading and writing safetensors files: header validation with byte offsets, the exact
 // half/bfloat16 conversions, and per-tensor reads.
-#include "data/safetensors.h"
+#include "io/safetensors.h"
 
 #include <algorithm>
 #include <array>
@@ -10,7 +10,8 @@
 #include <fstream>
 
 #include "base/error.h"
-#include "data/json.h"
+#include "io/atomic_write.h"
+#include "io/json.h"
 
 namespace kiln {
 namespace {
@@ -317,15 +318,10 @@ void write_safetensors(const std::string& path, const std::vector<SafetensorsTen
   unsigned char length[8];
   for (int i = 0; i < 8; ++i) length[i] = static_cast<unsigned char>(text.size() >> (8 * i));
 
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  KILN_CHECK(out, path, ": expected a writable path, got one that cannot be created");
-  out.write(reinterpret_cast<const char*>(length), 8);
-  out.write(text.data(), static_cast<std::streamsize>(text.size()));
-  for (const SafetensorsTensor& t : tensors)
-    out.write(t.bytes.data(), static_cast<std::streamsize>(t.bytes.size()));
-  out.close();
-  KILN_CHECK(out, path, ": expected to write ", 8 + text.size() + offset,
-             " bytes, got an I/O error");
+  std::vector<std::string_view> parts = {std::string_view(reinterpret_cast<const char*>(length), 8),
+                                         text};
+  for (const SafetensorsTensor& t : tensors) parts.push_back(t.bytes);
+  io::atomic_write(path, parts);
 }
 
 }  // namespace kiln

@@ -1,7 +1,7 @@
 // safetensors: reading hand-built files, writer round trips, the exact half and bfloat16
 // conversions (all 65536 patterns against an independent formula), and every malformed-file
 // error with its message.
-#include "data/safetensors.h"
+#include "io/safetensors.h"
 
 #include <gtest/gtest.h>
 
@@ -251,9 +251,10 @@ TEST_F(SafetensorsTest, WriterChecksItsInput) {
               write_safetensors(path_, {{"a", "X9", {1}, four}});
             }),
             path_ + ": tensor 'a': expected a safetensors dtype, got 'X9'");
-  EXPECT_EQ(error_of([&] { write_safetensors((dir_ / "no" / "such.st").string(), {}); }),
-            (dir_ / "no" / "such.st").string() +
-                ": expected a writable path, got one that cannot be created");
+  const std::string missing = (dir_ / "no" / "such.st").string();
+  EXPECT_EQ(error_of([&] { write_safetensors(missing, {}); }),
+            missing + ": expected to create " + missing +
+                ".tmp (does its folder exist?), got No such file or directory");
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // The JSON value's accessors, a recursive-descent parser that reports byte offsets, and the
-// writer.
-#include "data/json.h"
+// writer (Writer, which write() and quote() serve).
+#include "io/json.h"
 
 #include <charconv>
 #include <cmath>
@@ -9,7 +9,7 @@
 #include <unordered_set>
 
 #include "base/error.h"
-#include "data/utf8.h"
+#include "io/utf8.h"
 
 namespace kiln::json {
 namespace {
@@ -23,8 +23,9 @@ const char* kind_name(Value::Kind kind) {
   return kNames[static_cast<int>(kind)];
 }
 
-// Shortest text that reads back as exactly `x`, in a form JSON accepts.
-std::string format_number(double x) {
+// Shortest text that reads back as exactly `x` (a double or a float), in a form JSON accepts.
+template <typename T>
+std::string format_number(T x) {
   char buffer[32];
   auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, x);
   std::string text(buffer, end);
@@ -414,7 +415,7 @@ std::string quote(std::string_view text, bool ascii_only) {
   std::string out = "\"";
   out.reserve(text.size() + 2);
   const auto escape = [&out](unsigned unit) {
-    char buffer[8];
+    char buffer[16];  // room for any unsigned, though units are at most 0xFFFF
     std::snprintf(buffer, sizeof buffer, "\\u%04x", unit);
     out += buffer;
   };
@@ -473,70 +474,147 @@ std::string quote(std::string_view text, bool ascii_only) {
   return out + "\"";
 }
 
-namespace {
-
-void write_into(const Value& v, int indent, int level, std::string& out) {
-  // Indented: Python's json.dumps(indent=n) layout. Compact: no spaces, as serde_json writes
-  // safetensors headers.
-  const auto newline = [&](int at_level) {
-    if (indent > 0) {
-      out += '\n';
-      out.append(static_cast<size_t>(indent * at_level), ' ');
-    }
-  };
-  switch (v.kind()) {
-    case Value::Kind::kNull:
-      out += "null";
-      return;
-    case Value::Kind::kBool:
-      out += v.as_bool() ? "true" : "false";
-      return;
-    case Value::Kind::kString:
-      out += quote(v.as_string());
-      return;
-    case Value::Kind::kNumber:
-      if (v.is_integer()) {
-        out += std::to_string(v.as_int());
-      } else {
-        KILN_CHECK(std::isfinite(v.as_number()), "json::write: expected a finite number, got ",
-                   v.as_number());
-        out += format_number(v.as_number());
-      }
-      return;
-    case Value::Kind::kArray: {
-      const Value::Array& items = v.as_array();
-      out += '[';
-      for (size_t i = 0; i < items.size(); ++i) {
-        if (i > 0) out += ',';
-        newline(level + 1);
-        write_into(items[i], indent, level + 1, out);
-      }
-      if (!items.empty()) newline(level);
-      out += ']';
-      return;
-    }
-    case Value::Kind::kObject: {
-      const Value::Object& members = v.as_object();
-      out += '{';
-      for (size_t i = 0; i < members.size(); ++i) {
-        if (i > 0) out += ',';
-        newline(level + 1);
-        out += quote(members[i].first) + (indent > 0 ? ": " : ":");
-        write_into(members[i].second, indent, level + 1, out);
-      }
-      if (!members.empty()) newline(level);
-      out += '}';
-      return;
-    }
-  }
+void Writer::newline(size_t depth) {
+  out_ += '\n';
+  out_.append(static_cast<size_t>(indent_) * depth, ' ');
 }
 
-}  // namespace
+void Writer::before_value() {
+  if (levels_.empty()) {
+    KILN_CHECK(out_.empty(), "json::Writer: expected one top-level value, got a second");
+    return;
+  }
+  Level& level = levels_.back();
+  if (level.open == '{') {
+    KILN_CHECK(has_key_, "json::Writer: expected a key before a value in an object, got none");
+    has_key_ = false;
+    return;  // key() wrote the separator
+  }
+  if (!level.empty) out_ += spaces_ && indent_ == 0 ? ", " : ",";
+  level.empty = false;
+  if (indent_ > 0) newline(levels_.size());
+}
+
+Writer& Writer::key(std::string_view name) {
+  KILN_CHECK(!levels_.empty() && levels_.back().open == '{' && !has_key_,
+             "json::Writer: expected a key inside an object (once per value), got key ",
+             quote(name));
+  Level& level = levels_.back();
+  if (!level.empty) out_ += spaces_ && indent_ == 0 ? ", " : ",";
+  level.empty = false;
+  if (indent_ > 0) newline(levels_.size());
+  out_ += quote(name, ascii_only_);
+  out_ += spaces_ ? ": " : ":";
+  has_key_ = true;
+  last_key_ = name;
+  return *this;
+}
+
+Writer& Writer::begin_object() {
+  before_value();
+  out_ += '{';
+  levels_.push_back({'{'});
+  return *this;
+}
+
+Writer& Writer::begin_array() {
+  before_value();
+  out_ += '[';
+  levels_.push_back({'['});
+  return *this;
+}
+
+void Writer::end(char open, char close) {
+  KILN_CHECK(!levels_.empty() && levels_.back().open == open && !has_key_,
+             "json::Writer: expected '", close, "' to close an open '", open, "', got none open");
+  const bool empty = levels_.back().empty;
+  levels_.pop_back();
+  if (!empty && indent_ > 0) newline(levels_.size());
+  out_ += close;
+}
+
+Writer& Writer::end_object() {
+  end('{', '}');
+  return *this;
+}
+
+Writer& Writer::end_array() {
+  end('[', ']');
+  return *this;
+}
+
+Writer& Writer::null() {
+  before_value();
+  out_ += "null";
+  return *this;
+}
+
+Writer& Writer::boolean(bool b) {
+  before_value();
+  out_ += b ? "true" : "false";
+  return *this;
+}
+
+void Writer::check_finite(double x) const {
+  if (std::isfinite(x)) return;
+  const std::string where = levels_.empty()              ? std::string("a value")
+                            : levels_.back().open == '[' ? std::string("an array item")
+                                                         : quote(last_key_);
+  throw Error(detail::concat("json: ", where,
+                             ": expected a finite number (JSON has no NaN or infinity), got ", x));
+}
+
+Writer& Writer::number(double x) {
+  check_finite(x);
+  before_value();
+  out_ += format_number(x);
+  return *this;
+}
+
+Writer& Writer::float32(float x) {
+  check_finite(x);
+  before_value();
+  out_ += format_number(x);
+  return *this;
+}
+
+Writer& Writer::integer(int64_t x) {
+  before_value();
+  out_ += std::to_string(x);
+  return *this;
+}
+
+Writer& Writer::string(std::string_view text) {
+  before_value();
+  out_ += quote(text, ascii_only_);
+  return *this;
+}
+
+Writer& Writer::value(const Value& v) {
+  switch (v.kind()) {
+    case Value::Kind::kNull:
+      return null();
+    case Value::Kind::kBool:
+      return boolean(v.as_bool());
+    case Value::Kind::kString:
+      return string(v.as_string());
+    case Value::Kind::kNumber:
+      return v.is_integer() ? integer(v.as_int()) : number(v.as_number());
+    case Value::Kind::kArray:
+      begin_array();
+      for (const Value& item : v.as_array()) value(item);
+      return end_array();
+    case Value::Kind::kObject:
+      begin_object();
+      for (const auto& [name, member] : v.as_object()) key(name).value(member);
+      return end_object();
+  }
+  return *this;
+}
 
 std::string write(const Value& value, int indent) {
-  std::string out;
-  write_into(value, indent, 0, out);
-  return out;
+  Writer writer = indent > 0 ? Writer::indented(indent) : Writer::compact();
+  return writer.value(value).text();
 }
 
 }  // namespace kiln::json

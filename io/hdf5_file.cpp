@@ -1,10 +1,11 @@
 // HDF5 C-API calls behind Hdf5File. HDF5's own error printing is silenced; we check every
 // return code and throw kiln::Error with the file and object path instead.
-#include "train/hdf5_file.h"
+#include "io/hdf5_file.h"
 
 #include <hdf5.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "base/error.h"
@@ -14,10 +15,28 @@ namespace {
 
 void silence_hdf5() {
   static bool done = [] {
+    // When H5Fclose fails (a full disk), HDF5 1.10 keeps the half-closed file's id, and its
+    // exit-time cleanup closes it again and crashes (SIGSEGV in H5F__close_cb). kiln closes
+    // every file itself, so the cleanup is not needed. This must precede any other HDF5 call.
+    H5dont_atexit();
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
     return true;
   }();
   (void)done;
+}
+
+// "an HDF5 error", with the system's reason when HDF5's file driver recorded one ("errno = 27"
+// in its message for a failed write), so that a full disk reads as "File too large".
+std::string hdf5_error() {
+  int error = 0;
+  auto visit = [](unsigned, const H5E_error2_t* e, void* out) -> herr_t {
+    const char* at = e->desc == nullptr ? nullptr : std::strstr(e->desc, "errno = ");
+    if (at != nullptr && *static_cast<int*>(out) == 0) *static_cast<int*>(out) = std::atoi(at + 8);
+    return 0;
+  };
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, visit, &error);
+  if (error <= 0) return "an HDF5 error";
+  return std::string("an HDF5 error (") + std::strerror(error) + ")";
 }
 
 // Closes an HDF5 handle when it goes out of scope.
@@ -37,10 +56,11 @@ Hdf5File::Hdf5File(const std::string& path, Mode mode) : path_(path) {
     file_ = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   else
     file_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  KILN_CHECK(file_ >= 0, path, ": expected ",
-             mode == Mode::kCreate ? "a writable path" : "a readable HDF5 file",
-             ", got a file HDF5 cannot ", mode == Mode::kCreate ? "create" : "open",
-             " (missing, unreadable, or not HDF5)");
+  KILN_CHECK(file_ >= 0 || mode != Mode::kCreate, path, ": expected to create an HDF5 file, got ",
+             hdf5_error());
+  KILN_CHECK(file_ >= 0, path,
+             ": expected a readable HDF5 file, got a file HDF5 cannot open (missing, unreadable, "
+             "or not HDF5)");
 }
 
 Hdf5File::~Hdf5File() {
@@ -49,10 +69,13 @@ Hdf5File::~Hdf5File() {
 
 void Hdf5File::close() {
   if (file_ < 0) return;
-  H5Fflush(file_, H5F_SCOPE_GLOBAL);
-  herr_t status = H5Fclose(file_);
+  const hid_t file = file_;
+  // Never closed twice, whatever happens: a failed H5Fclose leaves the id to HDF5.
   file_ = -1;
-  KILN_CHECK(status >= 0, path_, ": expected the file to close cleanly, got an HDF5 error");
+  std::string reason;
+  if (H5Fflush(file, H5F_SCOPE_GLOBAL) < 0) reason = hdf5_error();
+  if (H5Fclose(file) < 0 && reason.empty()) reason = hdf5_error();
+  KILN_CHECK(reason.empty(), path_, ": expected the file to close cleanly, got ", reason);
 }
 
 void Hdf5File::ensure_parent_groups(const std::string& name) {
@@ -61,7 +84,7 @@ void Hdf5File::ensure_parent_groups(const std::string& name) {
     std::string group = name.substr(0, slash);
     if (H5Lexists(file_, group.c_str(), H5P_DEFAULT) > 0) continue;
     Handle g{H5Gcreate2(file_, group.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose};
-    KILN_CHECK(g.id >= 0, path_, ": expected to create group ", group, ", got an HDF5 error");
+    KILN_CHECK(g.id >= 0, path_, ": expected to create group ", group, ", got ", hdf5_error());
   }
 }
 
@@ -74,21 +97,31 @@ bool Hdf5File::has(const std::string& name) const {
   }
 }
 
-void Hdf5File::write_tensor(const std::string& name, const Tensor& t) {
+void Hdf5File::write_array(const std::string& name, const std::vector<int64_t>& shape, bool is_int,
+                           const void* data) {
   ensure_parent_groups(name);
-  std::vector<hsize_t> dims(t.shape().begin(), t.shape().end());
+  std::vector<hsize_t> dims(shape.begin(), shape.end());
   Handle space{H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose};
-  hid_t type = t.dtype() == DType::kF32 ? H5T_IEEE_F32LE : H5T_STD_I32LE;
-  hid_t memtype = t.dtype() == DType::kF32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_INT32;
+  hid_t type = is_int ? H5T_STD_I32LE : H5T_IEEE_F32LE;
+  hid_t memtype = is_int ? H5T_NATIVE_INT32 : H5T_NATIVE_FLOAT;
   Handle set{H5Dcreate2(file_, name.c_str(), type, space.id, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
              H5Dclose};
-  KILN_CHECK(set.id >= 0, path_, ": expected to create dataset ", name, ", got an HDF5 error");
-  const void* data = t.dtype() == DType::kF32 ? static_cast<const void*>(t.data()) : t.ints();
+  KILN_CHECK(set.id >= 0, path_, ": expected to create dataset ", name, ", got ", hdf5_error());
   KILN_CHECK(H5Dwrite(set.id, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0, path_,
-             ": expected to write dataset ", name, ", got an HDF5 error");
+             ": expected to write dataset ", name, ", got ", hdf5_error());
 }
 
-Tensor Hdf5File::read_tensor(const std::string& name) const {
+void Hdf5File::write_floats(const std::string& name, const std::vector<int64_t>& shape,
+                            const float* data) {
+  write_array(name, shape, false, data);
+}
+
+void Hdf5File::write_ints(const std::string& name, const std::vector<int64_t>& shape,
+                          const int32_t* data) {
+  write_array(name, shape, true, data);
+}
+
+Hdf5Dataset Hdf5File::dataset(const std::string& name) const {
   KILN_CHECK(has(name), path_, ": expected a dataset ", name, ", got none");
   Handle set{H5Dopen2(file_, name.c_str(), H5P_DEFAULT), H5Dclose};
   KILN_CHECK(set.id >= 0, path_, ": expected ", name, " to be a dataset, got something else");
@@ -97,16 +130,27 @@ Tensor Hdf5File::read_tensor(const std::string& name) const {
   KILN_CHECK(rank >= 0, path_, ": expected a simple dataspace for ", name, ", got another kind");
   std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
   H5Sget_simple_extent_dims(space.id, dims.data(), nullptr);
-  Shape shape(dims.begin(), dims.end());
   Handle type{H5Dget_type(set.id), H5Tclose};
-  bool is_int = H5Tget_class(type.id) == H5T_INTEGER;
-  Tensor t = Tensor::empty(shape, is_int ? DType::kI32 : DType::kF32);
-  void* data = is_int ? static_cast<void*>(t.ints()) : static_cast<void*>(t.data());
+  return Hdf5Dataset{std::vector<int64_t>(dims.begin(), dims.end()),
+                     H5Tget_class(type.id) == H5T_INTEGER};
+}
+
+void Hdf5File::read_array(const std::string& name, bool is_int, void* out) const {
+  KILN_CHECK(has(name), path_, ": expected a dataset ", name, ", got none");
+  Handle set{H5Dopen2(file_, name.c_str(), H5P_DEFAULT), H5Dclose};
+  KILN_CHECK(set.id >= 0, path_, ": expected ", name, " to be a dataset, got something else");
   KILN_CHECK(H5Dread(set.id, is_int ? H5T_NATIVE_INT32 : H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL,
-                     H5P_DEFAULT, data) >= 0,
+                     H5P_DEFAULT, out) >= 0,
              path_, ": expected to read dataset ", name, " as ", is_int ? "int32" : "float32",
              ", got an HDF5 error");
-  return t;
+}
+
+void Hdf5File::read_floats(const std::string& name, float* out) const {
+  read_array(name, false, out);
+}
+
+void Hdf5File::read_ints(const std::string& name, int32_t* out) const {
+  read_array(name, true, out);
 }
 
 void Hdf5File::write_string(const std::string& name, const std::string& text) {
@@ -118,10 +162,10 @@ void Hdf5File::write_string(const std::string& name, const std::string& text) {
   Handle set{H5Dcreate2(file_, name.c_str(), H5T_STD_U8LE, space.id, H5P_DEFAULT, H5P_DEFAULT,
                         H5P_DEFAULT),
              H5Dclose};
-  KILN_CHECK(set.id >= 0, path_, ": expected to create dataset ", name, ", got an HDF5 error");
+  KILN_CHECK(set.id >= 0, path_, ": expected to create dataset ", name, ", got ", hdf5_error());
   if (n > 0)
     KILN_CHECK(H5Dwrite(set.id, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT, text.data()) >= 0,
-               path_, ": expected to write ", name, ", got an HDF5 error");
+               path_, ": expected to write ", name, ", got ", hdf5_error());
 }
 
 std::string Hdf5File::read_string(const std::string& name) const {
@@ -155,7 +199,7 @@ void Hdf5File::set_attribute(const std::string& key, int64_t value) {
   Handle attr{H5Acreate2(file_, key.c_str(), H5T_STD_I64LE, space.id, H5P_DEFAULT, H5P_DEFAULT),
               H5Aclose};
   KILN_CHECK(attr.id >= 0 && H5Awrite(attr.id, H5T_NATIVE_INT64, &value) >= 0, path_,
-             ": expected to write attribute ", key, ", got an HDF5 error");
+             ": expected to write attribute ", key, ", got ", hdf5_error());
 }
 
 void Hdf5File::set_attribute(const std::string& key, const std::string& value) {
@@ -166,7 +210,7 @@ void Hdf5File::set_attribute(const std::string& key, const std::string& value) {
               H5Aclose};
   std::string padded = value.empty() ? std::string(1, '\0') : value;
   KILN_CHECK(attr.id >= 0 && H5Awrite(attr.id, type.id, padded.data()) >= 0, path_,
-             ": expected to write attribute ", key, ", got an HDF5 error");
+             ": expected to write attribute ", key, ", got ", hdf5_error());
 }
 
 bool Hdf5File::has_attribute(const std::string& key) const {

@@ -9,6 +9,7 @@
 
 #include "base/error.h"
 #include "io/atomic_write.h"
+#include "io/fault_point.h"
 #include "io/hdf5_file.h"
 #include "train/hdf5_tensor.h"
 
@@ -183,8 +184,10 @@ std::optional<std::string> find_latest_checkpoint(
 
 void prune_checkpoints(const std::string& dir, int keep) {
   std::vector<std::string> all = list_checkpoints(dir);
-  for (std::size_t i = static_cast<std::size_t>(std::max(keep, 0)); i < all.size(); ++i)
+  for (std::size_t i = static_cast<std::size_t>(std::max(keep, 0)); i < all.size(); ++i) {
     fs::remove(all[i]);
+    io::fault_point("rotation");  // for the kill-anywhere test: between two removals
+  }
 }
 
 }  // namespace kiln

@@ -256,7 +256,8 @@ std::vector<float> SafetensorsReader::read_floats(std::string_view name) const {
   const size_t width = static_cast<size_t>(safetensors_dtype_size(e->dtype));
   std::vector<float> values(bytes.size() / width);
   if (e->dtype == "F32") {
-    std::memcpy(values.data(), bytes.data(), bytes.size());
+    // An empty vector's data() may be null, which memcpy must not get even for 0 bytes.
+    if (!values.empty()) std::memcpy(values.data(), bytes.data(), bytes.size());
     return values;
   }
   const bool half = e->dtype == "F16";
@@ -272,7 +273,7 @@ std::string encode_floats(const std::vector<float>& values, std::string_view dty
   std::string bytes;
   if (dtype == "F32") {
     bytes.resize(values.size() * 4);
-    std::memcpy(bytes.data(), values.data(), bytes.size());
+    if (!values.empty()) std::memcpy(bytes.data(), values.data(), bytes.size());
     return bytes;
   }
   KILN_CHECK(dtype == "F16" || dtype == "BF16",

@@ -38,6 +38,11 @@ const fs::path& scratch_root() {
 
 }  // namespace
 
+bool verbose() {
+  static const bool on = std::getenv("KILN_FUZZ_VERBOSE") != nullptr;
+  return on;
+}
+
 bool register_target(const char* name, TargetFn fn) {
   table().emplace(name, fn);
   return true;

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <string_view>
 
@@ -18,13 +19,17 @@ bool register_target(const char* name, TargetFn fn);
 // The target called `name`, or null.
 TargetFn find_target(std::string_view name);
 
+// Whether KILN_FUZZ_VERBOSE is set: then each refusal is printed (to check what seeds reach).
+bool verbose();
+
 // Runs `body`; a kiln::Error is the correct answer to a bad input, so it is swallowed.
 // Anything else (another exception, a crash, a sanitizer report) is a bug the fuzzer reports.
 template <typename Body>
 void refusal_is_fine(Body&& body) {
   try {
     body();
-  } catch (const kiln::Error&) {
+  } catch (const kiln::Error& e) {
+    if (verbose()) std::fprintf(stderr, "refused: %s\n", e.what());
   }
 }
 

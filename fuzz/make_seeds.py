@@ -158,7 +158,7 @@ def tensor(name, dims, etype=0, contents=b"", layout=0):
 
 
 config_yaml = read("configs/gpt-char-fortunes.yaml")
-char_tokenizer = "kiln-char-tokenizer v1\n4\n\n abc".encode()
+char_tokenizer = "kiln-char-tokenizer v1\n5\n\n abc".encode()
 head = bytes([0, 0]) + struct.pack("<H", 120) + b"\0" + struct.pack("<I", 5000)[:3] + b"\0" + \
     b"\0" + struct.pack("<H", 120) + b"\0"
 model = tensor(b"transformer.wte.weight", [4, 8], 0, f32) + \

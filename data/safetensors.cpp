@@ -107,11 +107,11 @@ SafetensorsEntry parse_entry(const std::string& name, const json::Value& v, uint
   KILN_CHECK(numel >= 0, where, ": expected a shape of fewer than 2^62 elements, got ",
              shape_text(e.shape));
   uint64_t expected = 0;  // overflow-checked: 2^61 eight-byte elements would wrap to 0 bytes
-  KILN_CHECK(!__builtin_mul_overflow(static_cast<uint64_t>(numel),
-                                     static_cast<uint64_t>(safetensors_dtype_size(e.dtype)),
-                                     &expected),
-             where, ": expected a shape whose size in bytes fits 64 bits, got ", e.dtype, " ",
-             shape_text(e.shape));
+  KILN_CHECK(
+      !__builtin_mul_overflow(static_cast<uint64_t>(numel),
+                              static_cast<uint64_t>(safetensors_dtype_size(e.dtype)), &expected),
+      where, ": expected a shape whose size in bytes fits 64 bits, got ", e.dtype, " ",
+      shape_text(e.shape));
   KILN_CHECK(e.end - e.begin == expected, where, ": expected data_offsets spanning ", expected,
              " bytes (", e.dtype, " ", shape_text(e.shape), "), got [", e.begin, ", ", e.end, "] (",
              e.end - e.begin, " bytes)");

@@ -121,12 +121,18 @@ void attribute(Choices& in, hid_t file, const char* key, int64_t natural_int,
 // The file type of element-type choice `c`.
 hid_t element_type(uint8_t c) {
   switch (c % 6) {
-    case 0: return H5T_IEEE_F32LE;
-    case 1: return H5T_IEEE_F64LE;
-    case 2: return H5T_STD_I32LE;
-    case 3: return H5T_STD_I64LE;
-    case 4: return H5T_STD_U8LE;
-    default: return H5T_STD_I8BE;
+    case 0:
+      return H5T_IEEE_F32LE;
+    case 1:
+      return H5T_IEEE_F64LE;
+    case 2:
+      return H5T_STD_I32LE;
+    case 3:
+      return H5T_STD_I64LE;
+    case 4:
+      return H5T_STD_U8LE;
+    default:
+      return H5T_STD_I8BE;
   }
 }
 
@@ -140,8 +146,7 @@ void dataset(Choices& in, hid_t where, const std::string& name, hid_t type, int 
     if (d > 0 && elements > (hsize_t{1} << 40) / d) huge = true;
     elements *= d;
   }
-  H5Handle space{rank == 0 ? H5Screate(H5S_SCALAR)
-                           : H5Screate_simple(rank, dims.data(), nullptr),
+  H5Handle space{rank == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(rank, dims.data(), nullptr),
                  H5Sclose};
   if (space.id < 0) return;
   H5Handle props{H5Pcreate(H5P_DATASET_CREATE), H5Pclose};
@@ -216,10 +221,18 @@ void tensor_group(Choices& in, hid_t file, const char* group) {
     std::vector<hsize_t> dims(static_cast<size_t>(rank));
     for (hsize_t& d : dims) {
       switch (in.byte() % 4) {
-        case 0: d = 1 + in.byte() % 8; break;
-        case 1: d = 0; break;
-        case 2: d = (hsize_t{1} << 31) + in.u64(2); break;
-        default: d = in.u64(4); break;
+        case 0:
+          d = 1 + in.byte() % 8;
+          break;
+        case 1:
+          d = 0;
+          break;
+        case 2:
+          d = (hsize_t{1} << 31) + in.u64(2);
+          break;
+        default:
+          d = in.u64(4);
+          break;
       }
     }
     // Separate statements: argument evaluation order is unspecified, and the seeds rely on it.

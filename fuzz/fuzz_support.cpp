@@ -24,8 +24,8 @@ std::map<std::string, TargetFn, std::less<>>& table() {
 const fs::path& scratch_root() {
   static const fs::path root = [] {
     const char* tmp = std::getenv("TMPDIR");
-    fs::path dir = fs::path(tmp && *tmp ? tmp : "/tmp") /
-                   ("kiln_fuzz_" + std::to_string(::getpid()));
+    fs::path dir =
+        fs::path(tmp && *tmp ? tmp : "/tmp") / ("kiln_fuzz_" + std::to_string(::getpid()));
     fs::create_directories(dir);
     std::atexit([] {
       std::error_code ec;

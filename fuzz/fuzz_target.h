@@ -45,16 +45,16 @@ void require(bool ok, const char* what);
 }  // namespace kiln::fuzz
 
 #ifdef KILN_FUZZ_LIBFUZZER
-#define KILN_FUZZ_TARGET(name)                                                     \
-  static int kiln_fuzz_body(const uint8_t* data, size_t size);                     \
-  extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {        \
-    return kiln_fuzz_body(data, size);                                             \
-  }                                                                                \
+#define KILN_FUZZ_TARGET(name)                                              \
+  static int kiln_fuzz_body(const uint8_t* data, size_t size);              \
+  extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) { \
+    return kiln_fuzz_body(data, size);                                      \
+  }                                                                         \
   static int kiln_fuzz_body(const uint8_t* data, size_t size)
 #else
-#define KILN_FUZZ_TARGET(name)                                                           \
-  static int kiln_fuzz_body_##name(const uint8_t* data, size_t size);                    \
-  [[maybe_unused]] static const bool kiln_fuzz_registered_##name =                       \
-      ::kiln::fuzz::register_target(#name, kiln_fuzz_body_##name);                       \
+#define KILN_FUZZ_TARGET(name)                                        \
+  static int kiln_fuzz_body_##name(const uint8_t* data, size_t size); \
+  [[maybe_unused]] static const bool kiln_fuzz_registered_##name =    \
+      ::kiln::fuzz::register_target(#name, kiln_fuzz_body_##name);    \
   static int kiln_fuzz_body_##name(const uint8_t* data, size_t size)
 #endif

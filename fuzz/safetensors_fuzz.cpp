@@ -12,9 +12,9 @@ KILN_FUZZ_TARGET(safetensors) {
     const kiln::SafetensorsReader reader(path);
     uint64_t previous_end = 0;
     for (const kiln::SafetensorsEntry& entry : reader.entries()) {
-      kiln::fuzz::require(entry.begin >= previous_end && entry.begin <= entry.end &&
-                              entry.end <= size,
-                          "entries are in order, disjoint and inside the file");
+      kiln::fuzz::require(
+          entry.begin >= previous_end && entry.begin <= entry.end && entry.end <= size,
+          "entries are in order, disjoint and inside the file");
       previous_end = entry.end;
       kiln::fuzz::refusal_is_fine([&] {
         const std::vector<float> values = reader.read_floats(entry.name);

@@ -138,8 +138,9 @@ std::vector<ConfigField> make_fields() {
   auto run_name = Rule{"a non-empty name without '/'", [](const std::string& v) {
                          return !v.empty() && v.find('/') == std::string::npos;
                        }};
-  auto vocab = Rule{"\"auto\" or an integer in [1, " + std::to_string(kMaxVocabulary) + "]",
-                    [](const std::optional<int>& v) { return !v || (*v >= 1 && *v <= kMaxVocabulary); }};
+  auto vocab =
+      Rule{"\"auto\" or an integer in [1, " + std::to_string(kMaxVocabulary) + "]",
+           [](const std::optional<int>& v) { return !v || (*v >= 1 && *v <= kMaxVocabulary); }};
   auto betas = Rule{"two numbers in [0, 1)", [](const std::array<double, 2>& v) {
                       return v[0] >= 0 && v[0] < 1 && v[1] >= 0 && v[1] < 1;
                     }};

@@ -38,17 +38,17 @@ uint64_t checked_dataset_bytes(hid_t file, hid_t set, uint64_t elements, uint64_
                                const std::string& path, const std::string& what) {
   uint64_t bytes = 0;
   KILN_CHECK(!__builtin_mul_overflow(elements, element_size, &bytes), path, ": ", what,
-             ": expected a size that fits 64 bits, got ", elements, " elements of ",
-             element_size, " bytes");
+             ": expected a size that fits 64 bits, got ", elements, " elements of ", element_size,
+             " bytes");
   hsize_t file_size = 0;
   H5Fget_filesize(file, &file_size);
   const uint64_t stored = H5Dget_storage_size(set);
   Handle props{H5Dget_create_plist(set), H5Pclose};
   const bool filtered = props.id >= 0 && H5Pget_nfilters(props.id) > 0;
   const uint64_t most = filtered ? stored * 1032 : stored;
-  KILN_CHECK(stored <= file_size && bytes <= most, path, ": ", what, ": expected at most ",
-             most, " bytes (what the file stores for it), got a shape of ", elements,
-             " elements (", bytes, " bytes)");
+  KILN_CHECK(stored <= file_size && bytes <= most, path, ": ", what, ": expected at most ", most,
+             " bytes (what the file stores for it), got a shape of ", elements, " elements (",
+             bytes, " bytes)");
   return bytes;
 }
 
@@ -129,14 +129,13 @@ Tensor Hdf5File::read_tensor(const std::string& name) const {
   H5Sget_simple_extent_dims(space.id, dims.data(), nullptr);
   uint64_t elements = 1;
   for (hsize_t d : dims)
-    KILN_CHECK(d <= INT64_MAX && !__builtin_mul_overflow(elements, d, &elements) &&
-                   elements <= INT64_MAX,
-               path_, ": ", name, ": expected a shape whose size fits 63 bits, got ",
-               shape_str(Shape(dims.begin(), dims.end())));
+    KILN_CHECK(
+        d <= INT64_MAX && !__builtin_mul_overflow(elements, d, &elements) && elements <= INT64_MAX,
+        path_, ": ", name, ": expected a shape whose size fits 63 bits, got ",
+        shape_str(Shape(dims.begin(), dims.end())));
   Handle type{H5Dget_type(set.id), H5Tclose};
   const size_t stored_element = type.id >= 0 ? H5Tget_size(type.id) : 0;
-  checked_dataset_bytes(file_, set.id, elements, std::max<size_t>(stored_element, 1), path_,
-                        name);
+  checked_dataset_bytes(file_, set.id, elements, std::max<size_t>(stored_element, 1), path_, name);
   Shape shape(dims.begin(), dims.end());
   bool is_int = H5Tget_class(type.id) == H5T_INTEGER;
   Tensor t = Tensor::empty(shape, is_int ? DType::kI32 : DType::kF32);

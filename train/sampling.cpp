@@ -93,8 +93,7 @@ void check_sampling_options(const SamplingOptions& o) {
   KILN_CHECK(o.top_p > 0.0f && o.top_p <= 1.0f, "sampling: expected top_p in (0, 1], got ",
              o.top_p);
   KILN_CHECK(o.repetition_penalty > 0.0f && std::isfinite(o.repetition_penalty),
-             "sampling: expected a finite repetition_penalty > 0, got ",
-             o.repetition_penalty);
+             "sampling: expected a finite repetition_penalty > 0, got ", o.repetition_penalty);
 }
 
 namespace {

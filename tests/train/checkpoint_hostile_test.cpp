@@ -35,7 +35,8 @@ class CheckpointHostileTest : public ScratchDirTest {
 
 // Opens `path` for writing with HDF5 directly, for what Hdf5File would never write.
 struct RawFile {
-  explicit RawFile(const std::string& path) : id(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT)) {}
+  explicit RawFile(const std::string& path)
+      : id(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT)) {}
   ~RawFile() { H5Fclose(id); }
   hid_t id;
 };
@@ -94,8 +95,8 @@ TEST_F(CheckpointHostileTest, HugeUnwrittenConfigIsRefused) {
     H5Ldelete(raw.id, "/config", H5P_DEFAULT);
     hsize_t n = hsize_t{1} << 40;
     hid_t space = H5Screate_simple(1, &n, nullptr);
-    hid_t set = H5Dcreate2(raw.id, "/config", H5T_STD_U8LE, space, H5P_DEFAULT, H5P_DEFAULT,
-                           H5P_DEFAULT);
+    hid_t set =
+        H5Dcreate2(raw.id, "/config", H5T_STD_U8LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     ASSERT_GE(set, 0);
     H5Dclose(set);
     H5Sclose(space);

@@ -29,8 +29,7 @@ std::string override_error(const std::vector<std::string>& overrides) {
 TEST(ConfigLimitsTest, HugeDModelNamesDModelNotTheDerivedDff) {
   // Used to fail through an int32 overflow of the derived d_ff ("got -294967296").
   const std::string message = override_error({"model.d_model=1000000000"});
-  EXPECT_EQ(message,
-            "--set model.d_model: expected an integer in [1, 65536], got 1000000000");
+  EXPECT_EQ(message, "--set model.d_model: expected an integer in [1, 65536], got 1000000000");
 }
 
 TEST(ConfigLimitsTest, DModelJustAboveTheLimitIsRefusedAtTheLimitAccepted) {
@@ -48,8 +47,7 @@ TEST(ConfigLimitsTest, MillionLayersRefusedUpFrontNamingTheBytes) {
   // 1e6 layers of (4*32*32 + 2*32*128 + 128 + 9*32) = 12704 parameters, plus the tables.
   EXPECT_EQ(message.rfind("--set model.n_layer: 1000000 makes training need about ", 0), 0u)
       << message;
-  EXPECT_NE(message.find("12704002688 parameters at 16 bytes each"), std::string::npos)
-      << message;
+  EXPECT_NE(message.find("12704002688 parameters at 16 bytes each"), std::string::npos) << message;
   EXPECT_NE(message.find("more than this machine's"), std::string::npos) << message;
   EXPECT_EQ(message.find('\n'), std::string::npos) << "one line";
 }

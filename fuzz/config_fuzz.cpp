@@ -24,6 +24,11 @@ KILN_FUZZ_TARGET(config) {
     const kiln::Config config = kiln::parse_config(text, "fuzz.yaml", overrides);
     // The contract of to_yaml: the resolved config reads back to an equal one.
     const kiln::Config again = kiln::parse_config(kiln::to_yaml(config), "resolved.yaml");
+    if (kiln::fuzz::verbose() && !(again == config))
+      for (const std::string& key : kiln::config_differences(config, again))
+        std::fprintf(stderr, "%s: %s became %s\n", key.c_str(),
+                     kiln::config_value(config, key).c_str(),
+                     kiln::config_value(again, key).c_str());
     kiln::fuzz::require(again == config, "parse_config(to_yaml(c)) == c");
   });
   return 0;

@@ -90,6 +90,18 @@ TEST(ConfigLimitsTest, ModelMemoryOfATinyModel) {
   EXPECT_FALSE(m.overflow);
 }
 
+TEST(ConfigLimitsTest, InvalidUtf8IsRefusedNamingLineAndOffset) {
+  // Found by fuzz_config: yaml-cpp kept the bytes but wrote U+FFFD in to_yaml, so the resolved
+  // config (what a checkpoint stores) named another file.
+  std::string text = kTiny;
+  text.replace(text.find("corpus.txt"), 6, "corp\xe2\x14s");
+  EXPECT_EQ(error_of([&] { parse_config(text, "tiny.yaml"); }),
+            "tiny.yaml:2: expected UTF-8 text, got an invalid byte sequence at byte offset 40");
+  EXPECT_EQ(override_error({"data.train_files=[a\xff]"}),
+            "--set data.train_files: expected UTF-8 text, got an invalid byte sequence at byte "
+            "offset 18");
+}
+
 TEST(ConfigLimitsTest, CheckedArithmeticDetectsOverflow) {
   int64_t out = 0;
   EXPECT_TRUE(checked_mul(int64_t{1} << 31, int64_t{1} << 31, out));

@@ -96,10 +96,10 @@ TEST(ConfigLimitsTest, InvalidUtf8IsRefusedNamingLineAndOffset) {
   std::string text = kTiny;
   text.replace(text.find("corpus.txt"), 6, "corp\xe2\x14s");
   EXPECT_EQ(error_of([&] { parse_config(text, "tiny.yaml"); }),
-            "tiny.yaml:2: expected UTF-8 text, got an invalid byte sequence at byte offset 40");
+            "tiny.yaml:2: expected UTF-8 text, got an invalid byte sequence at byte offset 43");
   EXPECT_EQ(override_error({"data.train_files=[a\xff]"}),
             "--set data.train_files: expected UTF-8 text, got an invalid byte sequence at byte "
-            "offset 18");
+            "offset 19");
 }
 
 TEST(ConfigLimitsTest, CheckedArithmeticDetectsOverflow) {

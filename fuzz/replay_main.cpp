@@ -2,6 +2,7 @@
 // fuzz body once on every file under each PATH (the committed corpus), so CI exercises every
 // target without libFuzzer. Exit 0 when every input is handled (accepted or refused with
 // kiln::Error); an escaping exception fails the run naming the input.
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <filesystem>

@@ -145,11 +145,7 @@ std::vector<ConfigField> make_fields() {
                       return v[0] >= 0 && v[0] < 1 && v[1] >= 0 && v[1] < 1;
                     }};
   auto label_names =
-      Rule{"at most " + std::to_string(kMaxLabels) +
-               " distinct names of letters, digits, '_', '-' and '.'",
-           [](const std::vector<std::string>& v) {
-             return v.size() <= static_cast<size_t>(kMaxLabels) && valid_label_names(v);
-           }};
+      Rule{"a list of distinct names of letters, digits, '_', '-' and '.'", valid_label_names};
   // clang-format off
   return {
     field(KILN_KEY(run.name),        kSchedule, kRequired, run_name),
@@ -282,6 +278,10 @@ void check_cross_fields(const Config& c, const ConfigWhere& where) {
   if (is_bert(c) && c.data.tokenizer != "wordpiece") {
     fail("data.tokenizer", "expected \"wordpiece\" for model.arch " + c.model.arch + ", got \"" +
                                c.data.tokenizer + "\"");
+  }
+  if (c.data.labels.size() > static_cast<size_t>(kMaxLabels)) {
+    fail("data.labels", "expected at most " + std::to_string(kMaxLabels) + " labels, got " +
+                            std::to_string(c.data.labels.size()));
   }
   const bool classifier = c.model.arch == "bert-classifier";
   if (classifier && c.data.labels.size() < 2) {

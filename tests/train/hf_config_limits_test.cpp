@@ -18,7 +18,8 @@ constexpr const char* kGpt2 =
 constexpr const char* kBertClassifier =
     R"({"model_type": "bert", "hidden_size": 64, "num_hidden_layers": 2,
         "num_attention_heads": 2, "intermediate_size": 128, "max_position_embeddings": 32,
-        "vocab_size": 300, "architectures": null, "id2label": null, "num_labels": NUM})";
+        "vocab_size": 300, "architectures": ["BertForSequenceClassification"],
+        "id2label": null, "num_labels": NUM})";
 
 Config convert(const std::string& text) {
   return kiln_config(json::parse(text, "m/config.json"), "m", "m/config.json", 1);

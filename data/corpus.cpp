@@ -1,9 +1,13 @@
 // Corpus loading, concatenation, the train/validation split and the content fingerprint.
 #include "data/corpus.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -21,6 +25,13 @@ std::string join_paths(const std::vector<std::string>& paths) {
   return joined;
 }
 
+// The most bytes a corpus file may hold: the machine's physical memory (no limit if unknown).
+uint64_t memory_limit_bytes() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || page <= 0) return UINT64_MAX;
+  return static_cast<uint64_t>(pages) * static_cast<uint64_t>(page);
+}
+
 }  // namespace
 
 const char* split_name(Split split) {
@@ -31,10 +42,27 @@ std::string read_text_file(const std::string& path) {
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
                                                        &std::fclose);
   KILN_CHECK(file != nullptr, "corpus: cannot open '", path, "': ", std::strerror(errno));
+  // A device (/dev/zero, /dev/urandom) never ends: refuse it before reading, and never read
+  // more than this machine's memory from a pipe or a file.
+  struct stat info {};
+  KILN_CHECK(::fstat(::fileno(file.get()), &info) == 0, "corpus: cannot stat '", path,
+             "': ", std::strerror(errno));
+  KILN_CHECK(!S_ISCHR(info.st_mode) && !S_ISBLK(info.st_mode), "corpus: '", path,
+             "': expected a regular file or a pipe, got a ",
+             S_ISCHR(info.st_mode) ? "character" : "block", " device");
+  const uint64_t limit = memory_limit_bytes();
+  KILN_CHECK(!S_ISREG(info.st_mode) || static_cast<uint64_t>(info.st_size) <= limit, "corpus: '",
+             path, "': expected at most ", limit, " bytes (this machine's memory), got a file of ",
+             info.st_size, " bytes");
   std::string bytes;
+  if (S_ISREG(info.st_mode)) bytes.reserve(static_cast<size_t>(info.st_size));
   char buffer[1 << 16];
   size_t got = 0;
-  while ((got = std::fread(buffer, 1, sizeof(buffer), file.get())) > 0) bytes.append(buffer, got);
+  while ((got = std::fread(buffer, 1, sizeof(buffer), file.get())) > 0) {
+    KILN_CHECK(bytes.size() + got <= limit, "corpus: '", path, "': expected at most ", limit,
+               " bytes (this machine's memory), got more");
+    bytes.append(buffer, got);
+  }
   // fopen succeeds on a directory on Linux; the read is what fails (EISDIR).
   KILN_CHECK(!std::ferror(file.get()), "corpus: cannot read '", path, "' (after ", bytes.size(),
              " bytes): ", std::strerror(errno));

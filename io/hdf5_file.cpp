@@ -48,6 +48,36 @@ struct Handle {
   }
 };
 
+// The bytes of `elements` items of `element_size`, or an error naming `what` when the product
+// overflows or exceeds what the dataset stores in the file. A header may declare any shape,
+// and an unwritten dataset reads as fill values, so without this a file of a few KB could
+// make the reader allocate terabytes. Filtered (compressed) data may expand, but not beyond
+// 1032:1, deflate's best ratio.
+uint64_t checked_dataset_bytes(hid_t file, hid_t set, uint64_t elements, uint64_t element_size,
+                               const std::string& path, const std::string& what) {
+  uint64_t bytes = 0;
+  KILN_CHECK(!__builtin_mul_overflow(elements, element_size, &bytes), path, ": ", what,
+             ": expected a size that fits 64 bits, got ", elements, " elements of ", element_size,
+             " bytes");
+  hsize_t file_size = 0;
+  H5Fget_filesize(file, &file_size);
+  const uint64_t stored = H5Dget_storage_size(set);
+  Handle props{H5Dget_create_plist(set), H5Pclose};
+  const bool filtered = props.id >= 0 && H5Pget_nfilters(props.id) > 0;
+  const uint64_t most = filtered ? stored * 1032 : stored;
+  KILN_CHECK(stored <= file_size && bytes <= most, path, ": ", what, ": expected at most ", most,
+             " bytes (what the file stores for it), got a shape of ", elements, " elements (",
+             bytes, " bytes)");
+  return bytes;
+}
+
+// Whether attribute `attr` holds exactly one value (a scalar or a one-element array): reading
+// any other into one value would overrun the buffer.
+bool single_value(hid_t attr) {
+  Handle space{H5Aget_space(attr), H5Sclose};
+  return space.id >= 0 && H5Sget_simple_extent_npoints(space.id) == 1;
+}
+
 }  // namespace
 
 Hdf5File::Hdf5File(const std::string& path, Mode mode) : path_(path) {
@@ -130,7 +160,16 @@ Hdf5Dataset Hdf5File::dataset(const std::string& name) const {
   KILN_CHECK(rank >= 0, path_, ": expected a simple dataspace for ", name, ", got another kind");
   std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
   H5Sget_simple_extent_dims(space.id, dims.data(), nullptr);
+  uint64_t elements = 1;
+  std::string shape_text;
+  for (hsize_t d : dims) shape_text += (shape_text.empty() ? "" : ", ") + std::to_string(d);
+  for (hsize_t d : dims)
+    KILN_CHECK(
+        d <= INT64_MAX && !__builtin_mul_overflow(elements, d, &elements) && elements <= INT64_MAX,
+        path_, ": ", name, ": expected a shape whose size fits 63 bits, got [", shape_text, "]");
   Handle type{H5Dget_type(set.id), H5Tclose};
+  const size_t stored_element = type.id >= 0 ? H5Tget_size(type.id) : 0;
+  checked_dataset_bytes(file_, set.id, elements, std::max<size_t>(stored_element, 1), path_, name);
   return Hdf5Dataset{std::vector<int64_t>(dims.begin(), dims.end()),
                      H5Tget_class(type.id) == H5T_INTEGER};
 }
@@ -171,9 +210,11 @@ void Hdf5File::write_string(const std::string& name, const std::string& text) {
 std::string Hdf5File::read_string(const std::string& name) const {
   KILN_CHECK(has(name), path_, ": expected a dataset ", name, ", got none");
   Handle set{H5Dopen2(file_, name.c_str(), H5P_DEFAULT), H5Dclose};
+  KILN_CHECK(set.id >= 0, path_, ": expected ", name, " to be a dataset, got something else");
   Handle space{H5Dget_space(set.id), H5Sclose};
   hssize_t n = H5Sget_simple_extent_npoints(space.id);
   KILN_CHECK(n >= 0, path_, ": expected a byte array at ", name, ", got an unreadable dataspace");
+  checked_dataset_bytes(file_, set.id, static_cast<uint64_t>(n), 1, path_, name);
   std::string text(static_cast<std::size_t>(n), '\0');
   if (n > 0)
     KILN_CHECK(H5Dread(set.id, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT, text.data()) >= 0,
@@ -220,6 +261,8 @@ bool Hdf5File::has_attribute(const std::string& key) const {
 int64_t Hdf5File::int_attribute(const std::string& key) const {
   KILN_CHECK(has_attribute(key), path_, ": expected a root attribute '", key, "', got none");
   Handle attr{H5Aopen(file_, key.c_str(), H5P_DEFAULT), H5Aclose};
+  KILN_CHECK(attr.id >= 0 && single_value(attr.id), path_, ": expected attribute '", key,
+             "' to hold one value, got another shape");
   int64_t value = 0;
   KILN_CHECK(H5Aread(attr.id, H5T_NATIVE_INT64, &value) >= 0, path_, ": expected attribute '", key,
              "' to be an integer, got another type");
@@ -230,9 +273,17 @@ std::string Hdf5File::string_attribute(const std::string& key) const {
   KILN_CHECK(has_attribute(key), path_, ": expected a root attribute '", key, "', got none");
   Handle attr{H5Aopen(file_, key.c_str(), H5P_DEFAULT), H5Aclose};
   Handle type{H5Aget_type(attr.id), H5Tclose};
-  KILN_CHECK(H5Tget_class(type.id) == H5T_STRING && !H5Tis_variable_str(type.id), path_,
+  KILN_CHECK(attr.id >= 0 && single_value(attr.id), path_, ": expected attribute '", key,
+             "' to hold one value, got another shape");
+  KILN_CHECK(H5Tget_class(type.id) == H5T_STRING && H5Tis_variable_str(type.id) == 0, path_,
              ": expected attribute '", key, "' to be a fixed-length string, got another type");
-  std::string value(H5Tget_size(type.id), '\0');
+  // The declared length comes from the file: no longer than the file itself.
+  hsize_t file_size = 0;
+  H5Fget_filesize(file_, &file_size);
+  const size_t length = H5Tget_size(type.id);
+  KILN_CHECK(length <= file_size, path_, ": attribute '", key, "': expected at most ", file_size,
+             " bytes (the file's size), got a string of ", length);
+  std::string value(length, '\0');
   KILN_CHECK(H5Aread(attr.id, type.id, value.data()) >= 0, path_, ": expected to read attribute '",
              key, "', got an HDF5 error");
   value.resize(std::strlen(value.c_str()));

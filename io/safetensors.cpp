@@ -107,7 +107,12 @@ SafetensorsEntry parse_entry(const std::string& name, const json::Value& v, uint
   const int64_t numel = checked_numel(e.shape);
   KILN_CHECK(numel >= 0, where, ": expected a shape of fewer than 2^62 elements, got ",
              shape_text(e.shape));
-  const uint64_t expected = static_cast<uint64_t>(numel) * safetensors_dtype_size(e.dtype);
+  uint64_t expected = 0;  // overflow-checked: 2^61 eight-byte elements would wrap to 0 bytes
+  KILN_CHECK(
+      !__builtin_mul_overflow(static_cast<uint64_t>(numel),
+                              static_cast<uint64_t>(safetensors_dtype_size(e.dtype)), &expected),
+      where, ": expected a shape whose size in bytes fits 64 bits, got ", e.dtype, " ",
+      shape_text(e.shape));
   KILN_CHECK(e.end - e.begin == expected, where, ": expected data_offsets spanning ", expected,
              " bytes (", e.dtype, " ", shape_text(e.shape), "), got [", e.begin, ", ", e.end, "] (",
              e.end - e.begin, " bytes)");
@@ -252,7 +257,8 @@ std::vector<float> SafetensorsReader::read_floats(std::string_view name) const {
   const size_t width = static_cast<size_t>(safetensors_dtype_size(e->dtype));
   std::vector<float> values(bytes.size() / width);
   if (e->dtype == "F32") {
-    std::memcpy(values.data(), bytes.data(), bytes.size());
+    // An empty vector's data() may be null, which memcpy must not get even for 0 bytes.
+    if (!values.empty()) std::memcpy(values.data(), bytes.data(), bytes.size());
     return values;
   }
   const bool half = e->dtype == "F16";
@@ -268,7 +274,7 @@ std::string encode_floats(const std::vector<float>& values, std::string_view dty
   std::string bytes;
   if (dtype == "F32") {
     bytes.resize(values.size() * 4);
-    std::memcpy(bytes.data(), values.data(), bytes.size());
+    if (!values.empty()) std::memcpy(bytes.data(), values.data(), bytes.size());
     return bytes;
   }
   KILN_CHECK(dtype == "F16" || dtype == "BF16",

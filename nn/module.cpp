@@ -30,10 +30,12 @@ void Module::add_child(const std::string& name, std::shared_ptr<Module> module) 
 }
 
 void Module::collect(const std::string& prefix, std::vector<NamedTensor>& out) const {
-  for (const auto& [name, tensor] : parameters_) {
+  for (const NamedTensor& parameter : parameters_) {
+    // Not a structured binding: clang 14 (the fuzz build) cannot capture one in a lambda.
+    const Tensor& tensor = parameter.second;
     bool seen = std::any_of(out.begin(), out.end(),
                             [&](const NamedTensor& p) { return p.second.same(tensor); });
-    if (!seen) out.emplace_back(prefix + name, tensor);
+    if (!seen) out.emplace_back(prefix + parameter.first, tensor);
   }
   for (const auto& [name, child] : children_) child->collect(prefix + name + ".", out);
 }

@@ -70,11 +70,14 @@ Checkpoint load_checkpoint(const std::string& path) {
              kCheckpointVersion, ", got ", version);
   Checkpoint c;
   c.path = path;
-  c.state.step = file.int_attribute("step");
-  c.state.tokens_seen = file.int_attribute("tokens_seen");
-  KILN_CHECK(c.state.step >= 0 && c.state.tokens_seen >= 0, path,
-             ": expected non-negative step and tokens_seen attributes, got ", c.state.step, " and ",
-             c.state.tokens_seen);
+  // Counters from the file: a negative one would index batches and schedules before the start.
+  auto counter = [&](const char* key) {
+    const int64_t value = file.int_attribute(key);
+    KILN_CHECK(value >= 0, path, ": attribute '", key, "': expected an integer >= 0, got ", value);
+    return value;
+  };
+  c.state.step = counter("step");
+  c.state.tokens_seen = counter("tokens_seen");
   if (file.has_attribute("best_val_loss"))
     c.state.best_val_loss = std::strtod(file.string_attribute("best_val_loss").c_str(), nullptr);
   c.state.config_yaml = file.read_string("/config");
@@ -92,8 +95,7 @@ Checkpoint load_checkpoint(const std::string& path) {
     c.exp_avg[name] = read_finite("/optimizer/exp_avg/" + name);
   for (const std::string& name : file.list("/optimizer/exp_avg_sq"))
     c.exp_avg_sq[name] = read_finite("/optimizer/exp_avg_sq/" + name);
-  if (file.has_attribute("optimizer_steps"))
-    c.optimizer_steps = file.int_attribute("optimizer_steps");
+  if (file.has_attribute("optimizer_steps")) c.optimizer_steps = counter("optimizer_steps");
   return c;
 }
 

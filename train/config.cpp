@@ -12,7 +12,9 @@
 
 #include "base/error.h"
 #include "io/hdf5_file.h"
+#include "io/utf8.h"
 #include "train/config_codec.h"
+#include "train/config_limits.h"
 #include "train/config_schema.h"
 
 namespace kiln {
@@ -261,12 +263,31 @@ Config resolve(const Sources& sources) {
   return config;
 }
 
+// YAML streams are UTF-8. yaml-cpp keeps invalid bytes when it reads but writes U+FFFD when it
+// emits, so the resolved config of a checkpoint would name another file; refuse them here.
+void check_utf8(const std::string& text, const std::string& where_prefix, bool count_lines) {
+  int line = 1;
+  for (size_t pos = 0; pos < text.size();) {
+    const Utf8Char c = decode_utf8(text, pos);
+    if (!c.ok()) {
+      throw Error(where_prefix + (count_lines ? std::to_string(line) + ": " : "") +
+                  "expected UTF-8 text, got an invalid byte sequence at byte offset " +
+                  std::to_string(pos));
+    }
+    if (text[pos] == '\n') ++line;
+    pos += static_cast<size_t>(c.length);
+  }
+}
+
 }  // namespace
 
 Config parse_config(const std::string& yaml_text, const std::string& source_name,
                     const std::vector<std::string>& overrides) {
   Sources sources;
   sources.file = source_name;
+  check_utf8(yaml_text, source_name + ":", true);
+  for (const std::string& o : overrides)
+    check_utf8(o, "--set " + o.substr(0, o.find('=')) + ": ", false);
   try {
     YAML::Node root = YAML::Load(yaml_text);
     walk(root, "", root.Mark().line + 1, sources);
@@ -287,7 +308,15 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
              std::filesystem::current_path(ignored).string(), ")");
   std::ostringstream text;
   text << in.rdbuf();
-  return parse_config(text.str(), path, overrides);
+  Config config = parse_config(text.str(), path, overrides);
+  // A config file is what a run trains: it must fit this machine. (A checkpoint's config is
+  // parsed without this check, so a model trained elsewhere can still be sampled here.)
+  check_model_memory(config, [&](const std::string& key) {
+    for (const std::string& o : overrides)
+      if (o.starts_with(key + "=")) return std::string("--set ");
+    return path + ": ";
+  });
+  return config;
 }
 
 }  // namespace kiln

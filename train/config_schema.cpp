@@ -11,6 +11,7 @@
 
 #include "base/error.h"
 #include "train/config_codec.h"
+#include "train/config_limits.h"
 
 namespace kiln {
 namespace {
@@ -31,6 +32,11 @@ auto any_value() {
 }
 auto int_at_least(int64_t low) {
   return Rule{"an integer >= " + std::to_string(low), [low](auto v) { return v >= low; }};
+}
+// [low, high]: sizes have an upper limit too, so no later product of them can overflow.
+auto int_in(int64_t low, int64_t high) {
+  return Rule{"an integer in [" + std::to_string(low) + ", " + std::to_string(high) + "]",
+              [low, high](auto v) { return v >= low && v <= high; }};
 }
 auto number_at_least(double low) {
   return Rule{"a number >= " + config_codec::format_double(low),
@@ -131,8 +137,9 @@ std::vector<ConfigField> make_fields() {
   auto run_name = Rule{"a non-empty name without '/'", [](const std::string& v) {
                          return !v.empty() && v.find('/') == std::string::npos;
                        }};
-  auto vocab = Rule{"\"auto\" or an integer >= 1",
-                    [](const std::optional<int>& v) { return !v || *v >= 1; }};
+  auto vocab =
+      Rule{"\"auto\" or an integer in [1, " + std::to_string(kMaxVocabulary) + "]",
+           [](const std::optional<int>& v) { return !v || (*v >= 1 && *v <= kMaxVocabulary); }};
   auto betas = Rule{"two numbers in [0, 1)", [](const std::array<double, 2>& v) {
                       return v[0] >= 0 && v[0] < 1 && v[1] >= 0 && v[1] < 1;
                     }};
@@ -144,7 +151,7 @@ std::vector<ConfigField> make_fields() {
     field(KILN_KEY(run.out_dir),     kSchedule, kOptional, non_empty_path(),
           [](const Config& c) { return "runs/" + c.run.name; }),
     field(KILN_KEY(run.seed),        kIdentity, kOptional, any_value()),
-    field(KILN_KEY(run.threads),     kSchedule, kOptional, int_at_least(0)),
+    field(KILN_KEY(run.threads),     kSchedule, kOptional, int_in(0, kMaxThreads)),
 
     field(KILN_KEY(data.train_files),  kIdentity, kRequired, non_empty_path_list()),
     field(KILN_KEY(data.val_files),    kIdentity, kOptional, optional_path_list()),
@@ -156,14 +163,14 @@ std::vector<ConfigField> make_fields() {
           [](const Config& c) { return std::string(is_bert(c) ? "wordpiece" : "char"); }),
     field(KILN_KEY(data.vocab_file),   kIdentity, kOptional, any_value()),
     field(KILN_KEY(data.merges_file),  kIdentity, kOptional, any_value()),
-    field(KILN_KEY(data.tokenizer_vocab_size), kIdentity, kOptional, int_at_least(16)),
+    field(KILN_KEY(data.tokenizer_vocab_size), kIdentity, kOptional, int_in(16, kMaxVocabulary)),
     field(KILN_KEY(data.lowercase),    kIdentity, kOptional, any_value()),
     field(KILN_KEY(data.max_word_chars), kIdentity, kOptional, int_at_least(1)),
     field(KILN_KEY(data.short_seq_prob),          kIdentity, kOptional, fraction()),
-    field(KILN_KEY(data.max_predictions_per_seq), kIdentity, kOptional, int_at_least(1)),
+    field(KILN_KEY(data.max_predictions_per_seq), kIdentity, kOptional, int_in(1, kMaxPositions)),
     field(KILN_KEY(data.masked_lm_prob),          kIdentity, kOptional, fraction()),
     field(KILN_KEY(data.whole_word_masking),      kIdentity, kOptional, any_value()),
-    field(KILN_KEY(data.dupe_factor),             kIdentity, kOptional, int_at_least(1)),
+    field(KILN_KEY(data.dupe_factor),             kIdentity, kOptional, int_in(1, kMaxDupeFactor)),
     // Shapes only the held-out examples, not what training sees: like eval.batches.
     field(KILN_KEY(data.held_out_random_next),    kSchedule, kOptional, one_of({"corpus", "held_out"})),
     // Where the token cache lives, not what it holds: moving it changes nothing.
@@ -173,12 +180,15 @@ std::vector<ConfigField> make_fields() {
     field(KILN_KEY(model.init_from),      kIdentity, kOptional, any_value()),
     field(KILN_KEY(model.arch),           kIdentity, kOptional, any_value()),
     field(KILN_KEY(model.vocab_size),     kIdentity, kOptional, vocab),
-    field(KILN_KEY(model.n_layer),        kIdentity, kRequired, int_at_least(1)),
+    field(KILN_KEY(model.n_layer),        kIdentity, kRequired, int_in(1, kMaxLayers)),
     field(KILN_KEY(model.n_head),         kIdentity, kRequired, int_at_least(1)),
-    field(KILN_KEY(model.d_model),        kIdentity, kRequired, int_at_least(1)),
-    field(KILN_KEY(model.d_ff),           kIdentity, kOptional, int_at_least(1),
-          [](const Config& c) { return 4 * c.model.d_model; }),
-    field(KILN_KEY(model.max_seq_len),    kIdentity, kRequired, int_at_least(1)),
+    field(KILN_KEY(model.d_model),        kIdentity, kRequired, int_in(1, kMaxModelWidth)),
+    // 64-bit and clamped: derived before d_model's own check, which then names d_model.
+    field(KILN_KEY(model.d_ff),           kIdentity, kOptional, int_in(1, kMaxFeedForward),
+          [](const Config& c) {
+            return static_cast<int>(std::clamp<int64_t>(4 * int64_t{c.model.d_model}, 1, kMaxFeedForward));
+          }),
+    field(KILN_KEY(model.max_seq_len),    kIdentity, kRequired, int_in(1, kMaxPositions)),
     field(KILN_KEY(model.dropout),        kIdentity, kOptional, fraction()),
     field(KILN_KEY(model.layer_norm_eps), kIdentity, kOptional, number_above(0),
           [](const Config& c) { return is_bert(c) ? 1e-12 : 1e-5; }),
@@ -187,9 +197,9 @@ std::vector<ConfigField> make_fields() {
             return c.model.arch == Arch::kBertClassifier ? static_cast<int>(c.data.labels.size()) : 0;
           }),
 
-    field(KILN_KEY(train.batch_size),             kTrajectory, kRequired, int_at_least(1)),
+    field(KILN_KEY(train.batch_size),             kTrajectory, kRequired, int_in(1, kMaxBatch)),
     field(KILN_KEY(train.seq_len),                kTrajectory, kRequired, int_at_least(1)),
-    field(KILN_KEY(train.grad_accum),             kTrajectory, kOptional, int_at_least(1)),
+    field(KILN_KEY(train.grad_accum),             kTrajectory, kOptional, int_in(1, kMaxBatch)),
     // With a decaying schedule max_steps also sets the decay horizon; see docs/config.md.
     field(KILN_KEY(train.max_steps),              kSchedule,   kRequired, int_at_least(1)),
     // The checkpoint holds this optimizer's moments, so another optimizer cannot resume.
@@ -209,7 +219,7 @@ std::vector<ConfigField> make_fields() {
     field(KILN_KEY(train.shard_optimizer),        kTrajectory, kOptional, any_value()),
 
     field(KILN_KEY(eval.every),   kSchedule, kOptional, int_at_least(0)),
-    field(KILN_KEY(eval.batches), kSchedule, kOptional, int_at_least(1)),
+    field(KILN_KEY(eval.batches), kSchedule, kOptional, int_in(1, kMaxBatch)),
 
     field(KILN_KEY(checkpoint.every),     kSchedule, kOptional, int_at_least(0)),
     field(KILN_KEY(checkpoint.keep_last), kSchedule, kOptional, int_at_least(1)),
@@ -271,6 +281,10 @@ void check_cross_fields(const Config& c, const ConfigWhere& where) {
   if (is_bert(c) && c.data.tokenizer != "wordpiece") {
     fail("data.tokenizer",
          "expected \"wordpiece\" for model.arch " + arch + ", got \"" + c.data.tokenizer + "\"");
+  }
+  if (c.data.labels.size() > static_cast<size_t>(kMaxLabels)) {
+    fail("data.labels", "expected at most " + std::to_string(kMaxLabels) + " labels, got " +
+                            std::to_string(c.data.labels.size()));
   }
   const bool classifier = c.model.arch == Arch::kBertClassifier;
   if (classifier && c.data.labels.size() < 2) {

@@ -10,6 +10,7 @@
 #include "base/error.h"
 #include "data/corpus.h"
 #include "data/tokenizer.h"
+#include "train/config_limits.h"
 #include "train/registry.h"
 
 namespace kiln {
@@ -74,7 +75,11 @@ HfShape gpt2_shape(const Value& hf, const std::string& path) {
   s.n_head = hf.at("n_head").as_int();
   s.positions = hf.at("n_positions").as_int();
   const Value* inner = hf.find("n_inner");
-  s.d_ff = inner == nullptr || inner->is_null() ? 4 * s.d_model : inner->as_int();
+  // 4 * n_embd in range only: a huge n_embd must reach parse_config's check of d_model, not
+  // overflow here.
+  const bool sane_width = s.d_model > 0 && s.d_model <= (int64_t{1} << 32);
+  s.d_ff = inner == nullptr || inner->is_null() ? (sane_width ? 4 * s.d_model : s.d_model)
+                                                : inner->as_int();
   s.eps = number_or(hf, "layer_norm_epsilon", 1e-5);
   s.dropout = number_or(hf, "resid_pdrop", 0.1);  // kiln has one rate for all three
   const Value* act = hf.find("activation_function");
@@ -119,6 +124,9 @@ std::vector<std::string> classifier_labels(const Value& hf, const std::string& p
   if (id2label == nullptr || id2label->is_null()) {
     const Value* count = hf.find("num_labels");
     const int64_t n = count == nullptr || count->is_null() ? 2 : count->as_int();
+    // Checked before the names are made: a hostile num_labels must not fill memory.
+    KILN_CHECK(n >= 0 && n <= kMaxLabels, path, ": num_labels: expected an integer in [0, ",
+               kMaxLabels, "], got ", n);
     for (int64_t i = 0; i < n; ++i) labels.push_back("LABEL_" + std::to_string(i));
     return labels;
   }

@@ -83,14 +83,17 @@ void apply_repetition_penalty(float* logits, int64_t vocab_size, std::span<const
 }
 
 void check_sampling_options(const SamplingOptions& o) {
-  KILN_CHECK(o.max_new_tokens >= 0, "sampling: expected max_new_tokens >= 0, got ",
+  // The token list grows by one id per new token; a limit keeps a typo from running for hours.
+  KILN_CHECK(o.max_new_tokens >= 0 && o.max_new_tokens <= kMaxNewTokens,
+             "sampling: expected max_new_tokens in [0, ", kMaxNewTokens, "], got ",
              o.max_new_tokens);
-  KILN_CHECK(o.temperature >= 0.0f, "sampling: expected temperature >= 0, got ", o.temperature);
+  KILN_CHECK(o.temperature >= 0.0f && std::isfinite(o.temperature),
+             "sampling: expected a finite temperature >= 0, got ", o.temperature);
   KILN_CHECK(o.top_k >= 0, "sampling: expected top_k >= 0, got ", o.top_k);
   KILN_CHECK(o.top_p > 0.0f && o.top_p <= 1.0f, "sampling: expected top_p in (0, 1], got ",
              o.top_p);
-  KILN_CHECK(o.repetition_penalty > 0.0f, "sampling: expected repetition_penalty > 0, got ",
-             o.repetition_penalty);
+  KILN_CHECK(o.repetition_penalty > 0.0f && std::isfinite(o.repetition_penalty),
+             "sampling: expected a finite repetition_penalty > 0, got ", o.repetition_penalty);
 }
 
 namespace {

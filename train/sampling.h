@@ -13,6 +13,9 @@
 
 namespace kiln {
 
+// The most tokens one generation may add (check_sampling_options refuses more).
+inline constexpr int kMaxNewTokens = 1 << 20;
+
 struct SamplingOptions {
   int max_new_tokens = 200;
   float temperature = 1.0f;         // 0 means greedy

@@ -143,7 +143,7 @@ TEST(ConfigTest, VocabSizeIsAutoOrPositive) {
   EXPECT_EQ(parse_config(kMinimal, "m", {"model.vocab_size=auto"}).model.vocab_size, std::nullopt);
   EXPECT_EQ(parse_config(kMinimal, "m", {"model.vocab_size=65"}).model.vocab_size, 65);
   EXPECT_EQ(parse_error(kMinimal, {"model.vocab_size=0"}),
-            "--set model.vocab_size: expected \"auto\" or an integer >= 1, got 0");
+            "--set model.vocab_size: expected \"auto\" or an integer in [1, 16777216], got 0");
   EXPECT_EQ(parse_error(kMinimal, {"model.vocab_size=big"}),
             "--set model.vocab_size: expected \"auto\" or an integer, got \"big\"");
 }
@@ -196,7 +196,7 @@ TEST(ConfigTest, MissingRequiredKeyPointsAtItsSection) {
 
 TEST(ConfigTest, OutOfRangeValuesNameTheRule) {
   EXPECT_EQ(parse_error(minimal_with("batch_size: 4", "batch_size: 0")),
-            "configs/x.yaml:11: train.batch_size: expected an integer >= 1, got 0");
+            "configs/x.yaml:11: train.batch_size: expected an integer in [1, 1048576], got 0");
   EXPECT_EQ(parse_error(minimal_with("lr: 0.001", "lr: -1")),
             "configs/x.yaml:15: train.optimizer.lr: expected a number > 0.0, got -1.0");
   EXPECT_EQ(parse_error(kMinimal, {"model.dropout=1"}),
@@ -216,7 +216,7 @@ TEST(ConfigTest, OutOfRangeValuesNameTheRule) {
   EXPECT_EQ(parse_error(kMinimal, {"run.name=a/b"}),
             "--set run.name: expected a non-empty name without '/', got \"a/b\"");
   EXPECT_EQ(parse_error(kMinimal, {"model.d_ff=0"}),
-            "--set model.d_ff: expected an integer >= 1, got 0");
+            "--set model.d_ff: expected an integer in [1, 262144], got 0");
   EXPECT_EQ(parse_error(kMinimal, {"data.train_files=[]"}),
             "--set data.train_files: expected a non-empty list of paths, got []");
 }

@@ -184,37 +184,49 @@ int bench_command(int argc, char** argv) {
   nn::AdamW optimizer(
       arena, {float(args.get_double("beta1", 0.9)), float(args.get_double("beta2", 0.95)),
               float(args.get_double("eps", 1e-8)), float(args.get_double("weight-decay", 0.1))});
-  // One process: `kiln bench` times a single rank's step.
-  TrainStep train_step(arena, optimizer, dist::Communicator::world(), plan_step(1, s.B, 0, 1));
-  std::vector<double> times;
+  // Under mpirun each of the N ranks computes one micro-batch of the step: N times the
+  // tokens of one process, summed by the same all-reduce as in training.
+  const dist::Communicator& comm = dist::Communicator::world();
+  const int ranks = comm.size();
+  TrainStep train_step(arena, optimizer, comm, plan_step(ranks, s.B, comm.rank(), ranks));
+  std::vector<double> times, comm_times;
   double loss_first = 0, loss_last = 0;
   for (int step = 0; step < warmup + steps; ++step) {
+    comm.barrier();  // every rank starts the step together, so the time is the slowest's
     auto start = std::chrono::steady_clock::now();
     const StepResult r = train_step.run(
         step,
-        [&](int, Shard) {
-          return TrainLoss{w.loss(step, static_cast<uint64_t>(step)), {}};
+        [&](int micro, Shard) {
+          return TrainLoss{w.loss(step * ranks + micro, static_cast<uint64_t>(step)), {}};
         },
         clip, lr);
     double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     KILN_CHECK(r.finite, "kiln bench: ", r.problem);
     (step == 0 ? loss_first : loss_last) = r.loss;
-    if (step >= warmup) times.push_back(ms);
+    if (step >= warmup) {
+      times.push_back(ms);
+      comm_times.push_back(1e3 * r.comm_seconds);
+    }
   }
+  if (!comm.is_root()) return 0;  // rank 0 reports
 
+  auto median_of = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    const std::size_t n = v.size();
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+  };
+  const double median = median_of(times);
   std::sort(times.begin(), times.end());
-  const std::size_t n = times.size();
-  const double median = n % 2 ? times[n / 2] : 0.5 * (times[n / 2 - 1] + times[n / 2]);
   // Model FLOPs as torch_reference.py counts them: dense 6 N_nonembedding per token,
   // attention 12 L T d per token, the head 6 d V per token, and per-sequence layers 6 N.
   int64_t params = 0;
   for (const Tensor& p : w.model->parameters()) params += p.numel();
-  const double tokens = double(s.B) * s.T;
+  const double tokens = double(s.B) * s.T * ranks;  // the step's, over all ranks
   const double dense = 6.0 * double(params - w.embedding_params - w.per_sequence_params) * tokens;
   const double attention = 12.0 * double(s.layers) * s.T * double(s.d) * tokens;
   const double head = 6.0 * double(s.d) * double(s.vocab) * tokens;
-  const double per_sequence = 6.0 * double(w.per_sequence_params) * s.B;
+  const double per_sequence = 6.0 * double(w.per_sequence_params) * s.B * ranks;
   const double gflop = (dense + attention + head + per_sequence) / 1e9;
   // Rounded as a person reads them; the JSON writer prints the shortest exact form.
   const auto rounded = [](double x, double scale) { return std::round(x * scale) / scale; };
@@ -223,10 +235,11 @@ int bench_command(int argc, char** argv) {
   out.key("n_layer").integer(s.layers).key("n_head").integer(s.heads).key("d_model").integer(s.d);
   out.key("d_ff").integer(s.d_ff).key("seq_len").integer(s.T).key("batch_size").integer(s.B);
   out.key("steps").integer(steps).key("warmup_steps").integer(warmup);
-  out.key("threads").integer(threads);
+  out.key("threads").integer(threads).key("ranks").integer(ranks);
   out.key("step_ms_median").number(rounded(median, 1e2));
   out.key("step_ms_min").number(rounded(times.front(), 1e2));
   out.key("tokens_per_s").number(rounded(tokens / (median / 1e3), 1e1));
+  out.key("comm_ms_median").number(rounded(median_of(comm_times), 1e2));
   out.key("peak_rss_mb").number(rounded(peak_rss_mb(), 1e1));
   out.key("model_gflop_per_step").number(rounded(gflop, 1e4));
   out.key("achieved_gflops").number(rounded(gflop / (median / 1e3), 1e2));

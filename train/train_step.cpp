@@ -1,6 +1,7 @@
 // The step of llm.c's loop: zero, forward/backward, (all-reduce), clip, update.
 #include "train/train_step.h"
 
+#include <chrono>
 #include <cmath>
 #include <cstring>
 
@@ -69,8 +70,11 @@ StepResult TrainStep::run(int64_t step,
       });
   }
   if (several) std::memcpy(grads, sum_.data(), static_cast<std::size_t>(n) * sizeof(float));
+  const auto comm_start = std::chrono::steady_clock::now();
   reduce_gradients(grads, n);
   comm_.allreduce_sum(std::span<double>(sums));
+  result.comm_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - comm_start).count();
   result.loss = sums.empty() ? 0.0 : sums[0];
   for (std::size_t i = 0; i < result.metric_sums.size(); ++i)
     result.metric_sums[i].second = sums[1 + i];

@@ -36,6 +36,7 @@ struct StepResult {
   // the first parameter whose gradient is not finite.
   bool finite = true;
   std::string problem;
+  double comm_seconds = 0;  // spent summing across ranks (for benchmarks)
 };
 
 class TrainStep {

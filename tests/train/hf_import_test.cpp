@@ -300,6 +300,19 @@ std::vector<std::string> sorted(std::vector<std::string> v) {
 
 // ---- GPT -------------------------------------------------------------------------------------
 
+// Only task heads may be missing from a file; a body weight that is not there is an error
+// naming it, not a random initialisation, and no checkpoint is written.
+TEST_F(HfImportTest, MissingBodyWeightIsRefusedByName) {
+  FolderOptions o;
+  o.leave_out = {"transformer.h.1.attn.c_attn.weight"};
+  write_gpt_folder(dir_ / "gpt2", gpt_params(1), o);
+  EXPECT_EQ(error_of([&] { import_hf(path("gpt2"), path("gpt.h5")); }),
+            path("gpt2") +
+                "/model.safetensors: expected a tensor for 'transformer.h.1.attn.c_attn.weight' "
+                "(GPT-2 has no default for it), got none");
+  EXPECT_FALSE(fs::exists(path("gpt.h5")));
+}
+
 TEST_F(HfImportTest, GptForwardMatchesReference) {
   const Params p = gpt_params(1);
   FolderOptions o;

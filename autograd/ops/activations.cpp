@@ -36,36 +36,6 @@ inline float gelu_tanh_gate(float x) {
   return 1.0f / (1.0f + exp_in_range(z));
 }
 
-// x: [...] -> x.shape. Saves x.
-Tensor gelu_tanh(const Tensor& x) {
-  check_float("gelu", x);
-  Tensor y = Tensor::empty(x.shape());
-  const float* in = x.data();
-  float* out = y.data();
-  parallel_for(x.numel(), kMinPerThread, [&](int64_t b, int64_t e) {
-#pragma omp simd
-    for (int64_t i = b; i < e; ++i) out[i] = in[i] * gelu_tanh_gate(in[i]);
-  });
-  if (!should_record({x})) return y;
-  return record("gelu", y, {x}, [x](const Tensor& dy) {
-    Tensor dx = grad_if_needed(x);
-    if (!dx.defined()) return;
-    // d/dx [x s(x)] = s + x s (1 - s) d(2u)/dx, added into the gradient in the same pass.
-    const float* saved = x.data();
-    const float* g = dy.data();
-    float* acc = dx.data();
-    parallel_for(x.numel(), kMinPerThread, [&](int64_t b, int64_t e) {
-#pragma omp simd
-      for (int64_t i = b; i < e; ++i) {
-        const float v = saved[i];
-        const float s = gelu_tanh_gate(v);
-        const float du = kTwoSqrtTwoOverPi * (1.0f + 3.0f * kGeluCubic * v * v);
-        acc[i] += g[i] * (s + v * s * (1.0f - s) * du);
-      }
-    });
-  });
-}
-
 // sigmoid(x) = 1 / (1 + e^-x) on the vectorised exp; the clamps keep e^-x in its range, where
 // sigmoid is 0 or 1 to float precision anyway.
 inline float sigmoid(float x) {
@@ -75,58 +45,61 @@ inline float sigmoid(float x) {
   return 1.0f / (1.0f + exp_in_range(z));
 }
 
-}  // namespace
-
-// x: [...] -> x.shape. Saves x.
-Tensor silu(const Tensor& x) {
-  check_float("silu", x);
+// y = f(x) elementwise on kiln's own vectorised loop; backward adds dy * df(x) into x's
+// gradient in the same pass. Saves x. f and df are inlined, so each activation is one loop.
+template <typename F, typename DF>
+Tensor pointwise(const char* name, const Tensor& x, F f, DF df) {
+  check_float(name, x);
   Tensor y = Tensor::empty(x.shape());
   const float* in = x.data();
   float* out = y.data();
   parallel_for(x.numel(), kMinPerThread, [&](int64_t b, int64_t e) {
 #pragma omp simd
-    for (int64_t i = b; i < e; ++i) out[i] = in[i] * sigmoid(in[i]);
+    for (int64_t i = b; i < e; ++i) out[i] = f(in[i]);
   });
   if (!should_record({x})) return y;
-  return record("silu", y, {x}, [x](const Tensor& dy) {
+  return record(name, y, {x}, [x, df](const Tensor& dy) {
     Tensor dx = grad_if_needed(x);
     if (!dx.defined()) return;
-    // d/dx [x s(x)] = s + x s (1 - s).
     const float* saved = x.data();
     const float* g = dy.data();
     float* acc = dx.data();
     parallel_for(x.numel(), kMinPerThread, [&](int64_t b, int64_t e) {
 #pragma omp simd
-      for (int64_t i = b; i < e; ++i) {
-        const float s = sigmoid(saved[i]);
-        acc[i] += g[i] * s * (1.0f + saved[i] * (1.0f - s));
-      }
+      for (int64_t i = b; i < e; ++i) acc[i] += g[i] * df(saved[i]);
     });
   });
 }
 
+}  // namespace
+
+// x: [...] -> x.shape. Saves x.
+Tensor gelu_tanh(const Tensor& x) {
+  return pointwise(
+      "gelu", x, [](float v) { return v * gelu_tanh_gate(v); },
+      [](float v) {
+        // d/dx [x s(2u)] = s + x s (1 - s) d(2u)/dx.
+        const float s = gelu_tanh_gate(v);
+        const float du = kTwoSqrtTwoOverPi * (1.0f + 3.0f * kGeluCubic * v * v);
+        return s + v * s * (1.0f - s) * du;
+      });
+}
+
+// x: [...] -> x.shape. Saves x.
+Tensor silu(const Tensor& x) {
+  return pointwise(
+      "silu", x, [](float v) { return v * sigmoid(v); },
+      [](float v) {
+        const float s = sigmoid(v);  // d/dx [x s(x)] = s + x s (1 - s)
+        return s * (1.0f + v * (1.0f - s));
+      });
+}
+
 // x: [...] -> x.shape. Saves x (its sign is the derivative; 0 at x = 0, as PyTorch).
 Tensor relu(const Tensor& x) {
-  check_float("relu", x);
-  Tensor y = Tensor::empty(x.shape());
-  const float* in = x.data();
-  float* out = y.data();
-  parallel_for(x.numel(), kMinPerThread, [&](int64_t b, int64_t e) {
-#pragma omp simd
-    for (int64_t i = b; i < e; ++i) out[i] = in[i] > 0.0f ? in[i] : 0.0f;
-  });
-  if (!should_record({x})) return y;
-  return record("relu", y, {x}, [x](const Tensor& dy) {
-    Tensor dx = grad_if_needed(x);
-    if (!dx.defined()) return;
-    const float* saved = x.data();
-    const float* g = dy.data();
-    float* acc = dx.data();
-    parallel_for(x.numel(), kMinPerThread, [&](int64_t b, int64_t e) {
-#pragma omp simd
-      for (int64_t i = b; i < e; ++i) acc[i] += saved[i] > 0.0f ? g[i] : 0.0f;
-    });
-  });
+  return pointwise(
+      "relu", x, [](float v) { return v > 0.0f ? v : 0.0f; },
+      [](float v) { return v > 0.0f ? 1.0f : 0.0f; });
 }
 
 namespace {

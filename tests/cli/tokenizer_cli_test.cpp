@@ -14,15 +14,13 @@
 #include "data/corpus.h"
 #include "data/tokenizer.h"
 #include "io/json.h"
+#include "tests/cli/run_helpers.h"
 #include "tests/scratch_dir.h"
 
 namespace {
 namespace fs = std::filesystem;
 
-struct CommandResult {
-  int exit_code;
-  std::string out;  // stdout and stderr together
-};
+using kiln::cli_test::CommandResult;
 
 fs::path repo_root() {
   return fs::path(__FILE__).parent_path().parent_path().parent_path();
@@ -67,14 +65,7 @@ class TokenizerCliTest : public kiln::ScratchDirTest {
   CommandResult kiln(const std::string& args, const std::string& input = "") {
     const fs::path stdin_path = dir_ / "stdin.txt";
     std::ofstream(stdin_path, std::ios::binary) << input;
-    std::string command =
-        std::string(KILN_BINARY) + " " + args + " < '" + stdin_path.string() + "' 2>&1";
-    FILE* pipe = popen(command.c_str(), "r");
-    std::string out;
-    char buffer[4096];
-    while (std::size_t n = fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
-    int status = pclose(pipe);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+    return kiln::cli_test::kiln_via("", args + " < '" + stdin_path.string() + "'");
   }
 
   // Trains a tokenizer of `type` on the corpus; returns its path.

@@ -87,29 +87,49 @@ bool Communicator::same_everywhere(uint64_t value) const {
   return any(broadcast(value) != value) == false;
 }
 
-void Communicator::reduce_scatter_sum(std::span<const float> data, std::span<float> slice) const {
-  KILN_CHECK(data.size() == slice.size() * static_cast<std::size_t>(size_),
-             "reduce_scatter_sum: expected ", size_, " slices of ", slice.size(), ", got ",
-             data.size(), " elements");
-  if (size_ == 1) {
-    std::copy(data.begin(), data.end(), slice.begin());
-    return;
-  }
-  check(MPI_Reduce_scatter_block(data.data(), slice.data(), static_cast<int>(slice.size()),
-                                 MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
-        "MPI_Reduce_scatter_block");
+namespace {
+
+std::vector<int> displacements(std::span<const int> counts) {
+  std::vector<int> at(counts.size(), 0);
+  for (std::size_t i = 1; i < counts.size(); ++i) at[i] = at[i - 1] + counts[i - 1];
+  return at;
 }
 
-void Communicator::allgather(std::span<const float> slice, std::span<float> data) const {
-  KILN_CHECK(data.size() == slice.size() * static_cast<std::size_t>(size_), "allgather: expected ",
-             size_, " slices of ", slice.size(), ", got ", data.size(), " elements");
+}  // namespace
+
+void Communicator::reduce_scatter_sum(std::span<const float> data, std::span<float> mine,
+                                      std::span<const int> counts) const {
+  KILN_CHECK(counts.size() == static_cast<std::size_t>(size_) &&
+                 mine.size() == static_cast<std::size_t>(counts[rank_]),
+             "reduce_scatter_sum: expected ", size_, " counts and ", counts[rank_],
+             " elements for this rank, got ", counts.size(), " and ", mine.size());
   if (size_ == 1) {
-    std::copy(slice.begin(), slice.end(), data.begin());
+    std::copy(data.begin(), data.begin() + mine.size(), mine.begin());
     return;
   }
-  check(MPI_Allgather(slice.data(), static_cast<int>(slice.size()), MPI_FLOAT, data.data(),
-                      static_cast<int>(slice.size()), MPI_FLOAT, MPI_COMM_WORLD),
-        "MPI_Allgather");
+  check(MPI_Reduce_scatter(data.data(), mine.data(), counts.data(), MPI_FLOAT, MPI_SUM,
+                           MPI_COMM_WORLD),
+        "MPI_Reduce_scatter");
+}
+
+void Communicator::allgather_in_place(std::span<float> data, std::span<const int> counts) const {
+  if (size_ == 1) return;
+  const std::vector<int> at = displacements(counts);
+  check(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data.data(), counts.data(), at.data(),
+                       MPI_FLOAT, MPI_COMM_WORLD),
+        "MPI_Allgatherv");
+}
+
+void Communicator::gather_to_root(std::span<const float> mine, std::span<float> data,
+                                  std::span<const int> counts) const {
+  if (size_ == 1) {
+    std::copy(mine.begin(), mine.end(), data.begin());
+    return;
+  }
+  const std::vector<int> at = displacements(counts);
+  check(MPI_Gatherv(mine.data(), static_cast<int>(mine.size()), MPI_FLOAT, data.data(),
+                    counts.data(), at.data(), MPI_FLOAT, 0, MPI_COMM_WORLD),
+        "MPI_Gatherv");
 }
 
 void Communicator::barrier() const {

@@ -33,10 +33,16 @@ class Communicator {
   uint64_t broadcast(uint64_t value, int root = 0) const;
   // True when every rank passed the same value (e.g. a hash of the initial parameters).
   bool same_everywhere(uint64_t value) const;
-  // Rank i gets the sum over ranks of slice i of `data` (size() equal slices) in `slice`.
-  void reduce_scatter_sum(std::span<const float> data, std::span<float> slice) const;
-  // Every rank's `slice`, concatenated in rank order, into `data` on every rank.
-  void allgather(std::span<const float> slice, std::span<float> data) const;
+  // `data` is cut into consecutive slices of counts[0], counts[1], ... elements; rank i gets
+  // the sum over ranks of slice i in `mine` (counts[i] elements).
+  void reduce_scatter_sum(std::span<const float> data, std::span<float> mine,
+                          std::span<const int> counts) const;
+  // Slice i of `data` (cut as above) is rank i's; afterwards every rank holds every slice.
+  void allgather_in_place(std::span<float> data, std::span<const int> counts) const;
+  // Rank 0 receives every rank's slice into `data` (cut as above; other ranks pass their own
+  // slice as `mine` and may pass an empty `data`).
+  void gather_to_root(std::span<const float> mine, std::span<float> data,
+                      std::span<const int> counts) const;
   void barrier() const;
   // Ends every rank of the job with `code` (after one rank failed, so none waits forever).
   [[noreturn]] void abort(int code) const;

@@ -29,8 +29,24 @@ void for_each_slice(const nn::ParameterArena& arena, Fn&& fn) {
 
 }  // namespace
 
+OptimizerMoments moments_of(const nn::AdamW& optimizer) {
+  return {optimizer.steps_taken(), [&optimizer](int moment) -> const float* {
+            return (moment == 0 ? optimizer.first_moment() : optimizer.second_moment()).data();
+          }};
+}
+
 void save_checkpoint(const std::string& path, const nn::ParameterArena& arena,
                      const nn::AdamW* optimizer, const CheckpointState& state) {
+  if (optimizer == nullptr) {
+    save_checkpoint(path, arena, static_cast<const OptimizerMoments*>(nullptr), state);
+  } else {
+    const OptimizerMoments moments = moments_of(*optimizer);
+    save_checkpoint(path, arena, &moments, state);
+  }
+}
+
+void save_checkpoint(const std::string& path, const nn::ParameterArena& arena,
+                     const OptimizerMoments* optimizer, const CheckpointState& state) {
   io::atomic_write(path, [&](const std::string& tmp) {
     Hdf5File file(tmp, Hdf5File::Mode::kCreate);
     file.set_attribute("format", kCheckpointFormat);
@@ -41,16 +57,18 @@ void save_checkpoint(const std::string& path, const nn::ParameterArena& arena,
     char best[32];
     std::snprintf(best, sizeof best, "%.17g", state.best_val_loss);
     file.set_attribute("best_val_loss", std::string(best));
-    for_each_slice(arena, [&](const std::string& name, int64_t offset, const Tensor& t) {
+    for_each_slice(arena, [&](const std::string& name, int64_t, const Tensor& t) {
       write_tensor(file, "/model/" + name, t);
-      if (optimizer == nullptr) return;
-      write_tensor(file, "/optimizer/exp_avg/" + name,
-                   optimizer->first_moment().rows_view(offset, offset + t.numel()).view(t.shape()));
-      write_tensor(
-          file, "/optimizer/exp_avg_sq/" + name,
-          optimizer->second_moment().rows_view(offset, offset + t.numel()).view(t.shape()));
     });
-    if (optimizer != nullptr) file.set_attribute("optimizer_steps", optimizer->steps_taken());
+    // One moment after the other: a sharded optimizer gathers each into the same buffer.
+    for (int moment = 0; optimizer != nullptr && moment < 2; ++moment) {
+      const float* values = optimizer->whole(moment);
+      const std::string group = moment == 0 ? "/optimizer/exp_avg/" : "/optimizer/exp_avg_sq/";
+      for_each_slice(arena, [&](const std::string& name, int64_t offset, const Tensor& t) {
+        file.write_floats(group + name, t.shape(), values + offset);
+      });
+    }
+    if (optimizer != nullptr) file.set_attribute("optimizer_steps", optimizer->steps_taken);
     file.write_string("/config", state.config_yaml);
     file.write_string("/tokenizer", state.tokenizer);
     file.close();

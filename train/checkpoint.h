@@ -37,10 +37,28 @@ struct Checkpoint {
   int64_t optimizer_steps = 0;
 };
 
+// The optimizer state a checkpoint stores: AdamW's step count and its two moments over the
+// whole arena, asked for one at a time (moment 0 = exp_avg, then 1 = exp_avg_sq), so that a
+// sharded optimizer can gather each in turn into one buffer.
+struct OptimizerMoments {
+  int64_t steps_taken = 0;
+  std::function<const float*(int moment)> whole;
+};
+// An unsharded AdamW's moments.
+OptimizerMoments moments_of(const nn::AdamW& optimizer);
+
 // Writes `path` atomically: to "<path>.tmp", fsync, rename, fsync of the directory. An
 // existing file at `path` is replaced only once the new one is complete.
 void save_checkpoint(const std::string& path, const nn::ParameterArena& arena,
+                     const OptimizerMoments* optimizer, const CheckpointState& state);
+// The same with an unsharded AdamW (or none).
+void save_checkpoint(const std::string& path, const nn::ParameterArena& arena,
                      const nn::AdamW* optimizer, const CheckpointState& state);
+// Weights only (an imported model).
+inline void save_checkpoint(const std::string& path, const nn::ParameterArena& arena,
+                            std::nullptr_t, const CheckpointState& state) {
+  save_checkpoint(path, arena, static_cast<const OptimizerMoments*>(nullptr), state);
+}
 
 // Reads and validates a checkpoint (format name and version); errors name the path.
 Checkpoint load_checkpoint(const std::string& path);

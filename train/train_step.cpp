@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "autograd/tape.h"
 #include "autograd/threads.h"
@@ -42,7 +43,17 @@ StepPlan plan_step(int grad_accum, int batch_size, int rank, int ranks) {
 
 TrainStep::TrainStep(nn::ParameterArena& arena, nn::AdamW& optimizer,
                      const dist::Communicator& comm, StepPlan plan)
-    : arena_(arena), optimizer_(optimizer), comm_(comm), plan_(std::move(plan)) {}
+    : arena_(arena), optimizer_(optimizer), comm_(comm), plan_(std::move(plan)) {
+  if (!sharded()) return;
+  const int64_t n = arena_.trainable_size();
+  KILN_CHECK(n <= std::numeric_limits<int>::max(), "train.shard_optimizer: expected at most ",
+             std::numeric_limits<int>::max(), " trainable parameters (MPI counts are int), got ",
+             n);
+  for (int r = 0; r < comm_.size(); ++r) {
+    const nn::ArenaRange slice = optimizer_slice(n, r, comm_.size());
+    counts_.push_back(static_cast<int>(slice.end - slice.begin));
+  }
+}
 
 StepResult TrainStep::run(int64_t step,
                           const std::function<TrainLoss(int micro, Shard shard)>& loss_of,
@@ -91,16 +102,9 @@ StepResult TrainStep::run(int64_t step,
   if (grad_clip > 0 && result.grad_norm > grad_clip)
     scale_gradients(grads, static_cast<float>(grad_clip / result.grad_norm));
   optimizer_.step(static_cast<float>(lr));
-  if (sharded()) {
-    // Every rank updated its slice: gather the parameters, so all hold the same model again.
-    const nn::ArenaRange mine = optimizer_.range();
-    const std::size_t slice = padded_.size() / static_cast<std::size_t>(comm_.size());
-    std::vector<float> local(slice, 0.0f);
-    const float* values = arena_.values().data();
-    std::copy(values + mine.begin, values + mine.end, local.begin());
-    comm_.allgather(local, padded_);
-    std::copy(padded_.begin(), padded_.begin() + n, arena_.values().data());
-  }
+  if (sharded())  // every rank updated its slice: gather them, so all hold the same model
+    comm_.allgather_in_place(std::span<float>(arena_.values().data(), static_cast<std::size_t>(n)),
+                             counts_);
   return result;
 }
 
@@ -119,14 +123,11 @@ void TrainStep::reduce_gradients(float* grads, int64_t n) {
     return;
   }
   // ZeRO-1: each rank needs the summed gradient of its own slice only.
-  const std::size_t ranks = static_cast<std::size_t>(comm_.size());
-  const std::size_t slice = (static_cast<std::size_t>(n) + ranks - 1) / ranks;
-  padded_.assign(slice * ranks, 0.0f);
-  std::copy(grads, grads + n, padded_.begin());
-  std::vector<float> mine(slice);
-  comm_.reduce_scatter_sum(padded_, mine);
   const nn::ArenaRange range = optimizer_.range();
-  std::copy(mine.begin(), mine.begin() + (range.end - range.begin), grads + range.begin);
+  slice_.resize(static_cast<std::size_t>(range.end - range.begin));
+  comm_.reduce_scatter_sum(std::span<const float>(grads, static_cast<std::size_t>(n)), slice_,
+                           counts_);
+  std::copy(slice_.begin(), slice_.end(), grads + range.begin);
 }
 
 double TrainStep::gradient_norm(const float* grads) const {
@@ -146,23 +147,25 @@ void TrainStep::scale_gradients(float* grads, float factor) const {
   for (int64_t i = range.begin; i < range.end; ++i) grads[i] *= factor;
 }
 
-const nn::AdamW* TrainStep::optimizer_for_checkpoint() {
-  if (!sharded()) return &optimizer_;
-  const int64_t n = arena_.trainable_size();
-  const std::size_t ranks = static_cast<std::size_t>(comm_.size());
-  const std::size_t slice = (static_cast<std::size_t>(n) + ranks - 1) / ranks;
-  auto gather = [&](const Tensor& part) {
-    std::vector<float> local(slice, 0.0f), all(slice * ranks);
-    std::copy(part.data(), part.data() + part.numel(), local.begin());
-    comm_.allgather(local, all);
-    Tensor whole = Tensor::zeros({arena_.size()});  // frozen parameters have no moments
-    std::copy(all.begin(), all.begin() + n, whole.data());
-    return whole;
-  };
-  gathered_ = std::make_unique<nn::AdamW>(arena_, nn::AdamWOptions{});
-  gathered_->restore(gather(optimizer_.first_moment()), gather(optimizer_.second_moment()),
-                     optimizer_.steps_taken());
-  return gathered_.get();
+OptimizerMoments TrainStep::checkpoint_moments() {
+  if (!sharded()) return moments_of(optimizer_);
+  return {optimizer_.steps_taken(), [this](int moment) -> const float* {
+            float* into = arena_.grads().data();
+            const Tensor mine =
+                moment == 0 ? optimizer_.first_moment() : optimizer_.second_moment();
+            comm_.gather_to_root(std::span<const float>(mine.data(), mine.numel()),
+                                 std::span<float>(into, static_cast<std::size_t>(arena_.size())),
+                                 counts_);
+            return into;
+          }};
+}
+
+void TrainStep::serve_checkpoint() {
+  if (!sharded()) return;
+  for (int moment = 0; moment < 2; ++moment) {
+    const Tensor mine = moment == 0 ? optimizer_.first_moment() : optimizer_.second_moment();
+    comm_.gather_to_root(std::span<const float>(mine.data(), mine.numel()), {}, counts_);
+  }
 }
 
 }  // namespace kiln

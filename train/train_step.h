@@ -11,6 +11,7 @@
 #include "dist/communicator.h"
 #include "nn/adamw.h"
 #include "nn/parameter_arena.h"
+#include "train/checkpoint.h"
 #include "train/task.h"
 
 namespace kiln {
@@ -49,9 +50,12 @@ class TrainStep {
   StepResult run(int64_t step, const std::function<TrainLoss(int micro, Shard shard)>& loss_of,
                  double grad_clip, double lr);
   const StepPlan& plan() const { return plan_; }
-  // The optimizer as a checkpoint stores it: the one given, or with sharded state (ZeRO-1) a
-  // copy holding every rank's moments (a collective: every rank must call it).
-  const nn::AdamW* optimizer_for_checkpoint();
+  // The optimizer state for rank 0's checkpoint. With sharded state (ZeRO-1) each moment is
+  // gathered, when save_checkpoint asks for it, into the gradient buffer (free once the step
+  // is done), so no rank ever holds a second copy of the state; the other ranks must then
+  // call serve_checkpoint() to send their slices.
+  OptimizerMoments checkpoint_moments();
+  void serve_checkpoint();
 
   // Rank `rank`'s share of `n` trainable elements when `ranks` ranks shard the optimizer: equal
   // slices of ceil(n / ranks), the last one shorter.
@@ -68,9 +72,9 @@ class TrainStep {
   nn::AdamW& optimizer_;
   const dist::Communicator& comm_;
   StepPlan plan_;
-  std::vector<float> sum_;     // the gradients of this rank's micro-batches, added one by one
-  std::vector<float> padded_;  // sharded state: the arena padded to a multiple of the ranks
-  std::unique_ptr<nn::AdamW> gathered_;
+  std::vector<float> sum_;    // the gradients of this rank's micro-batches, added one by one
+  std::vector<float> slice_;  // sharded state: this rank's summed gradient slice
+  std::vector<int> counts_;   // sharded state: every rank's slice length
 };
 
 }  // namespace kiln

@@ -108,13 +108,16 @@ TrainResult train(const TrainOptions& options) {
   TrainStep train_step(arena, *run.optimizer, comm,
                        plan_step(accum, config.train.batch_size, comm.rank(), comm.size()));
   TrainResult result;
-  // Every rank calls save (sharded optimizer state is gathered first); rank 0 writes.
+  // Rank 0 writes; with sharded optimizer state the other ranks send it their slices.
+  auto write_checkpoint = [&](const std::string& path) {
+    if (!comm.is_root()) return train_step.serve_checkpoint();
+    const OptimizerMoments moments = train_step.checkpoint_moments();
+    save_checkpoint(path, arena, &moments, state);
+  };
   auto save = [&] {
     result.last_checkpoint = checkpoint_path(config.run.out_dir, state.step);
-    const nn::AdamW* optimizer = train_step.optimizer_for_checkpoint();
-    if (!comm.is_root()) return;
-    save_checkpoint(result.last_checkpoint, arena, optimizer, state);
-    prune_checkpoints(config.run.out_dir, config.checkpoint.keep_last);
+    write_checkpoint(result.last_checkpoint);
+    if (comm.is_root()) prune_checkpoints(config.run.out_dir, config.checkpoint.keep_last);
   };
   // Every rank evaluates all of the held-out data (so the numbers are one process's exactly);
   // rank 0 records them.
@@ -126,14 +129,14 @@ TrainResult train(const TrainOptions& options) {
       if (key == "val_loss") result.last_val_loss = value;
     }
     progress.show(line);
-    const bool best = config.checkpoint.keep_best && result.last_val_loss < state.best_val_loss;
-    if (best) state.best_val_loss = result.last_val_loss;
-    const nn::AdamW* optimizer = best ? train_step.optimizer_for_checkpoint() : nullptr;
-    if (!comm.is_root()) return;
-    metrics->add({"eval", state.step, m});
-    metrics->write_plot();
-    if (best)
-      save_checkpoint((fs::path(config.run.out_dir) / "best.h5").string(), arena, optimizer, state);
+    if (comm.is_root()) {
+      metrics->add({"eval", state.step, m});
+      metrics->write_plot();
+    }
+    if (config.checkpoint.keep_best && result.last_val_loss < state.best_val_loss) {
+      state.best_val_loss = result.last_val_loss;
+      write_checkpoint((fs::path(config.run.out_dir) / "best.h5").string());
+    }
   };
 
   const uint64_t dropout_seeds = derive_seed(config.run.seed, kDropoutStream);

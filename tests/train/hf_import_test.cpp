@@ -843,8 +843,7 @@ TEST_F(HfImportTest, ClassifierExportThenImportIsBitIdentical) {
       "cls.yaml");
   const Tokenizer tokenizer(WordPieceTokenizer::from_vocab_file(path("vocab.txt"), true));
   nn::BertForSequenceClassification model(
-      bert_config_for(config, *tokenizer.as<WordPieceTokenizer>()),
-      config.model.num_labels, 1);
+      bert_config_for(config, *tokenizer.as<WordPieceTokenizer>()), config.model.num_labels, 1);
   nn::ParameterArena arena(model);
   std::mt19937 rng(16);
   std::normal_distribution<float> normal(0.0f, 0.2f);

@@ -18,7 +18,8 @@ build/dump_bert_training "$config" "$steps" "$work/inputs.h5"
 build/kiln train "$config" --set log.every=1 --set run.out_dir="$work/kiln" --set model.dropout=0 \
   --set eval.every=0 --set checkpoint.every=0 >"$work/kiln.log" 2>&1 &
 kiln_pid=$!
-until [ "$(grep -c '"kind":"train"' "$work/kiln/metrics.jsonl" 2>/dev/null || true)" -ge "$steps" ]; do
+logged() { grep -c '"kind":"train"' "$work/kiln/metrics.jsonl" 2>/dev/null || true; }
+until [ "$(logged)" -ge "$steps" ] 2>/dev/null; do
   kill -0 "$kiln_pid" 2>/dev/null || { cat "$work/kiln.log"; exit 1; }
   sleep 1
 done

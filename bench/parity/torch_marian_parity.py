@@ -39,9 +39,9 @@ def main():
         if isinstance(layer_norm, torch.nn.LayerNorm):
             layer_norm.eps = float(a["layer_norm_eps"])
     state = {name: torch.from_numpy(f["model"][name][()]) for name in f["model"]}
-    state["positions"] = torch.from_numpy(f["positions"][()])
     missing, unexpected = model.load_state_dict(state, strict=False)
     assert not missing and not unexpected, (missing, unexpected)
+    model.positions.copy_(torch.from_numpy(f["positions"][()]))  # kiln's table, bit for bit
     # kiln decays every trainable matrix (weights, the shared embedding), no vector, and
     # nothing frozen (final_logits_bias by default, a buffer here).
     frozen = [q for q in a["freeze"].split(",") if q]

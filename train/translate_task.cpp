@@ -114,6 +114,12 @@ TranslateTask::TranslateTask(const Config& config,
   for (const std::string& file : config.data.train_files)
     for (TranslationPair& p : read_translation_pairs(file))
       (is_held_out_verse(p.reference) ? held_out_text : train_text).push_back(std::move(p));
+  // `kiln eval --data FILE` (or data.val_files) scores other pairs than the held-out chapters.
+  if (!config.data.val_files.empty()) {
+    held_out_text.clear();
+    for (const std::string& file : config.data.val_files)
+      for (TranslationPair& p : read_translation_pairs(file)) held_out_text.push_back(std::move(p));
+  }
   KILN_CHECK(!train_text.empty() && !held_out_text.empty(), "data.train_files: expected training ",
              "and held-out pairs, got ", train_text.size(), " and ", held_out_text.size());
   if (serialized_tokenizer) {

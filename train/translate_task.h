@@ -54,7 +54,8 @@ std::vector<std::string> translate_texts(const nn::MarianMTModel& model,
 
 class TranslateTask : public Task {
  public:
-  // Reads data.train_files, splits off the held-out chapters, builds (or takes) the tokenizer,
+  // Reads data.train_files, splits off the held-out chapters (evaluation uses the pairs of
+  // data.val_files instead when there are any), builds (or takes) the tokenizer,
   // prepares the pairs under model.max_seq_len and builds the model from run.seed.
   TranslateTask(const Config& config, const std::optional<std::string>& serialized_tokenizer);
 

@@ -215,6 +215,11 @@ void check_marian_resume(const char* signal, const std::string& name) {
                          " --beam 2 --text 'el perro come pan 1' --text 'la casa'");
   EXPECT_EQ(t.exit_code, 0) << t.out;
   EXPECT_EQ(std::count(t.out.begin(), t.out.end(), '\n'), 2) << t.out;
+  // kiln eval: val_loss, and BLEU and chrF of beam search over every held-out pair.
+  CommandResult e = kiln("eval --checkpoint " + (run.dir / "straight" / final_name).string());
+  EXPECT_EQ(e.exit_code, 0) << e.out;
+  for (const char* key : {"\"val_loss\":", "\"bleu\":", "\"chrf\":"})
+    EXPECT_NE(e.out.find(key), std::string::npos) << e.out;
 }
 
 TEST(CliResumeTest, MarianAfterSigtermIsBitIdentical) {

@@ -14,7 +14,10 @@ import resource
 import sys
 import time
 
-import torch
+# libgomp reads OMP_WAIT_POLICY once, when torch loads it; spinning workers cost many times
+# their work on a shared 2-core machine (kiln and ../shared/bench/torch_reference.py do this).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import torch  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "parity"))
 from torch_marian import MarianMT  # noqa: E402

@@ -16,7 +16,11 @@ import sys
 
 import h5py
 import numpy as np
-import torch
+
+# libgomp reads OMP_WAIT_POLICY once, when torch loads it; spinning workers cost many times
+# their work on a shared 2-core machine (kiln and ../shared/bench/torch_reference.py do this).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from torch_bert_parity import lr_at  # noqa: E402  kiln's schedule, shared

@@ -110,6 +110,13 @@ class MarianMT(nn.Module):
         self.register_buffer("positions", sinusoidal_positions(max_positions, d),
                              persistent=False)
         self.scale = math.sqrt(d) if scale_embedding else 1.0
+        # HF Marian's initialisation (init_std 0.02, zero biases); the parity check then loads
+        # kiln's weights over it.
+        for module in self.modules():
+            if isinstance(module, (nn.Linear, nn.Embedding)):
+                nn.init.normal_(module.weight, std=0.02)
+            if isinstance(module, nn.Linear):
+                nn.init.zeros_(module.bias)
 
     def embed(self, ids):
         return self.model.shared(ids) * self.scale + self.positions[: ids.shape[1]]

@@ -20,6 +20,7 @@
 #include "nn/adamw.h"
 #include "nn/bert.h"
 #include "nn/gpt.h"
+#include "nn/marian.h"
 #include "nn/parameter_arena.h"
 #include "train/train_step.h"
 
@@ -35,6 +36,8 @@ double peak_rss_mb() {
 struct Shape {
   int64_t vocab, layers, heads, d, d_ff, positions;
   int T, B;
+  int S = 0, T_dec = 0;  // marian: source and target lengths
+  float label_smoothing = 0.0f;
 };
 
 // A model under test: its loss on synthetic batch `index`, and the FLOPs the reference counts.
@@ -43,6 +46,9 @@ struct Workload {
   std::function<Tensor(int index, uint64_t seed)> loss;
   int64_t embedding_params = 0;     // excluded from the dense FLOP count, as the reference does
   int64_t per_sequence_params = 0;  // BERT pooler + NSP head: counted once per sequence
+  double gflop = 0;                 // when set, the FLOPs per step (marian counts its own)
+  double tokens = 0;                // when set, tokens per step (marian: source + target)
+  std::vector<std::string> frozen;  // parameters the run does not train
 };
 
 uint32_t draw(uint64_t seed, uint64_t i, uint64_t n) {
@@ -127,16 +133,72 @@ Workload bert_workload(const Shape& s, uint64_t seed, int batches) {
   return w;
 }
 
+// Sentence pairs of random ids (2..V-1), each side ending with eos (1), full length (no
+// padding); decoder input = labels shifted right behind pad (0), as in training. FLOPs as
+// bench/torch_marian_bench.py counts them.
+Workload marian_workload(const Shape& s, uint64_t seed, int batches) {
+  constexpr int32_t kPad = 0, kEos = 1;
+  nn::MarianConfig c;
+  c.vocab_size = s.vocab, c.d_model = s.d, c.encoder_layers = c.decoder_layers = s.layers;
+  c.encoder_attention_heads = c.decoder_attention_heads = s.heads;
+  c.encoder_ffn_dim = c.decoder_ffn_dim = s.d_ff;
+  c.max_position_embeddings = s.positions;
+  c.dropout = 0.0f;
+  c.pad_token_id = kPad, c.eos_token_id = kEos;
+  auto model = std::make_unique<nn::MarianMTModel>(c, seed);
+  struct Batch {
+    Tensor src, dec, labels;
+  };
+  std::vector<Batch> data;
+  for (int b = 0; b < batches; ++b) {
+    const uint64_t base = derive_seed(seed + 1, b);
+    uint64_t counter = 0;
+    std::vector<int32_t> src, dec, labels;
+    for (int r = 0; r < s.B; ++r) {
+      for (int t = 0; t < s.S; ++t)
+        src.push_back(t == s.S - 1 ? kEos
+                                   : 2 + static_cast<int32_t>(draw(base, counter++, s.vocab - 2)));
+      for (int t = 0; t < s.T_dec; ++t)
+        labels.push_back(
+            t == s.T_dec - 1 ? kEos : 2 + static_cast<int32_t>(draw(base, counter++, s.vocab - 2)));
+      dec.push_back(kPad);
+      dec.insert(dec.end(), labels.end() - s.T_dec, labels.end() - 1);
+    }
+    data.push_back({Tensor::from_ints({s.B, s.S}, src), Tensor::from_ints({s.B, s.T_dec}, dec),
+                    Tensor::from_ints({s.B, s.T_dec}, labels)});
+  }
+  nn::MarianMTModel* marian = model.get();
+  Workload w;
+  const float eps = s.label_smoothing;
+  w.loss = [marian, data, eps](int index, uint64_t dropout_seed) {
+    const Batch& b = data[static_cast<std::size_t>(index) % data.size()];
+    return marian->loss(b.src, Tensor(), b.dec, b.labels, eps, dropout_seed);
+  };
+  // Per layer: attention 4 d^2 (+ cross 4 d^2 in the decoder), feed-forward 2 d d_ff.
+  const double d = double(s.d), S = s.S, T = s.T_dec, B = s.B, L = double(s.layers);
+  const double enc = L * (4 * d * d + 2 * d * double(s.d_ff));
+  const double dec = L * (8 * d * d + 2 * d * double(s.d_ff));
+  w.gflop = (6 * enc * S * B + 6 * dec * T * B + 6 * d * double(s.vocab) * T * B +
+             12 * L * d * B * (S * S + T * T + T * S)) /
+            1e9;
+  w.tokens = B * (S + T);
+  w.frozen = {"final_logits_bias"};  // a buffer in HF's Marian and in the PyTorch side
+  w.model = std::move(model);
+  return w;
+}
+
 }  // namespace
 
 int bench_command(int argc, char** argv) {
   Args args("bench", argc, argv,
-            {"model", "vocab-size", "n-layer", "n-head", "d-model", "d-ff", "max-pos", "seq-len",
-             "batch-size", "steps", "warmup-steps", "threads", "seed", "lr", "weight-decay",
-             "beta1", "beta2", "eps", "grad-clip"});
+            {"model",     "vocab-size", "n-layer",      "n-head",         "d-model",      "d-ff",
+             "max-pos",   "seq-len",    "batch-size",   "steps",          "warmup-steps", "threads",
+             "seed",      "lr",         "weight-decay", "beta1",          "beta2",        "eps",
+             "grad-clip", "src-len",    "tgt-len",      "label-smoothing"});
   if (args.help()) {
     std::puts(
-        "usage: kiln bench [--model gpt|bert] [--vocab-size 65 --n-layer 4 --n-head 4 --d-model "
+        "usage: kiln bench [--model gpt|bert|marian] [--vocab-size 65 --n-layer 4 --n-head 4 "
+        "--d-model "
         "128 --d-ff 4d\n"
         "                  --max-pos seq --seq-len 64 --batch-size 12 --steps 20 --warmup-steps 3 "
         "--threads 2\n"
@@ -149,12 +211,17 @@ int bench_command(int argc, char** argv) {
         "(GPT: random next-token data; BERT: [CLS] A [SEP] B [SEP] with 15% masked positions) and\n"
         "prints one JSON line with the fields of ../shared/bench/torch_reference.py. kiln's BERT\n"
         "applies the MLM decoder only at masked positions; model_gflop_per_step counts FLOPs the\n"
-        "reference's way (decoder at every position) so that the two lines stay comparable.");
+        "reference's way (decoder at every position) so that the two lines stay comparable.\n"
+        "marian: --n-layer encoder and decoder layers each, sentence pairs of --src-len source "
+        "and\n"
+        "--tgt-len target tokens (default --seq-len each; --max-pos defaults to the longer),\n"
+        "--label-smoothing (default 0.1); compare with bench/torch_marian_bench.py on the same\n"
+        "flags.");
     return 0;
   }
   const std::string kind = args.get("model", "gpt");
-  KILN_CHECK(kind == "gpt" || kind == "bert", "kiln bench: --model: expected gpt or bert, got ",
-             kind);
+  KILN_CHECK(kind == "gpt" || kind == "bert" || kind == "marian",
+             "kiln bench: --model: expected gpt, bert or marian, got ", kind);
   Shape s;
   s.vocab = args.get_int("vocab-size", 65);
   s.layers = args.get_int("n-layer", 4);
@@ -163,7 +230,10 @@ int bench_command(int argc, char** argv) {
   s.d_ff = args.get_int("d-ff", 4 * s.d);
   s.T = static_cast<int>(args.get_int("seq-len", 64));
   s.B = static_cast<int>(args.get_int("batch-size", 12));
-  s.positions = args.get_int("max-pos", s.T);
+  s.S = static_cast<int>(args.get_int("src-len", s.T));
+  s.T_dec = static_cast<int>(args.get_int("tgt-len", s.T));
+  s.label_smoothing = static_cast<float>(args.get_double("label-smoothing", 0.1));
+  s.positions = args.get_int("max-pos", kind == "marian" ? std::max(s.S, s.T_dec) : s.T);
   const int steps = static_cast<int>(args.get_int("steps", 20)),
             warmup = static_cast<int>(args.get_int("warmup-steps", 3));
   const int threads = static_cast<int>(args.get_int("threads", 2));
@@ -179,8 +249,12 @@ int bench_command(int argc, char** argv) {
 
   // A few distinct batches, made before timing starts (as the reference does).
   const int batches = std::min(4, warmup + steps);
-  Workload w = kind == "gpt" ? gpt_workload(s, seed, batches) : bert_workload(s, seed, batches);
-  nn::ParameterArena arena(*w.model);
+  KILN_CHECK(kind != "marian" || (s.S >= 2 && s.T_dec >= 2),
+             "kiln bench: expected --src-len and --tgt-len >= 2, got ", s.S, " and ", s.T_dec);
+  Workload w = kind == "gpt"    ? gpt_workload(s, seed, batches)
+               : kind == "bert" ? bert_workload(s, seed, batches)
+                                : marian_workload(s, seed, batches);
+  nn::ParameterArena arena(*w.model, w.frozen);
   nn::AdamW optimizer(
       arena, {float(args.get_double("beta1", 0.9)), float(args.get_double("beta2", 0.95)),
               float(args.get_double("eps", 1e-8)), float(args.get_double("weight-decay", 0.1))});
@@ -227,7 +301,10 @@ int bench_command(int argc, char** argv) {
   const double attention = 12.0 * double(s.layers) * s.T * double(s.d) * tokens;
   const double head = 6.0 * double(s.d) * double(s.vocab) * tokens;
   const double per_sequence = 6.0 * double(w.per_sequence_params) * s.B * ranks;
-  const double gflop = (dense + attention + head + per_sequence) / 1e9;
+  // A workload that counts its own FLOPs and tokens (marian) gives them per rank.
+  const double gflop =
+      w.gflop > 0 ? w.gflop * ranks : (dense + attention + head + per_sequence) / 1e9;
+  const double step_tokens = w.tokens > 0 ? w.tokens * ranks : tokens;
   // Rounded as a person reads them; the JSON writer prints the shortest exact form.
   const auto rounded = [](double x, double scale) { return std::round(x * scale) / scale; };
   json::Writer out = json::Writer::spaced();
@@ -238,7 +315,7 @@ int bench_command(int argc, char** argv) {
   out.key("threads").integer(threads).key("ranks").integer(ranks);
   out.key("step_ms_median").number(rounded(median, 1e2));
   out.key("step_ms_min").number(rounded(times.front(), 1e2));
-  out.key("tokens_per_s").number(rounded(tokens / (median / 1e3), 1e1));
+  out.key("tokens_per_s").number(rounded(step_tokens / (median / 1e3), 1e1));
   out.key("comm_ms_median").number(rounded(median_of(comm_times), 1e2));
   out.key("peak_rss_mb").number(rounded(peak_rss_mb(), 1e1));
   out.key("model_gflop_per_step").number(rounded(gflop, 1e4));
@@ -248,6 +325,8 @@ int bench_command(int argc, char** argv) {
   for (auto [name, loss] : {std::pair{"loss_first", loss_first}, {"loss_last", loss_last}})
     std::isfinite(loss) ? out.key(name).number(rounded(loss, 1e4)) : out.key(name).null();
   out.key("framework").string("kiln");
+  out.key("src_len").integer(kind == "marian" ? s.S : s.T);
+  out.key("tgt_len").integer(kind == "marian" ? s.T_dec : s.T);
   std::printf("%s\n", out.end_object().text().c_str());
   return 0;
 }

@@ -14,5 +14,6 @@ int classify_command(int argc, char** argv);
 int import_hf_command(int argc, char** argv);
 int export_hf_command(int argc, char** argv);
 int forward_command(int argc, char** argv);
+int translate_command(int argc, char** argv);
 
 }  // namespace kiln::cli

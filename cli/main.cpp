@@ -24,6 +24,7 @@ constexpr const char* kUsage =
     "  train        train a model from a YAML config (resumable)\n"
     "  eval         loss and perplexity of a checkpoint on held-out text\n"
     "  sample       generate text from a GPT checkpoint\n"
+    "  translate    translate lines with an encoder-decoder (marian) checkpoint\n"
     "  bench        time training steps on synthetic data (compare with PyTorch)\n"
     "  tokenizer    train a tokenizer, or encode JSON lines with one\n"
     "  embed        final hidden states and pooled vector of a BERT checkpoint for a text\n"
@@ -57,6 +58,7 @@ int run(int argc, char** argv) {
   if (command == "import-hf") return kiln::cli::import_hf_command(rest, rest_argv);
   if (command == "export-hf") return kiln::cli::export_hf_command(rest, rest_argv);
   if (command == "forward") return kiln::cli::forward_command(rest, rest_argv);
+  if (command == "translate") return kiln::cli::translate_command(rest, rest_argv);
   throw kiln::Error("kiln: expected a command (see 'kiln --help'), got '" + command + "'");
 }
 

@@ -1,4 +1,4 @@
-// Fuzz target: the JSON parser (data/json.h). An accepted document must write and read back
+// Fuzz target: the JSON parser (io/json.h). An accepted document must write and read back
 // to an equal value, compact and indented.
 #include <string_view>
 

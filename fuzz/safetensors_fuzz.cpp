@@ -1,4 +1,4 @@
-// Fuzz target: the safetensors reader (data/safetensors.h): header length, JSON header,
+// Fuzz target: the safetensors reader (io/safetensors.h): header length, JSON header,
 // dtypes, shapes and data offsets, then every tensor's values.
 #include <string_view>
 

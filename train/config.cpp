@@ -20,8 +20,10 @@
 namespace kiln {
 
 namespace {
-constexpr std::pair<Arch, const char*> kArchNames[] = {
-    {Arch::kGpt, "gpt"}, {Arch::kBert, "bert"}, {Arch::kBertClassifier, "bert-classifier"}};
+constexpr std::pair<Arch, const char*> kArchNames[] = {{Arch::kGpt, "gpt"},
+                                                       {Arch::kBert, "bert"},
+                                                       {Arch::kBertClassifier, "bert-classifier"},
+                                                       {Arch::kMarian, "marian"}};
 }  // namespace
 
 const char* arch_name(Arch arch) {
@@ -246,7 +248,7 @@ Config resolve(const Sources& sources) {
       }
     } else if (inherited(f.path)) {
       f.read(config, f.write(*base));
-    } else if (f.required) {
+    } else if (f.required && !(f.optional_for_marian && config.model.arch == Arch::kMarian)) {
       throw_config_error(sources.where(f.path), f.path, "required key is missing");
     }
   }

@@ -13,9 +13,9 @@ namespace kiln {
 
 // The model families (model.arch). The name is parsed once, by the config; code compares the
 // enum. A new family is a value here, a name in arch_name, and an entry in train/registry.cpp.
-enum class Arch { kGpt, kBert, kBertClassifier };
+enum class Arch { kGpt, kBert, kBertClassifier, kMarian };
 
-// The config's spelling: "gpt", "bert", "bert-classifier".
+// The config's spelling: "gpt", "bert", "bert-classifier", "marian".
 const char* arch_name(Arch arch);
 // The Arch named `name`, if any.
 std::optional<Arch> parse_arch(const std::string& name);
@@ -59,6 +59,9 @@ struct DataConfig {
   // training ones included, as in training) or "held_out" (held-out documents only).
   std::string held_out_random_next = "corpus";
   std::string cache_dir;  // derived: "<run.out_dir>/cache"
+  // marian: a sentence pair with a side longer than model.max_seq_len (eos included) is cut
+  // to it ("truncate") or left out ("drop").
+  std::string long_pairs = "truncate";
   bool operator==(const DataConfig&) const = default;
 };
 
@@ -67,7 +70,7 @@ struct ModelConfig {
   // optimizer and schedule. The other model keys then default to the checkpoint's, and any
   // given explicitly must agree with it (except dropout, which fine-tuning may change).
   std::string init_from;
-  Arch arch = Arch::kGpt;         // gpt | bert (pretraining) | bert-classifier
+  Arch arch = Arch::kGpt;         // gpt | bert (pretraining) | bert-classifier | marian
   std::optional<int> vocab_size;  // nullopt = "auto": the tokenizer's vocabulary size
   int n_layer = 0;                // required
   int n_head = 0;                 // required
@@ -77,6 +80,12 @@ struct ModelConfig {
   double dropout = 0.0;
   double layer_norm_eps = 1e-5;
   int num_labels = 0;  // derived: the size of data.labels for bert-classifier, else 0
+  // marian only: decoder layers (derived: n_layer; n_layer counts the encoder's), the
+  // feed-forward activation with HF's names (derived: "swish"; empty for other archs), and
+  // whether embeddings are multiplied by sqrt(d_model).
+  int decoder_layers = 0;
+  std::string activation;
+  bool scale_embedding = true;
   bool operator==(const ModelConfig&) const = default;
 };
 
@@ -97,8 +106,8 @@ struct ScheduleConfig {
 };
 
 struct TrainConfig {
-  int batch_size = 0;  // required
-  int seq_len = 0;     // required
+  int batch_size = 0;  // required (marian: derived 1, one token-budget batch per micro-batch)
+  int seq_len = 0;     // required (marian: derived model.max_seq_len)
   int grad_accum = 1;
   int64_t max_steps = 0;  // required
   OptimizerConfig optimizer;
@@ -112,12 +121,20 @@ struct TrainConfig {
   int64_t skip_nonfinite_steps = 0;
   // Data-parallel runs: each rank keeps and updates 1/N of the AdamW state (ZeRO stage 1).
   bool shard_optimizer = false;
+  // marian: sentence pairs per batch are grouped by length so that rows x longest side stays
+  // within this many tokens.
+  int batch_tokens = 0;
+  double label_smoothing = 0.0;  // marian: epsilon of the label-smoothed cross-entropy
   bool operator==(const TrainConfig&) const = default;
 };
 
 struct EvalConfig {
   int64_t every = 100;  // steps; 0 = never
   int batches = 20;
+  // marian: held-out pairs the trainer decodes greedily for BLEU and chrF at each evaluation
+  // (the first ones in corpus order; 0 = none); `kiln eval` decodes all with beam `beam`.
+  int bleu_sentences = 200;
+  int beam = 4;
   bool operator==(const EvalConfig&) const = default;
 };
 

@@ -77,7 +77,8 @@ auto optional_path_list() {
   return path_list(false);
 }
 
-enum Need { kRequired, kOptional };
+// kRequiredUnlessMarian: required for the other archs; for marian, absent means derived.
+enum Need { kRequired, kOptional, kRequiredUnlessMarian };
 
 // The path as text and an accessor that works on Config& and const Config&; naming the
 // member once keeps the YAML key and the C++ member from drifting apart.
@@ -95,7 +96,8 @@ ConfigField field(const char* path, Get get, KeyRole role, Need need, Rule<Ok> r
   ConfigField f;
   f.path = path;
   f.role = role;
-  f.required = need == kRequired;
+  f.required = need != kOptional;
+  f.optional_for_marian = need == kRequiredUnlessMarian;
   f.read = [get](Config& c, const YAML::Node& node) -> std::string {
     if (C::decode(node, get(c))) return "";
     return std::string("expected ") + C::kNoun + ", got " + config_codec::describe(node);
@@ -127,6 +129,10 @@ bool valid_label_names(const std::vector<std::string>& labels) {
 
 bool is_bert(const Config& c) {
   return kiln::is_bert(c.model.arch);
+}
+
+bool is_marian(const Config& c) {
+  return c.model.arch == Arch::kMarian;
 }
 
 constexpr KeyRole kIdentity = KeyRole::kIdentity;
@@ -176,6 +182,7 @@ std::vector<ConfigField> make_fields() {
     // Where the token cache lives, not what it holds: moving it changes nothing.
     field(KILN_KEY(data.cache_dir),    kSchedule, kOptional, non_empty_path(),
           [](const Config& c) { return c.run.out_dir + "/cache"; }),
+    field(KILN_KEY(data.long_pairs),   kIdentity, kOptional, one_of({"truncate", "drop"})),
 
     field(KILN_KEY(model.init_from),      kIdentity, kOptional, any_value()),
     field(KILN_KEY(model.arch),           kIdentity, kOptional, any_value()),
@@ -196,9 +203,17 @@ std::vector<ConfigField> make_fields() {
           [](const Config& c) {
             return c.model.arch == Arch::kBertClassifier ? static_cast<int>(c.data.labels.size()) : 0;
           }),
+    field(KILN_KEY(model.decoder_layers), kIdentity, kOptional, int_at_least(0),
+          [](const Config& c) { return is_marian(c) ? c.model.n_layer : 0; }),
+    field(KILN_KEY(model.activation),     kIdentity, kOptional,
+          one_of({"", "swish", "gelu", "gelu_new", "relu"}),
+          [](const Config& c) { return std::string(is_marian(c) ? "swish" : ""); }),
+    field(KILN_KEY(model.scale_embedding), kIdentity, kOptional, any_value()),
 
-    field(KILN_KEY(train.batch_size),             kTrajectory, kRequired, int_in(1, kMaxBatch)),
-    field(KILN_KEY(train.seq_len),                kTrajectory, kRequired, int_at_least(1)),
+    field(KILN_KEY(train.batch_size),             kTrajectory, kRequiredUnlessMarian, int_in(1, kMaxBatch),
+          [](const Config&) { return 1; }),
+    field(KILN_KEY(train.seq_len),                kTrajectory, kRequiredUnlessMarian, int_at_least(1),
+          [](const Config& c) { return c.model.max_seq_len; }),
     field(KILN_KEY(train.grad_accum),             kTrajectory, kOptional, int_in(1, kMaxBatch)),
     // With a decaying schedule max_steps also sets the decay horizon; see docs/config.md.
     field(KILN_KEY(train.max_steps),              kSchedule,   kRequired, int_at_least(1)),
@@ -213,13 +228,23 @@ std::vector<ConfigField> make_fields() {
     field(KILN_KEY(train.schedule.warmup_steps),  kTrajectory, kOptional, int_at_least(0)),
     field(KILN_KEY(train.schedule.min_lr),        kTrajectory, kOptional, number_at_least(0)),
     field(KILN_KEY(train.grad_clip),              kTrajectory, kOptional, number_at_least(0)),
-    field(KILN_KEY(train.freeze),                 kIdentity,   kOptional, optional_path_list()),
+    // Marian's final_logits_bias is a zero buffer in HF, never trained: frozen by default.
+    field(KILN_KEY(train.freeze),                 kIdentity,   kOptional, optional_path_list(),
+          [](const Config& c) {
+            return is_marian(c) ? std::vector<std::string>{"final_logits_bias"}
+                                : std::vector<std::string>{};
+          }),
     field(KILN_KEY(train.skip_nonfinite_steps),   kTrajectory, kOptional, int_at_least(0)),
     // Where the optimizer state lives, not what it is (sums differ only in rounding).
     field(KILN_KEY(train.shard_optimizer),        kTrajectory, kOptional, any_value()),
+    field(KILN_KEY(train.batch_tokens),           kTrajectory, kOptional, int_in(0, kMaxBatch),
+          [](const Config& c) { return is_marian(c) ? 3000 : 0; }),
+    field(KILN_KEY(train.label_smoothing),        kTrajectory, kOptional, fraction()),
 
     field(KILN_KEY(eval.every),   kSchedule, kOptional, int_at_least(0)),
     field(KILN_KEY(eval.batches), kSchedule, kOptional, int_in(1, kMaxBatch)),
+    field(KILN_KEY(eval.bleu_sentences), kSchedule, kOptional, int_in(0, kMaxBatch)),
+    field(KILN_KEY(eval.beam),           kSchedule, kOptional, int_in(1, 64)),
 
     field(KILN_KEY(checkpoint.every),     kSchedule, kOptional, int_at_least(0)),
     field(KILN_KEY(checkpoint.keep_last), kSchedule, kOptional, int_at_least(1)),
@@ -317,6 +342,29 @@ void check_cross_fields(const Config& c, const ConfigWhere& where) {
   if (classifier && c.train.seq_len < 3) {
     fail("train.seq_len", "expected at least 3 for bert-classifier ([CLS] text [SEP]), got " +
                               std::to_string(c.train.seq_len));
+  }
+  const bool marian = is_marian(c);
+  if (marian && c.data.tokenizer != "bpe") {
+    fail("data.tokenizer",
+         "expected \"bpe\" for model.arch marian (one byte-level BPE for both languages), got \"" +
+             c.data.tokenizer + "\"");
+  }
+  if (marian && c.train.batch_tokens < 1) {
+    fail("train.batch_tokens", "expected an integer >= 1 for model.arch marian, got " +
+                                   std::to_string(c.train.batch_tokens));
+  }
+  if (marian && c.model.decoder_layers < 1) {
+    fail("model.decoder_layers", "expected an integer >= 1 for model.arch marian, got " +
+                                     std::to_string(c.model.decoder_layers));
+  }
+  if (marian && c.model.activation.empty()) {
+    fail("model.activation",
+         "expected one of \"swish\", \"gelu\", \"gelu_new\", \"relu\" for "
+         "model.arch marian, got \"\"");
+  }
+  if (!marian && (c.model.decoder_layers != 0 || !c.model.activation.empty())) {
+    fail(c.model.decoder_layers != 0 ? "model.decoder_layers" : "model.activation",
+         "expected no value for model.arch " + arch + " (it is a marian setting)");
   }
   // Without val_files the validation split is carved from the train files.
   if (c.data.val_files.empty() && c.data.val_fraction <= 0.0) {

@@ -18,6 +18,7 @@ struct ConfigField {
   std::string path;
   KeyRole role = KeyRole::kIdentity;
   bool required = false;
+  bool optional_for_marian = false;  // required for the other archs, derived for marian
   std::function<std::string(Config&, const YAML::Node&)> read;  // problem if not decodable
   std::function<YAML::Node(const Config&)> write;               // the value as a YAML node
   std::function<std::string(const Config&)> show;               // the value as YAML text

@@ -167,6 +167,46 @@ HfShape bert_shape(const Value& hf, const std::string& path) {
   return s;
 }
 
+// MarianConfig's keys as a kiln model section (after "model: {"). HF's defaults where a key
+// may be absent (MarianConfig: scale_embedding false, swish ... gelu, 1024 positions).
+std::string marian_model_yaml(const Value& hf, const std::string& path) {
+  auto n = [](int64_t v) { return std::to_string(v); };
+  const int64_t d_model = hf.at("d_model").as_int();
+  const int64_t heads = hf.at("encoder_attention_heads").as_int();
+  const int64_t ffn = hf.at("encoder_ffn_dim").as_int();
+  KILN_CHECK(number_or(hf, "decoder_attention_heads", double(heads)) == double(heads), path,
+             ": decoder_attention_heads: expected encoder_attention_heads (", heads,
+             ", kiln has one model.n_head), got ", hf.at("decoder_attention_heads").describe());
+  KILN_CHECK(number_or(hf, "decoder_ffn_dim", double(ffn)) == double(ffn), path,
+             ": decoder_ffn_dim: expected encoder_ffn_dim (", ffn,
+             ", kiln has one model.d_ff), got ", hf.at("decoder_ffn_dim").describe());
+  const Value* act = hf.find("activation_function");
+  std::string activation = act == nullptr || act->is_null() ? "gelu" : act->as_string();
+  if (activation == "silu") activation = "swish";  // the same function under two names
+  KILN_CHECK(activation == "swish" || activation == "gelu" || activation == "gelu_new" ||
+                 activation == "relu",
+             path, ": activation_function: expected \"swish\", \"silu\", \"gelu\", ",
+             "\"gelu_new\" or \"relu\", got ", json::quote(activation));
+  const int64_t pad = hf.at("pad_token_id").as_int();
+  const Value* start = hf.find("decoder_start_token_id");
+  KILN_CHECK(start == nullptr || start->is_null() || start->as_int() == pad, path,
+             ": decoder_start_token_id: expected pad_token_id (", pad,
+             ", as every Marian model), got ", start ? start->describe() : "");
+  require_if_present(hf, "share_encoder_decoder_embeddings", Value::boolean(true), path);
+  require_if_present(hf, "normalize_embedding", Value::boolean(false), path);
+  require_if_present(hf, "static_position_embeddings", Value::boolean(true), path);
+  const Value* scale = hf.find("scale_embedding");
+  const bool scaled = scale != nullptr && !scale->is_null() && scale->as_bool();
+  return "arch: marian, vocab_size: " + n(hf.at("vocab_size").as_int()) +
+         ", n_layer: " + n(hf.at("encoder_layers").as_int()) +
+         ", decoder_layers: " + n(hf.at("decoder_layers").as_int()) + ", n_head: " + n(heads) +
+         ", d_model: " + n(d_model) + ", d_ff: " + n(ffn) + ", max_seq_len: " +
+         n(static_cast<int64_t>(number_or(hf, "max_position_embeddings", 1024))) +
+         ", dropout: " + number_text(number_or(hf, "dropout", 0.1)) +
+         ", activation: " + activation + ", scale_embedding: " + (scaled ? "true" : "false") +
+         ", layer_norm_eps: 1.0e-5";
+}
+
 }  // namespace
 
 std::string path_in(const std::string& dir, const char* file) {
@@ -180,15 +220,23 @@ std::string path_in(const std::string& dir, const char* file) {
 Config kiln_config(const Value& hf, const std::string& dir, const std::string& config_path,
                    uint64_t seed) {
   const std::string type = hf.at("model_type").as_string();
-  KILN_CHECK(type == "gpt2" || type == "bert", config_path,
-             ": model_type: expected \"gpt2\" or \"bert\", got ", json::quote(type));
+  KILN_CHECK(type == "gpt2" || type == "bert" || type == "marian", config_path,
+             ": model_type: expected \"gpt2\", \"bert\" or \"marian\", got ", json::quote(type));
   require_if_present(hf, "tie_word_embeddings", Value::boolean(true), config_path);
-  HfShape s = type == "gpt2" ? gpt2_shape(hf, config_path) : bert_shape(hf, config_path);
-  s.vocab = hf.at("vocab_size").as_int();
-
   const fs::path source = fs::absolute(dir).lexically_normal();
   std::string name = source.filename().string();
   if (name.empty()) name = source.parent_path().filename().string();  // "dir/" has no filename
+  if (type == "marian") {
+    // Token-budget batches: no train.batch_size or seq_len.
+    const std::string yaml = "run: {name: " + yaml_quoted("imported-" + name) +
+                             ", seed: " + std::to_string(seed) + "}\ndata: {train_files: [" +
+                             yaml_quoted("hf-import:" + source.string()) +
+                             "], tokenizer: bpe}\nmodel: {" + marian_model_yaml(hf, config_path) +
+                             "}\ntrain: {max_steps: 1000, optimizer: {lr: 5.0e-5}}\n";
+    return parse_config(yaml, config_path + " (as a kiln config)");
+  }
+  HfShape s = type == "gpt2" ? gpt2_shape(hf, config_path) : bert_shape(hf, config_path);
+  s.vocab = hf.at("vocab_size").as_int();
   auto n = [](int64_t v) { return std::to_string(v); };
   std::string labels;
   for (const std::string& label : s.labels)
@@ -220,6 +268,44 @@ Value hf_config(const Config& config, const Tokenizer& tokenizer) {
   const ModelConfig& m = config.model;
   const Value dropout = Value::number(m.dropout);
   Value c = Value::object();
+  if (m.arch == Arch::kMarian) {
+    const nn::MarianConfig k = marian_config_for(config, *tokenizer.as<BpeTokenizer>());
+    const Value zero = Value::number(0.0);
+    c.set("activation_dropout", zero);
+    c.set("activation_function", Value::string(nn::activation_name(k.activation)));
+    c.set("architectures", Value::array({Value::string("MarianMTModel")}));
+    c.set("attention_dropout", zero);
+    c.set("bos_token_id", Value::integer(k.eos_token_id));
+    c.set("d_model", Value::integer(k.d_model));
+    c.set("decoder_attention_heads", Value::integer(k.decoder_attention_heads));
+    c.set("decoder_ffn_dim", Value::integer(k.decoder_ffn_dim));
+    c.set("decoder_layerdrop", zero);
+    c.set("decoder_layers", Value::integer(k.decoder_layers));
+    c.set("decoder_start_token_id", Value::integer(k.pad_token_id));
+    c.set("decoder_vocab_size", Value::integer(k.vocab_size));
+    c.set("dropout", dropout);
+    c.set("encoder_attention_heads", Value::integer(k.encoder_attention_heads));
+    c.set("encoder_ffn_dim", Value::integer(k.encoder_ffn_dim));
+    c.set("encoder_layerdrop", zero);
+    c.set("encoder_layers", Value::integer(k.encoder_layers));
+    c.set("eos_token_id", Value::integer(k.eos_token_id));
+    c.set("forced_eos_token_id", Value::integer(k.eos_token_id));
+    c.set("init_std", Value::number(k.init_std));
+    c.set("is_encoder_decoder", Value::boolean(true));
+    c.set("max_length", Value::integer(k.max_position_embeddings));
+    c.set("max_position_embeddings", Value::integer(k.max_position_embeddings));
+    c.set("model_type", Value::string("marian"));
+    c.set("num_beams", Value::integer(config.eval.beam));
+    c.set("num_hidden_layers", Value::integer(k.encoder_layers));
+    c.set("pad_token_id", Value::integer(k.pad_token_id));
+    c.set("scale_embedding", Value::boolean(k.scale_embedding));
+    c.set("share_encoder_decoder_embeddings", Value::boolean(true));
+    c.set("tie_word_embeddings", Value::boolean(true));
+    c.set("torch_dtype", Value::string("float32"));
+    c.set("use_cache", Value::boolean(true));
+    c.set("vocab_size", Value::integer(k.vocab_size));
+    return c;
+  }
   if (m.arch == Arch::kGpt) {
     const nn::GptConfig g = gpt_config_for(config, tokenizer.vocab_size());
     std::optional<int32_t> eos = tokenizer.as<BpeTokenizer>()->token_id(kEndOfText);

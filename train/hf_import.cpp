@@ -36,7 +36,17 @@ namespace fs = std::filesystem;
 using json::Value;
 
 Tokenizer read_tokenizer(const std::string& dir, const Config& config) {
-  if (config.model.arch == Arch::kGpt)
+  if (config.model.arch == Arch::kMarian) {
+    // Marian's own tokenizers are SentencePiece models, which kiln does not implement.
+    const bool bpe =
+        fs::exists(path_in(dir, "vocab.json")) && fs::exists(path_in(dir, "merges.txt"));
+    KILN_CHECK(
+        bpe || !(fs::exists(path_in(dir, "source.spm")) || fs::exists(path_in(dir, "target.spm"))),
+        dir,
+        ": expected a byte-level BPE tokenizer (vocab.json + merges.txt), got "
+        "SentencePiece files only (source.spm/target.spm), which kiln cannot read");
+  }
+  if (config.model.arch == Arch::kGpt || config.model.arch == Arch::kMarian)
     return Tokenizer(
         BpeTokenizer::from_files(path_in(dir, "vocab.json"), path_in(dir, "merges.txt")));
   return Tokenizer(
@@ -57,6 +67,18 @@ MappedKey map_gpt_key(const std::string& key) {
   const std::string bare = key.starts_with("transformer.") ? key.substr(12) : key;
   if (std::regex_match(bare, buffer)) return {KeyKind::kBuffer, ""};  // the causal mask
   return {KeyKind::kParameter, "transformer." + bare};
+}
+
+// MarianMTModel's keys: the shared embedding's three tied aliases, and the sinusoidal position
+// tables (computed, not parameters).
+MappedKey map_marian_key(const std::string& key) {
+  if (key == "model.encoder.embed_tokens.weight" || key == "model.decoder.embed_tokens.weight" ||
+      key == "lm_head.weight")
+    return {KeyKind::kTiedCopy, "model.shared.weight"};
+  if (key == "model.encoder.embed_positions.weight" ||
+      key == "model.decoder.embed_positions.weight")
+    return {KeyKind::kBuffer, ""};
+  return {KeyKind::kParameter, key};
 }
 
 // BertForPreTraining's keys, or with `classifier` BertForSequenceClassification's (whose
@@ -92,8 +114,9 @@ std::string shape_of(const std::vector<int64_t>& shape) {
 // what it did.
 HfImportSummary copy_tensors(const SafetensorsReader& reader, const nn::ParameterArena& arena,
                              Arch arch) {
-  const bool gpt = arch == Arch::kGpt;
+  const bool gpt = arch == Arch::kGpt, marian = arch == Arch::kMarian;
   const char* model_name = gpt                   ? "GPT-2"
+                           : marian              ? "MarianMTModel"
                            : arch == Arch::kBert ? "BERT"
                                                  : "BertForSequenceClassification";
   std::map<std::string, Tensor> params(arena.named_parameters().begin(),
@@ -107,7 +130,9 @@ HfImportSummary copy_tensors(const SafetensorsReader& reader, const nn::Paramete
   };
   std::vector<std::pair<const SafetensorsEntry*, std::string>> tied;
   for (const SafetensorsEntry& e : reader.entries()) {
-    MappedKey m = gpt ? map_gpt_key(e.name) : map_bert_key(e.name, arch == Arch::kBertClassifier);
+    MappedKey m = gpt      ? map_gpt_key(e.name)
+                  : marian ? map_marian_key(e.name)
+                           : map_bert_key(e.name, arch == Arch::kBertClassifier);
     if (m.kind == KeyKind::kBuffer) {
       summary.skipped.push_back(e.name);
       continue;
@@ -149,8 +174,9 @@ HfImportSummary copy_tensors(const SafetensorsReader& reader, const nn::Paramete
   // start from the seed. A missing body weight means a damaged or mislabelled file.
   for (const auto& [name, t] : arena.named_parameters()) {
     if (source_of.count(name) > 0) continue;
+    // HF's Marian final_logits_bias is a buffer of zeros, which kiln's initialisation is.
     const bool head = name.starts_with("cls.") || name.starts_with("classifier.") ||
-                      name.starts_with("bert.pooler.");
+                      name.starts_with("bert.pooler.") || name == "final_logits_bias";
     KILN_CHECK(head, reader.path(), ": expected a tensor for '", name, "' (", model_name,
                " has no default for it), got none");
     summary.initialised.push_back(name);
@@ -188,6 +214,13 @@ HfImportSummary import_hf(const std::string& dir, const std::string& out_path, u
   const Tokenizer tokenizer = read_tokenizer(dir, config);
 
   Model model = build_model(config, tokenizer, seed);
+  if (model.marian) {  // kiln finds pad and eos by their tokens: config.json must agree
+    const nn::MarianConfig& k = model.marian->config();
+    for (const auto& [key, id] : {std::pair<const char*, int64_t>{"pad_token_id", k.pad_token_id},
+                                  {"eos_token_id", k.eos_token_id}})
+      KILN_CHECK(hf.at(key).as_int() == id, config_path, ": ", key, ": expected ", id,
+                 " (the id of that token in vocab.json), got ", hf.at(key).describe());
+  }
   nn::ParameterArena arena(model.module());
   SafetensorsReader reader(path_in(dir, "model.safetensors"));
   HfImportSummary summary = copy_tensors(reader, arena, config.model.arch);
@@ -231,6 +264,12 @@ void export_hf(const std::string& checkpoint_path, const std::string& out_dir) {
     write_text(path_in(out_dir, "merges.txt"), bpe->to_merges_txt());
     tokenizer_config.set("model_max_length", Value::integer(config.model.max_seq_len));
     tokenizer_config.set("tokenizer_class", Value::string("GPT2Tokenizer"));
+    if (model.marian) {
+      tokenizer_config.set("eos_token",
+                           Value::string(bpe->token(int32_t(model.marian->config().eos_token_id))));
+      tokenizer_config.set("pad_token",
+                           Value::string(bpe->token(int32_t(model.marian->config().pad_token_id))));
+    }
   } else {
     const WordPieceTokenizer* wordpiece = tokenizer.as<WordPieceTokenizer>();
     std::string vocab;
@@ -252,7 +291,16 @@ void run_forward(const std::string& checkpoint_path, const std::string& input_pa
   const Hdf5File in(input_path, Hdf5File::Mode::kRead);
   const Tensor ids = read_ids(in, "/input_ids", nullptr, 0, model.vocab_size());
   Hdf5File out(output_path, Hdf5File::Mode::kCreate);
-  if (model.gpt) {
+  if (model.marian) {
+    const Tensor mask =
+        in.has("/attention_mask") ? read_ids(in, "/attention_mask", &ids.shape(), 0, 2) : Tensor();
+    const Tensor decoder_ids = read_ids(in, "/decoder_input_ids", nullptr, 0, model.vocab_size());
+    KILN_CHECK(decoder_ids.dim(0) == ids.dim(0), input_path, ": /decoder_input_ids: expected ",
+               ids.dim(0), " rows (as /input_ids), got ", decoder_ids.dim(0));
+    const Tensor encoder = model.marian->encode(ids, mask);
+    write_tensor(out, "/logits", model.marian->decode(decoder_ids, encoder, mask));  // [B, T, V]
+    write_tensor(out, "/encoder_last_hidden_state", encoder);                        // [B, S, d]
+  } else if (model.gpt) {
     write_tensor(out, "/logits", model.gpt->forward(ids));  // [B, T, V]
   } else {
     const int64_t types = model.bert ? model.bert->config().type_vocab_size

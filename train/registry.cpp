@@ -7,6 +7,7 @@
 #include "train/bert_task.h"
 #include "train/classify_task.h"
 #include "train/gpt_task.h"
+#include "train/translate_task.h"
 
 namespace kiln {
 namespace {
@@ -51,6 +52,30 @@ nn::BertConfig bert_config_for(const Config& config, const WordPieceTokenizer& t
   return b;
 }
 
+nn::MarianConfig marian_config_for(const Config& config, const BpeTokenizer& tokenizer) {
+  const ModelConfig& m = config.model;
+  nn::MarianConfig c;
+  c.vocab_size = m.vocab_size.value_or(tokenizer.vocab_size());
+  KILN_CHECK(c.vocab_size >= tokenizer.vocab_size(),
+             "model.vocab_size: expected at least the tokenizer's ", tokenizer.vocab_size(),
+             " tokens, got ", c.vocab_size);
+  c.d_model = m.d_model;
+  c.encoder_layers = m.n_layer;
+  c.decoder_layers = m.decoder_layers;
+  c.encoder_attention_heads = c.decoder_attention_heads = m.n_head;
+  c.encoder_ffn_dim = c.decoder_ffn_dim = m.d_ff;
+  c.max_position_embeddings = m.max_seq_len;
+  c.activation = nn::parse_activation(m.activation);
+  c.scale_embedding = m.scale_embedding;
+  c.dropout = static_cast<float>(m.dropout);
+  c.attention_dropout = c.activation_dropout = 0.0f;
+  c.layer_norm_eps = static_cast<float>(m.layer_norm_eps);
+  const MarianSpecialIds ids = marian_special_ids(tokenizer);
+  c.pad_token_id = ids.pad;
+  c.eos_token_id = ids.eos;
+  return c;
+}
+
 nn::Module& Model::module() const {
   switch (arch) {
     case Arch::kGpt:
@@ -59,6 +84,8 @@ nn::Module& Model::module() const {
       return *bert;
     case Arch::kBertClassifier:
       return *classifier;
+    case Arch::kMarian:
+      return *marian;
   }
   throw Error("model: unknown model.arch");
 }
@@ -71,6 +98,8 @@ int64_t Model::vocab_size() const {
       return bert->config().vocab_size;
     case Arch::kBertClassifier:
       return classifier->config().vocab_size;
+    case Arch::kMarian:
+      return marian->config().vocab_size;
   }
   throw Error("model: unknown model.arch");
 }
@@ -97,6 +126,13 @@ Model build_model(const Config& config, const Tokenizer& tokenizer, uint64_t run
   m.arch = config.model.arch;
   if (m.arch == Arch::kGpt) {
     m.gpt = std::make_unique<nn::Gpt>(gpt_config_for(config, tokenizer.vocab_size()), seed);
+    return m;
+  }
+  if (m.arch == Arch::kMarian) {
+    const BpeTokenizer* bpe = tokenizer.as<BpeTokenizer>();
+    KILN_CHECK(bpe != nullptr, "model.arch marian: expected a bpe tokenizer, got ",
+               tokenizer.kind());
+    m.marian = std::make_unique<nn::MarianMTModel>(marian_config_for(config, *bpe), seed);
     return m;
   }
   const WordPieceTokenizer* wordpiece = tokenizer.as<WordPieceTokenizer>();
@@ -132,6 +168,8 @@ std::unique_ptr<Task> make_task(const Config& config,
       return std::make_unique<BertTask>(config, serialized_tokenizer);
     case Arch::kBertClassifier:
       return std::make_unique<ClassifyTask>(config, serialized_tokenizer);
+    case Arch::kMarian:
+      return std::make_unique<TranslateTask>(config, serialized_tokenizer);
   }
   throw Error("model.arch: unknown architecture");
 }

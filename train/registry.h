@@ -10,6 +10,7 @@
 #include "data/tokenizer.h"
 #include "nn/bert.h"
 #include "nn/gpt.h"
+#include "nn/marian.h"
 #include "nn/parameter_arena.h"
 #include "train/checkpoint.h"
 #include "train/config.h"
@@ -22,12 +23,16 @@ nn::GptConfig gpt_config_for(const Config& config, int tokenizer_vocab_size);
 // The BERT encoder shape of a bert or bert-classifier config.
 nn::BertConfig bert_config_for(const Config& config, const WordPieceTokenizer& tokenizer);
 
+// The MarianMTModel shape of a marian config, with pad and eos from its BPE tokenizer.
+nn::MarianConfig marian_config_for(const Config& config, const BpeTokenizer& tokenizer);
+
 // One model of the family config.model.arch names: exactly one member is set.
 struct Model {
   Arch arch = Arch::kGpt;
   std::unique_ptr<nn::Gpt> gpt;                                   // gpt
   std::unique_ptr<nn::Bert> bert;                                 // bert (pretraining)
   std::unique_ptr<nn::BertForSequenceClassification> classifier;  // bert-classifier
+  std::unique_ptr<nn::MarianMTModel> marian;                      // marian
 
   nn::Module& module() const;
   int64_t vocab_size() const;

@@ -137,6 +137,8 @@ Run prepare_run(const TrainOptions& options, Progress& progress, const dist::Com
   if (!comm.is_root()) comm.barrier();
   run.task = make_task(config, tokenizer);
   if (comm.is_root()) comm.barrier();
+  if (const std::string summary = run.task->data_summary(); !summary.empty())
+    progress.show(summary);
   run.arena = std::make_unique<nn::ParameterArena>(run.task->model(), config.train.freeze);
   if (init) {
     // Lenient: a classifier started from a pretraining checkpoint has a new head and drops cls.*.

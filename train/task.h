@@ -50,6 +50,9 @@ class Task {
   // (GPT: every window), else what evaluate() gives.
   virtual Metrics evaluate_all() { return evaluate(); }
   virtual std::string serialized_tokenizer() const = 0;
+  // What the task made of its data (counts of pairs cut or left out, ...), shown once at the
+  // start of a run; empty = nothing to say.
+  virtual std::string data_summary() const { return ""; }
 };
 
 }  // namespace kiln

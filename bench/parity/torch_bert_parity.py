@@ -73,7 +73,8 @@ def main():
         nsp = torch.nn.functional.cross_entropy(rel, t["nsp_labels"])
         loss = mlm + nsp
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), float(a["grad_clip"]))
+        if float(a["grad_clip"]) > 0:  # kiln's 0 means no clipping
+            torch.nn.utils.clip_grad_norm_(model.parameters(), float(a["grad_clip"]))
         opt.step()
         ours = {"loss": loss.item(), "mlm_loss": mlm.item(), "nsp_loss": nsp.item()}
         theirs = kiln[s + 1]

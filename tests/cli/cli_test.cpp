@@ -19,7 +19,7 @@ using kiln::cli_test::kiln;  // the command, not the namespace
 
 TEST(CliTest, EveryCommandHasHelp) {
   for (const char* command : {"", "train", "eval", "sample", "bench", "tokenizer", "embed",
-                              "import-hf", "export-hf", "forward"}) {
+                              "import-hf", "export-hf", "forward", "translate"}) {
     CommandResult r = kiln(std::string(command) + " --help");
     EXPECT_EQ(r.exit_code, 0) << command;
     EXPECT_NE(r.out.find("usage: kiln"), std::string::npos) << command << ": " << r.out;
@@ -172,6 +172,72 @@ TEST(CliResumeTest, BertAfterSigtermIsBitIdentical) {
 
 TEST(CliResumeTest, BertAfterSigkillIsBitIdentical) {
   check_interrupted_resume("KILL", "bert_kill", kTinyBert);
+}
+
+// A tiny marian on a few sentence pairs (chapter 20 is held out), batches of ~40 tokens.
+constexpr const char* kTinyMarian =
+    "arch: marian, n_layer: 1, decoder_layers: 1, n_head: 2, d_model: 16";
+
+void write_pairs(const fs::path& dir) {
+  std::ofstream tsv(dir / "corpus.txt");  // TinyRun's configs read corpus.txt
+  const char* es[] = {"el perro come pan", "la casa es grande", "el sol sale hoy"};
+  const char* en[] = {"the dog eats bread", "the house is big", "the sun rises today"};
+  for (int chapter : {1, 2, 3, 20})
+    for (int v = 0; v < 3; ++v)
+      tsv << "Genesis " << chapter << ":" << v + 1 << "\t" << es[v] << " " << chapter << "\t"
+          << en[v] << " " << chapter << "\n";
+}
+
+void check_marian_resume(const char* signal, const std::string& name) {
+  TinyRun run(name);
+  write_pairs(run.dir);
+  const int steps = 120, stop_at = 70;
+  // TinyRun's config has data and train sections of its own: override them with --set.
+  const std::string sets =
+      " --set data.tokenizer=bpe --set data.tokenizer_vocab_size=280 --set train.batch_tokens=40"
+      " --set train.label_smoothing=0.1 --set eval.bleu_sentences=2";
+  auto config = [&](const std::string& which) {
+    std::string path = run.config(which, steps, kTinyMarian);
+    // batch_size and seq_len are not marian keys' business: drop them from the file.
+    std::string text = file_bytes(path);
+    const std::string from = "batch_size: 4, seq_len: 16, ";
+    text.replace(text.find(from), from.size(), "");
+    std::ofstream(path) << text;
+    return path;
+  };
+  ASSERT_EQ(kiln("train " + config("straight") + sets).exit_code, 0);
+  const std::string interrupted = config("interrupted");
+  CommandResult first =
+      kiln_via("KILN_TEST_SIGNAL_AT=" + std::to_string(stop_at) + ":" + signal + " ",
+               "train " + interrupted + sets);
+  EXPECT_EQ(first.exit_code, std::string(signal) == "TERM" ? 143 : 137) << first.out;
+  CommandResult resumed = kiln("train " + interrupted + sets + " --resume auto");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.out;
+  const int resumed_at = std::string(signal) == "KILL" ? stop_at / 50 * 50 : stop_at;
+  EXPECT_NE(resumed.out.find("at step " + std::to_string(resumed_at)), std::string::npos)
+      << first.out << resumed.out;
+  char final_name[32];
+  std::snprintf(final_name, sizeof final_name, "ckpt-%08d.h5", steps);
+  expect_same_final_weights(run.dir / "straight" / final_name,
+                            run.dir / "interrupted" / final_name);
+  // And the checkpoint translates: one line out per line in.
+  CommandResult t = kiln("translate --checkpoint " + (run.dir / "straight" / final_name).string() +
+                         " --beam 2 --text 'el perro come pan 1' --text 'la casa'");
+  EXPECT_EQ(t.exit_code, 0) << t.out;
+  EXPECT_EQ(std::count(t.out.begin(), t.out.end(), '\n'), 2) << t.out;
+  // kiln eval: val_loss, and BLEU and chrF of beam search over every held-out pair.
+  CommandResult e = kiln("eval --checkpoint " + (run.dir / "straight" / final_name).string());
+  EXPECT_EQ(e.exit_code, 0) << e.out;
+  for (const char* key : {"\"val_loss\":", "\"bleu\":", "\"chrf\":"})
+    EXPECT_NE(e.out.find(key), std::string::npos) << e.out;
+}
+
+TEST(CliResumeTest, MarianAfterSigtermIsBitIdentical) {
+  check_marian_resume("TERM", "marian_term");
+}
+
+TEST(CliResumeTest, MarianAfterSigkillIsBitIdentical) {
+  check_marian_resume("KILL", "marian_kill");
 }
 
 // A SIGTERM that arrives while the corpus is still being read (before the first step) stops

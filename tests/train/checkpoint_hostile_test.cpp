@@ -7,10 +7,10 @@
 
 #include <string>
 
+#include "io/hdf5_file.h"
 #include "tests/error_of.h"
 #include "tests/scratch_dir.h"
 #include "train/checkpoint.h"
-#include "io/hdf5_file.h"
 #include "train/hdf5_tensor.h"
 
 namespace kiln {

@@ -151,7 +151,8 @@ TEST(ConfigTest, VocabSizeIsAutoOrPositive) {
 TEST(ConfigTest, UnknownKeyNamesFileLineAndPath) {
   EXPECT_EQ(parse_error(minimal_with("  seq_len: 16\n", "  seq_len: 16\n  colour: red\n")),
             "configs/x.yaml:13: train.colour: unknown key (train has: batch_size, seq_len, "
-            "grad_accum, max_steps, optimizer, schedule, grad_clip, freeze, skip_nonfinite_steps, shard_optimizer)");
+            "grad_accum, max_steps, optimizer, schedule, grad_clip, freeze, skip_nonfinite_steps, "
+            "shard_optimizer, batch_tokens, label_smoothing)");
 }
 
 TEST(ConfigTest, UnknownKeySuggestsTheIntendedKey) {
@@ -279,7 +280,8 @@ TEST(ConfigTest, OverridesReplaceValues) {
 TEST(ConfigTest, OverrideOfUnknownKeyFails) {
   EXPECT_EQ(parse_error(kMinimal, {"train.lr_typo=3"}),
             "--set train.lr_typo: unknown key (train has: batch_size, seq_len, grad_accum, "
-            "max_steps, optimizer, schedule, grad_clip, freeze, skip_nonfinite_steps, shard_optimizer)");
+            "max_steps, optimizer, schedule, grad_clip, freeze, skip_nonfinite_steps, "
+            "shard_optimizer, batch_tokens, label_smoothing)");
   EXPECT_EQ(parse_error(kMinimal, {"train.optimizer.lrr=3"}),
             "--set train.optimizer.lrr: unknown key (did you mean train.optimizer.lr?)");
   EXPECT_EQ(parse_error(kMinimal, {"train.optimizer=3"}),
@@ -393,6 +395,75 @@ TEST(ConfigTest, LoadConfigOfMissingFileNamesThePath) {
         std::string(e.what()).rfind("no/such/config.yaml: expected a readable config file", 0), 0u)
         << e.what();
   }
+}
+
+}  // namespace
+}  // namespace kiln
+
+namespace kiln {
+namespace {
+
+// A marian config: no batch_size or seq_len (token-budget batches), a BPE tokenizer.
+constexpr const char* kMarian =
+    "run: {name: mt}\n"
+    "data: {train_files: [corpora/es-en.tsv], tokenizer: bpe}\n"
+    "model: {arch: marian, n_layer: 2, n_head: 2, d_model: 32, max_seq_len: 16}\n"
+    "train: {max_steps: 10, optimizer: {lr: 0.001}}\n";
+
+TEST(ConfigTest, MarianDerivesItsDefaults) {
+  const Config c = parse_config(kMarian, "mem");
+  EXPECT_EQ(c.model.arch, Arch::kMarian);
+  EXPECT_EQ(c.model.decoder_layers, 2);
+  EXPECT_EQ(c.model.activation, "swish");
+  EXPECT_TRUE(c.model.scale_embedding);
+  EXPECT_EQ(c.train.batch_tokens, 3000);
+  EXPECT_EQ(c.train.batch_size, 1);
+  EXPECT_EQ(c.train.seq_len, 16);
+  EXPECT_EQ(c.train.label_smoothing, 0.0);
+  EXPECT_EQ(c.train.freeze, std::vector<std::string>{"final_logits_bias"});
+  EXPECT_EQ(c.data.long_pairs, "truncate");
+  EXPECT_EQ(c.eval.bleu_sentences, 200);
+  EXPECT_EQ(c.eval.beam, 4);
+  EXPECT_EQ(parse_config(to_yaml(c), "round trip"), c);
+  const Config d =
+      parse_config(kMarian, "mem",
+                   {"model.decoder_layers=3", "model.activation=relu", "train.label_smoothing=0.1",
+                    "data.long_pairs=drop", "train.batch_tokens=500", "train.freeze=[]"});
+  EXPECT_EQ(d.model.decoder_layers, 3);
+  EXPECT_EQ(d.model.activation, "relu");
+  EXPECT_EQ(d.train.label_smoothing, 0.1);
+  EXPECT_EQ(d.data.long_pairs, "drop");
+  EXPECT_EQ(d.train.batch_tokens, 500);
+  EXPECT_TRUE(d.train.freeze.empty());
+}
+
+TEST(ConfigTest, MarianKeysAreChecked) {
+  auto error = [](const std::vector<std::string>& overrides) {
+    try {
+      parse_config(kMarian, "configs/x.yaml", overrides);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_EQ(error({"data.long_pairs=cut"}),
+            "--set data.long_pairs: expected one of \"truncate\", \"drop\", got \"cut\"");
+  EXPECT_EQ(error({"train.label_smoothing=1.5"}),
+            "--set train.label_smoothing: expected a number in [0, 1), got 1.5");
+  EXPECT_EQ(error({"model.activation=tanh"}),
+            "--set model.activation: expected one of \"\", \"swish\", \"gelu\", \"gelu_new\", "
+            "\"relu\", got \"tanh\"");
+  EXPECT_EQ(error({"data.tokenizer=char"}),
+            "--set data.tokenizer: expected \"bpe\" for model.arch marian (one byte-level BPE "
+            "for both languages), got \"char\"");
+  EXPECT_EQ(error({"train.batch_tokens=0"}),
+            "--set train.batch_tokens: expected an integer >= 1 for model.arch marian, got 0");
+  // The other archs still need batch_size and take no marian keys.
+  EXPECT_EQ(error({"model.arch=gpt"}),
+            "configs/x.yaml:4: train.batch_size: required key is missing");
+  EXPECT_EQ(parse_error(kMinimal, {"model.decoder_layers=2"}),
+            "--set model.decoder_layers: expected no value for model.arch gpt (it is a marian "
+            "setting)");
 }
 
 }  // namespace

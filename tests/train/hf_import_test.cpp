@@ -802,7 +802,7 @@ TEST_F(HfImportTest, ConfigJsonErrors) {
     return error_of([&] { import_hf(path("bert"), path("x.h5")); });
   };
   EXPECT_EQ(import_with("\"model_type\": \"bert\"", "\"model_type\": \"llama\""),
-            config + ": model_type: expected \"gpt2\" or \"bert\", got \"llama\"");
+            config + ": model_type: expected \"gpt2\", \"bert\" or \"marian\", got \"llama\"");
   EXPECT_EQ(import_with("\"type_vocab_size\": 2", "\"type_vocab_size\": 3"),
             config + ": type_vocab_size: expected 2 (segments A and B), got the number 3");
   EXPECT_EQ(import_with("\"hidden_act\": \"gelu\"", "\"hidden_act\": \"relu\""),

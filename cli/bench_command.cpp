@@ -14,8 +14,8 @@
 #include "autograd/threads.h"
 #include "base/error.h"
 #include "base/rng.h"
-#include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "io/json.h"
 #include "nn/adamw.h"
 #include "nn/bert.h"
@@ -127,63 +127,80 @@ Workload bert_workload(const Shape& s, uint64_t seed, int batches) {
   return w;
 }
 
+struct BenchOptions {
+  std::string kind = "gpt";
+  long long vocab = 65, layers = 4, heads = 4, d = 128, d_ff = 0, positions = 0, T = 64, B = 12;
+  long long steps = 20, warmup = 3, threads = 2, seed = 1337;
+  double lr = 3e-4, weight_decay = 0.1, beta1 = 0.9, beta2 = 0.95, eps = 1e-8, clip = 1.0;
+};
+
+void run_bench(const BenchOptions& o);
+
 }  // namespace
 
-int bench_command(int argc, char** argv) {
-  Args args("bench", argc, argv,
-            {"model", "vocab-size", "n-layer", "n-head", "d-model", "d-ff", "max-pos", "seq-len",
-             "batch-size", "steps", "warmup-steps", "threads", "seed", "lr", "weight-decay",
-             "beta1", "beta2", "eps", "grad-clip"});
-  if (args.help()) {
-    std::puts(
-        "usage: kiln bench [--model gpt|bert] [--vocab-size 65 --n-layer 4 --n-head 4 --d-model "
-        "128 --d-ff 4d\n"
-        "                  --max-pos seq --seq-len 64 --batch-size 12 --steps 20 --warmup-steps 3 "
-        "--threads 2\n"
-        "                  --seed 1337 --lr 3e-4 --weight-decay 0.1 --beta1 0.9 --beta2 0.95 --eps "
-        "1e-8\n"
-        "                  --grad-clip 1.0]\n"
-        "\n"
-        "Times full training steps (zero grad, forward, backward, clip, AdamW) on synthetic "
-        "batches\n"
-        "(GPT: random next-token data; BERT: [CLS] A [SEP] B [SEP] with 15% masked positions) and\n"
-        "prints one JSON line with the fields of ../shared/bench/torch_reference.py. kiln's BERT\n"
-        "applies the MLM decoder only at masked positions; model_gflop_per_step counts FLOPs the\n"
-        "reference's way (decoder at every position) so that the two lines stay comparable.");
-    return 0;
-  }
-  const std::string kind = args.get("model", "gpt");
-  KILN_CHECK(kind == "gpt" || kind == "bert", "kiln bench: --model: expected gpt or bert, got ",
-             kind);
+void add_bench_command(CLI::App& kiln) {
+  auto o = std::make_shared<BenchOptions>();
+  CLI::App* bench =
+      kiln.add_subcommand("bench", "time training steps on synthetic data (compare with PyTorch)");
+  bench->add_option("--model", o->kind, "the model family")
+      ->type_name("gpt|bert")
+      ->check(one_of({"gpt", "bert"}));
+  const auto size = [&](const char* name, long long& value, const char* what, long long low) {
+    return bench->add_option(name, value, what)->type_name("N")->check(integer_in(low));
+  };
+  size("--vocab-size", o->vocab, "vocabulary size", 1);
+  size("--n-layer", o->layers, "Transformer blocks", 1);
+  size("--n-head", o->heads, "attention heads", 1);
+  size("--d-model", o->d, "model width", 1);
+  size("--d-ff", o->d_ff, "feed-forward width", 1)->default_str("4 d-model");
+  size("--max-pos", o->positions, "position embeddings", 1)->default_str("seq-len");
+  size("--seq-len", o->T, "tokens a sequence", 8);
+  size("--batch-size", o->B, "sequences a step", 1);
+  size("--steps", o->steps, "timed steps", 1);
+  size("--warmup-steps", o->warmup, "untimed steps first", 0);
+  size("--threads", o->threads, "compute threads", 1);
+  bench->add_option("--seed", o->seed, "seed of the weights and the data")->check(any_integer());
+  const auto number = [&](const char* name, double& value, const char* what) {
+    bench->add_option(name, value, what)
+        ->type_name("X")
+        ->check(finite_number([](double) { return true; }, "a finite number"));
+  };
+  number("--lr", o->lr, "AdamW learning rate");
+  number("--weight-decay", o->weight_decay, "AdamW weight decay");
+  number("--beta1", o->beta1, "AdamW beta1");
+  number("--beta2", o->beta2, "AdamW beta2");
+  number("--eps", o->eps, "AdamW epsilon");
+  number("--grad-clip", o->clip, "clip the gradient's global norm to this");
+  bench->footer(
+      "Times full training steps (zero grad, forward, backward, clip, AdamW) on synthetic batches\n"
+      "(GPT: random next-token data; BERT: [CLS] A [SEP] B [SEP] with 15% masked positions) and\n"
+      "prints one JSON line with the fields of ../shared/bench/torch_reference.py. kiln's BERT\n"
+      "applies the MLM decoder only at masked positions; model_gflop_per_step counts FLOPs the\n"
+      "reference's way (decoder at every position) so that the two lines stay comparable.");
+  bench->callback([o] { run_bench(*o); });
+}
+
+namespace {
+
+void run_bench(const BenchOptions& o) {
+  const std::string& kind = o.kind;
   Shape s;
-  s.vocab = args.get_int("vocab-size", 65);
-  s.layers = args.get_int("n-layer", 4);
-  s.heads = args.get_int("n-head", 4);
-  s.d = args.get_int("d-model", 128);
-  s.d_ff = args.get_int("d-ff", 4 * s.d);
-  s.T = static_cast<int>(args.get_int("seq-len", 64));
-  s.B = static_cast<int>(args.get_int("batch-size", 12));
-  s.positions = args.get_int("max-pos", s.T);
-  const int steps = static_cast<int>(args.get_int("steps", 20)),
-            warmup = static_cast<int>(args.get_int("warmup-steps", 3));
-  const int threads = static_cast<int>(args.get_int("threads", 2));
-  const uint64_t seed = static_cast<uint64_t>(args.get_int("seed", 1337));
-  const float lr = static_cast<float>(args.get_double("lr", 3e-4)),
-              clip = static_cast<float>(args.get_double("grad-clip", 1.0));
-  KILN_CHECK(steps >= 1 && warmup >= 0,
-             "kiln bench: expected --steps >= 1 and --warmup-steps >= 0, got ", steps, " and ",
-             warmup);
-  KILN_CHECK(s.T >= 8 && s.B >= 1,
-             "kiln bench: expected --seq-len >= 8 and --batch-size >= 1, got ", s.T, " and ", s.B);
+  s.vocab = o.vocab, s.layers = o.layers, s.heads = o.heads, s.d = o.d;
+  s.d_ff = o.d_ff > 0 ? o.d_ff : 4 * s.d;
+  s.T = static_cast<int>(o.T);
+  s.B = static_cast<int>(o.B);
+  s.positions = o.positions > 0 ? o.positions : s.T;
+  const int steps = static_cast<int>(o.steps), warmup = static_cast<int>(o.warmup);
+  const int threads = static_cast<int>(o.threads);
+  const uint64_t seed = static_cast<uint64_t>(o.seed);
+  const float lr = static_cast<float>(o.lr), clip = static_cast<float>(o.clip);
   set_num_threads(threads);
 
   // A few distinct batches, made before timing starts (as the reference does).
   const int batches = std::min(4, warmup + steps);
   Workload w = kind == "gpt" ? gpt_workload(s, seed, batches) : bert_workload(s, seed, batches);
   nn::ParameterArena arena(*w.model);
-  nn::AdamW optimizer(
-      arena, {float(args.get_double("beta1", 0.9)), float(args.get_double("beta2", 0.95)),
-              float(args.get_double("eps", 1e-8)), float(args.get_double("weight-decay", 0.1))});
+  nn::AdamW optimizer(arena, {float(o.beta1), float(o.beta2), float(o.eps), float(o.weight_decay)});
   // One process: `kiln bench` times a single rank's step.
   TrainStep train_step(arena, optimizer, dist::Communicator::world(), plan_step(1, s.B, 0, 1));
   std::vector<double> times;
@@ -236,7 +253,8 @@ int bench_command(int argc, char** argv) {
     std::isfinite(loss) ? out.key(name).number(rounded(loss, 1e4)) : out.key(name).null();
   out.key("framework").string("kiln");
   std::printf("%s\n", out.end_object().text().c_str());
-  return 0;
 }
+
+}  // namespace
 
 }  // namespace kiln::cli

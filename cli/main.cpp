@@ -67,7 +67,9 @@ kiln::Error kiln_error(CLI::App& kiln, const CLI::ParseError& e) {
 int run(int argc, char** argv) {
   CLI::App kiln("Trains and runs Transformer language models on CPUs.", "kiln");
   kiln.formatter(kiln::cli::make_formatter());
-  kiln.option_defaults()->always_capture_default();
+  // A repeated option keeps its last value, as kiln always did (--set and FILE... keep all).
+  kiln.option_defaults()->always_capture_default()->multi_option_policy(
+      CLI::MultiOptionPolicy::TakeLast);
   kiln.footer("Run 'kiln <command> --help' for a command's options.");
   bool version = false;
   kiln.add_flag("--version", version, "print kiln's version and the thread count it would use");

@@ -14,8 +14,8 @@
 #include "autograd/threads.h"
 #include "base/error.h"
 #include "base/rng.h"
-#include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "io/json.h"
 #include "nn/adamw.h"
 #include "nn/bert.h"
@@ -187,77 +187,94 @@ Workload marian_workload(const Shape& s, uint64_t seed, int batches) {
   return w;
 }
 
+struct BenchOptions {
+  std::string kind = "gpt";
+  long long vocab = 65, layers = 4, heads = 4, d = 128, d_ff = 0, positions = 0, T = 64, B = 12;
+  long long steps = 20, warmup = 3, threads = 2, seed = 1337;
+  long long src_len = 0, tgt_len = 0;  // marian; 0 = --seq-len
+  double label_smoothing = 0.1;        // marian
+  double lr = 3e-4, weight_decay = 0.1, beta1 = 0.9, beta2 = 0.95, eps = 1e-8, clip = 1.0;
+};
+
+void run_bench(const BenchOptions& o);
+
 }  // namespace
 
-int bench_command(int argc, char** argv) {
-  Args args("bench", argc, argv,
-            {"model",     "vocab-size", "n-layer",      "n-head",         "d-model",      "d-ff",
-             "max-pos",   "seq-len",    "batch-size",   "steps",          "warmup-steps", "threads",
-             "seed",      "lr",         "weight-decay", "beta1",          "beta2",        "eps",
-             "grad-clip", "src-len",    "tgt-len",      "label-smoothing"});
-  if (args.help()) {
-    std::puts(
-        "usage: kiln bench [--model gpt|bert|marian] [--vocab-size 65 --n-layer 4 --n-head 4 "
-        "--d-model "
-        "128 --d-ff 4d\n"
-        "                  --max-pos seq --seq-len 64 --batch-size 12 --steps 20 --warmup-steps 3 "
-        "--threads 2\n"
-        "                  --seed 1337 --lr 3e-4 --weight-decay 0.1 --beta1 0.9 --beta2 0.95 --eps "
-        "1e-8\n"
-        "                  --grad-clip 1.0]\n"
-        "\n"
-        "Times full training steps (zero grad, forward, backward, clip, AdamW) on synthetic "
-        "batches\n"
-        "(GPT: random next-token data; BERT: [CLS] A [SEP] B [SEP] with 15% masked positions) and\n"
-        "prints one JSON line with the fields of ../shared/bench/torch_reference.py. kiln's BERT\n"
-        "applies the MLM decoder only at masked positions; model_gflop_per_step counts FLOPs the\n"
-        "reference's way (decoder at every position) so that the two lines stay comparable.\n"
-        "marian: --n-layer encoder and decoder layers each, sentence pairs of --src-len source "
-        "and\n"
-        "--tgt-len target tokens (default --seq-len each; --max-pos defaults to the longer),\n"
-        "--label-smoothing (default 0.1); compare with bench/torch_marian_bench.py on the same\n"
-        "flags.");
-    return 0;
-  }
-  const std::string kind = args.get("model", "gpt");
-  KILN_CHECK(kind == "gpt" || kind == "bert" || kind == "marian",
-             "kiln bench: --model: expected gpt, bert or marian, got ", kind);
+void add_bench_command(CLI::App& kiln) {
+  auto o = std::make_shared<BenchOptions>();
+  CLI::App* bench =
+      kiln.add_subcommand("bench", "time training steps on synthetic data (compare with PyTorch)");
+  bench->add_option("--model", o->kind, "the model family")
+      ->type_name("gpt|bert|marian")
+      ->check(one_of({"gpt", "bert", "marian"}));
+  const auto size = [&](const char* name, long long& value, const char* what, long long low) {
+    return bench->add_option(name, value, what)->type_name("N")->check(integer_in(low));
+  };
+  size("--vocab-size", o->vocab, "vocabulary size", 1);
+  size("--n-layer", o->layers, "Transformer blocks", 1);
+  size("--n-head", o->heads, "attention heads", 1);
+  size("--d-model", o->d, "model width", 1);
+  size("--d-ff", o->d_ff, "feed-forward width", 1)->default_str("4 d-model");
+  size("--max-pos", o->positions, "position embeddings", 1)->default_str("seq-len");
+  size("--seq-len", o->T, "tokens a sequence", 8);
+  size("--batch-size", o->B, "sequences a step", 1);
+  size("--steps", o->steps, "timed steps", 1);
+  size("--warmup-steps", o->warmup, "untimed steps first", 0);
+  size("--threads", o->threads, "compute threads", 1);
+  size("--src-len", o->src_len, "marian: source tokens a pair", 2)->default_str("seq-len");
+  size("--tgt-len", o->tgt_len, "marian: target tokens a pair", 2)->default_str("seq-len");
+  bench->add_option("--seed", o->seed, "seed of the weights and the data")->check(any_integer());
+  const auto number = [&](const char* name, double& value, const char* what) {
+    bench->add_option(name, value, what)
+        ->type_name("X")
+        ->check(finite_number([](double) { return true; }, "a finite number"));
+  };
+  number("--lr", o->lr, "AdamW learning rate");
+  number("--weight-decay", o->weight_decay, "AdamW weight decay");
+  number("--beta1", o->beta1, "AdamW beta1");
+  number("--beta2", o->beta2, "AdamW beta2");
+  number("--eps", o->eps, "AdamW epsilon");
+  number("--grad-clip", o->clip, "clip the gradient's global norm to this");
+  number("--label-smoothing", o->label_smoothing, "marian: label smoothing epsilon");
+  bench->footer(
+      "Times full training steps (zero grad, forward, backward, clip, AdamW) on synthetic batches\n"
+      "(GPT: random next-token data; BERT: [CLS] A [SEP] B [SEP] with 15% masked positions) and\n"
+      "prints one JSON line with the fields of ../shared/bench/torch_reference.py. kiln's BERT\n"
+      "applies the MLM decoder only at masked positions; model_gflop_per_step counts FLOPs the\n"
+      "reference's way (decoder at every position) so that the two lines stay comparable.\n"
+      "marian: --n-layer encoder and decoder layers each, sentence pairs of --src-len source and\n"
+      "--tgt-len target tokens (--max-pos defaults to the longer); compare with\n"
+      "bench/torch_marian_bench.py on the same flags. Under mpirun each rank computes one\n"
+      "micro-batch of --batch-size and rank 0 reports the global tokens/s.");
+  bench->callback([o] { run_bench(*o); });
+}
+
+namespace {
+
+void run_bench(const BenchOptions& o) {
+  const std::string& kind = o.kind;
   Shape s;
-  s.vocab = args.get_int("vocab-size", 65);
-  s.layers = args.get_int("n-layer", 4);
-  s.heads = args.get_int("n-head", 4);
-  s.d = args.get_int("d-model", 128);
-  s.d_ff = args.get_int("d-ff", 4 * s.d);
-  s.T = static_cast<int>(args.get_int("seq-len", 64));
-  s.B = static_cast<int>(args.get_int("batch-size", 12));
-  s.S = static_cast<int>(args.get_int("src-len", s.T));
-  s.T_dec = static_cast<int>(args.get_int("tgt-len", s.T));
-  s.label_smoothing = static_cast<float>(args.get_double("label-smoothing", 0.1));
-  s.positions = args.get_int("max-pos", kind == "marian" ? std::max(s.S, s.T_dec) : s.T);
-  const int steps = static_cast<int>(args.get_int("steps", 20)),
-            warmup = static_cast<int>(args.get_int("warmup-steps", 3));
-  const int threads = static_cast<int>(args.get_int("threads", 2));
-  const uint64_t seed = static_cast<uint64_t>(args.get_int("seed", 1337));
-  const float lr = static_cast<float>(args.get_double("lr", 3e-4)),
-              clip = static_cast<float>(args.get_double("grad-clip", 1.0));
-  KILN_CHECK(steps >= 1 && warmup >= 0,
-             "kiln bench: expected --steps >= 1 and --warmup-steps >= 0, got ", steps, " and ",
-             warmup);
-  KILN_CHECK(s.T >= 8 && s.B >= 1,
-             "kiln bench: expected --seq-len >= 8 and --batch-size >= 1, got ", s.T, " and ", s.B);
+  s.vocab = o.vocab, s.layers = o.layers, s.heads = o.heads, s.d = o.d;
+  s.d_ff = o.d_ff > 0 ? o.d_ff : 4 * s.d;
+  s.T = static_cast<int>(o.T);
+  s.B = static_cast<int>(o.B);
+  s.S = static_cast<int>(o.src_len > 0 ? o.src_len : o.T);
+  s.T_dec = static_cast<int>(o.tgt_len > 0 ? o.tgt_len : o.T);
+  s.label_smoothing = static_cast<float>(o.label_smoothing);
+  s.positions = o.positions > 0 ? o.positions : kind == "marian" ? std::max(s.S, s.T_dec) : s.T;
+  const int steps = static_cast<int>(o.steps), warmup = static_cast<int>(o.warmup);
+  const int threads = static_cast<int>(o.threads);
+  const uint64_t seed = static_cast<uint64_t>(o.seed);
+  const float lr = static_cast<float>(o.lr), clip = static_cast<float>(o.clip);
   set_num_threads(threads);
 
   // A few distinct batches, made before timing starts (as the reference does).
   const int batches = std::min(4, warmup + steps);
-  KILN_CHECK(kind != "marian" || (s.S >= 2 && s.T_dec >= 2),
-             "kiln bench: expected --src-len and --tgt-len >= 2, got ", s.S, " and ", s.T_dec);
   Workload w = kind == "gpt"    ? gpt_workload(s, seed, batches)
                : kind == "bert" ? bert_workload(s, seed, batches)
                                 : marian_workload(s, seed, batches);
   nn::ParameterArena arena(*w.model, w.frozen);
-  nn::AdamW optimizer(
-      arena, {float(args.get_double("beta1", 0.9)), float(args.get_double("beta2", 0.95)),
-              float(args.get_double("eps", 1e-8)), float(args.get_double("weight-decay", 0.1))});
+  nn::AdamW optimizer(arena, {float(o.beta1), float(o.beta2), float(o.eps), float(o.weight_decay)});
   // Under mpirun each of the N ranks computes one micro-batch of the step: N times the
   // tokens of one process, summed by the same all-reduce as in training.
   const dist::Communicator& comm = dist::Communicator::world();
@@ -283,7 +300,7 @@ int bench_command(int argc, char** argv) {
       comm_times.push_back(1e3 * r.comm_seconds);
     }
   }
-  if (!comm.is_root()) return 0;  // rank 0 reports
+  if (!comm.is_root()) return;  // rank 0 reports
 
   auto median_of = [](std::vector<double> v) {
     std::sort(v.begin(), v.end());
@@ -328,7 +345,8 @@ int bench_command(int argc, char** argv) {
   out.key("src_len").integer(kind == "marian" ? s.S : s.T);
   out.key("tgt_len").integer(kind == "marian" ? s.T_dec : s.T);
   std::printf("%s\n", out.end_object().text().c_str());
-  return 0;
 }
+
+}  // namespace
 
 }  // namespace kiln::cli

@@ -1,9 +1,7 @@
 // kiln eval --checkpoint PATH [--data FILE]
-#include <cmath>
 #include <cstdio>
 #include <memory>
 
-#include "cli/args.h"
 #include "cli/commands.h"
 #include "io/json.h"
 #include "train/checkpoint.h"
@@ -11,38 +9,44 @@
 
 namespace kiln::cli {
 
-int eval_command(int argc, char** argv) {
-  Args args("eval", argc, argv, {"checkpoint", "data"});
-  if (args.help()) {
-    std::puts(
-        "usage: kiln eval --checkpoint PATH [--data FILE]\n"
-        "\n"
-        "Prints one JSON line of evaluation metrics for a checkpoint.\n"
-        "  GPT:  val_loss and perplexity, the mean next-token loss over ALL non-overlapping\n"
-        "        seq_len windows of the run's validation split, or of FILE.\n"
-        "  BERT: val_loss (= mlm_loss + nsp_loss), mlm_loss, nsp_loss, mlm_acc, nsp_acc and\n"
-        "        nsp_majority_acc (always answering the more frequent NSP label) over the run's\n"
-        "        fixed held-out examples, or over examples built from FILE's documents (one\n"
-        "        sentence a line, a blank line between documents; random next segments come\n"
-        "        from where the run's data.held_out_random_next says).\n"
-        "  BERT classifier: val_loss, accuracy, majority_acc, count_<label> and correct_<label>\n"
-        "        over ALL the run's held-out examples, or over FILE (labelled text in the run's\n"
-        "        data.format).");
-    return 0;
-  }
-  const std::string path = args.require("checkpoint");
-  Checkpoint checkpoint = load_checkpoint(path);
-  Config config = parse_config(checkpoint.state.config_yaml, path + ":/config");
-  if (args.has("data")) config.data.val_files = {args.get("data")};
-  std::unique_ptr<Task> task = make_task(config, checkpoint.state.tokenizer);
-  nn::ParameterArena arena(task->model());
-  restore_checkpoint(checkpoint, arena, nullptr);
-  const Metrics metrics = task->evaluate_all();
-  json::Writer out = json::Writer::compact();
-  out.begin_object().key("checkpoint").string(path).key("step").integer(checkpoint.state.step);
-  for (const auto& [key, value] : metrics) out.key(key).number(value);
-  std::printf("%s\n", out.end_object().text().c_str());
-  return 0;
+void add_eval_command(CLI::App& kiln) {
+  struct Options {
+    std::string checkpoint, data;
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* eval =
+      kiln.add_subcommand("eval", "loss and perplexity of a checkpoint on held-out text");
+  eval->add_option("--checkpoint", o->checkpoint, "the checkpoint to evaluate")
+      ->required()
+      ->type_name("PATH");
+  eval->add_option("--data", o->data, "evaluate on this file instead of the run's held-out data")
+      ->type_name("FILE");
+  eval->footer(
+      "Prints one JSON line of evaluation metrics for a checkpoint.\n"
+      "  GPT:  val_loss and perplexity, the mean next-token loss over ALL non-overlapping\n"
+      "        seq_len windows of the run's validation split, or of FILE.\n"
+      "  BERT: val_loss (= mlm_loss + nsp_loss), mlm_loss, nsp_loss, mlm_acc, nsp_acc and\n"
+      "        nsp_majority_acc (always answering the more frequent NSP label) over the run's\n"
+      "        fixed held-out examples, or over examples built from FILE's documents (one\n"
+      "        sentence a line, a blank line between documents; random next segments come\n"
+      "        from where the run's data.held_out_random_next says).\n"
+      "  BERT classifier: val_loss, accuracy, majority_acc, count_<label> and correct_<label>\n"
+      "        over ALL the run's held-out examples, or over FILE (labelled text in the run's\n"
+      "        data.format).");
+  eval->callback([o] {
+    const std::string& path = o->checkpoint;
+    Checkpoint checkpoint = load_checkpoint(path);
+    Config config = parse_config(checkpoint.state.config_yaml, path + ":/config");
+    if (!o->data.empty()) config.data.val_files = {o->data};
+    std::unique_ptr<Task> task = make_task(config, checkpoint.state.tokenizer);
+    nn::ParameterArena arena(task->model());
+    restore_checkpoint(checkpoint, arena, nullptr);
+    const Metrics metrics = task->evaluate_all();
+    json::Writer out = json::Writer::compact();
+    out.begin_object().key("checkpoint").string(path).key("step").integer(checkpoint.state.step);
+    for (const auto& [key, value] : metrics) out.key(key).number(value);
+    std::printf("%s\n", out.end_object().text().c_str());
+  });
 }
 
 }  // namespace kiln::cli

@@ -1,11 +1,10 @@
-// The `kiln` command: parses the subcommand and maps kiln::Error to a one-line message and
-// a non-zero exit. The only place in kiln that exits.
+// The `kiln` command: builds the CLI11 app from the subcommands, and maps errors (kiln::Error
+// and CLI11's parse errors) to a one-line message and a non-zero exit. The only place that exits.
 #include <malloc.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <exception>
 #include <limits>
 #include <string>
@@ -13,53 +12,102 @@
 #include "autograd/threads.h"
 #include "base/error.h"
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "dist/communicator.h"
 
 namespace {
 
-constexpr const char* kUsage =
-    "usage: kiln <command> [options]\n"
-    "\n"
-    "commands:\n"
-    "  train        train a model from a YAML config (resumable)\n"
-    "  eval         loss and perplexity of a checkpoint on held-out text\n"
-    "  sample       generate text from a GPT checkpoint\n"
-    "  translate    translate lines with an encoder-decoder (marian) checkpoint\n"
-    "  bench        time training steps on synthetic data (compare with PyTorch)\n"
-    "  tokenizer    train a tokenizer, or encode JSON lines with one\n"
-    "  embed        final hidden states and pooled vector of a BERT checkpoint for a text\n"
-    "  classify     label probabilities of a text from a BERT classifier checkpoint\n"
-    "  import-hf    convert a Hugging Face model folder (safetensors) into a kiln checkpoint\n"
-    "  export-hf    write a kiln checkpoint as a Hugging Face model folder\n"
-    "  forward      run a checkpoint on inputs from an HDF5 file, write the outputs\n"
-    "  version      print kiln's version and the thread count it would use\n"
-    "\n"
-    "Run 'kiln <command> --help' for a command's options.\n";
+// The deepest subcommand given on the line ("kiln tokenizer encode"), for error messages.
+CLI::App* chosen_command(CLI::App& kiln, std::string& name) {
+  CLI::App* app = &kiln;
+  name = "kiln";
+  while (!app->get_subcommands().empty()) {
+    app = app->get_subcommands().front();
+    name += " " + app->get_name();
+  }
+  return app;
+}
+
+// CLI11's parse errors as kiln's one-line "kiln <cmd>: expected X, got Y" messages.
+kiln::Error kiln_error(CLI::App& kiln, const CLI::ParseError& e) {
+  std::string name;
+  CLI::App* app = chosen_command(kiln, name);
+  const std::string see = " (see '" + name + " --help')";
+  if (dynamic_cast<const CLI::ExtrasError*>(&e) && !app->remaining().empty()) {
+    const std::string extra = app->remaining().front();
+    if (extra.rfind("-", 0) == 0)
+      return kiln::Error(name + ": expected a known option" + see + ", got " + extra);
+    auto subcommands = app->get_subcommands([](CLI::App*) { return true; });
+    if (app == &kiln)
+      return kiln::Error(name + ": expected a command" + see + ", got '" + extra + "'");
+    if (!subcommands.empty()) {
+      std::string names;
+      for (std::size_t i = 0; i < subcommands.size(); ++i)
+        names += (i == 0                        ? ""
+                  : i + 1 == subcommands.size() ? " or "
+                                                : ", ") +
+                 subcommands[i]->get_name();
+      return kiln::Error(name + ": expected " + names + see + ", got '" + extra + "'");
+    }
+    return kiln::Error(name + ": expected no more arguments" + see + ", got '" + extra + "'");
+  }
+  if (dynamic_cast<const CLI::RequiredError*>(&e))
+    for (const CLI::Option* opt : app->get_options())
+      if (opt->get_required() && opt->count() == 0)
+        return kiln::Error(name + ": expected " + opt->get_name(opt->get_positional()) + see +
+                           ", got none");
+  if (dynamic_cast<const CLI::ArgumentMismatch*>(&e)) {
+    const std::string what = e.what();
+    return kiln::Error(name + ": expected a value after " + what.substr(0, what.find(':')) +
+                       ", got the end of the line");
+  }
+  return kiln::Error(name + ": " + e.what());
+}
 
 int run(int argc, char** argv) {
-  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
-    std::fputs(kUsage, argc < 2 ? stderr : stdout);
-    return argc < 2 ? 2 : 0;
+  CLI::App kiln("Trains and runs Transformer language models on CPUs.", "kiln");
+  kiln.formatter(kiln::cli::make_formatter());
+  // A repeated option keeps its last value, as kiln always did (--set and FILE... keep all).
+  kiln.option_defaults()->always_capture_default()->multi_option_policy(
+      CLI::MultiOptionPolicy::TakeLast);
+  kiln.footer("Run 'kiln <command> --help' for a command's options.");
+  bool version = false;
+  kiln.add_flag("--version", version, "print kiln's version and the thread count it would use");
+  kiln::cli::add_train_command(kiln);
+  kiln::cli::add_eval_command(kiln);
+  kiln::cli::add_sample_command(kiln);
+  kiln::cli::add_bench_command(kiln);
+  kiln::cli::add_tokenizer_command(kiln);
+  kiln::cli::add_embed_command(kiln);
+  kiln::cli::add_classify_command(kiln);
+  kiln::cli::add_import_hf_command(kiln);
+  kiln::cli::add_export_hf_command(kiln);
+  kiln::cli::add_forward_command(kiln);
+  kiln::cli::add_translate_command(kiln);
+  CLI::App* version_command =
+      kiln.add_subcommand("version", "print kiln's version and the thread count it would use");
+  if (argc < 2) {
+    std::fputs(kiln.help().c_str(), stderr);
+    return 2;
   }
-  std::string command = argv[1];
-  if (command == "version" || command == "--version") {
+  try {
+    kiln.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::fputs(kiln.help().c_str(), stdout);
+    return 0;
+  } catch (const CLI::CallForAllHelp&) {
+    std::fputs(kiln.help("", CLI::AppFormatMode::All).c_str(), stdout);
+    return 0;
+  } catch (const CLI::RuntimeError& e) {
+    return e.get_exit_code();  // a command's own exit code, e.g. 130 after Ctrl-C
+  } catch (const CLI::ParseError& e) {
+    throw kiln_error(kiln, e);
+  }
+  if (version || version_command->parsed()) {
     std::printf("kiln 0.1.0 (threads: %d)\n", kiln::num_threads());
     return 0;
   }
-  int rest = argc - 2;
-  char** rest_argv = argv + 2;
-  if (command == "train") return kiln::cli::train_command(rest, rest_argv);
-  if (command == "eval") return kiln::cli::eval_command(rest, rest_argv);
-  if (command == "sample") return kiln::cli::sample_command(rest, rest_argv);
-  if (command == "bench") return kiln::cli::bench_command(rest, rest_argv);
-  if (command == "tokenizer") return kiln::cli::tokenizer_command(rest, rest_argv);
-  if (command == "embed") return kiln::cli::embed_command(rest, rest_argv);
-  if (command == "classify") return kiln::cli::classify_command(rest, rest_argv);
-  if (command == "import-hf") return kiln::cli::import_hf_command(rest, rest_argv);
-  if (command == "export-hf") return kiln::cli::export_hf_command(rest, rest_argv);
-  if (command == "forward") return kiln::cli::forward_command(rest, rest_argv);
-  if (command == "translate") return kiln::cli::translate_command(rest, rest_argv);
-  throw kiln::Error("kiln: expected a command (see 'kiln --help'), got '" + command + "'");
+  return 0;
 }
 
 }  // namespace

@@ -1,14 +1,16 @@
 // kiln tokenizer train --type char|wordpiece|bpe [--vocab-size N] --out PATH FILE...
 // kiln tokenizer encode --tokenizer PATH [--lowercase|--cased] [--max-word-chars N]  (stdin)
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "base/error.h"
-#include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "data/bert_documents.h"
 #include "data/bpe_trainer.h"
 #include "data/corpus.h"
@@ -20,87 +22,56 @@
 namespace kiln::cli {
 namespace {
 
-constexpr const char* kUsage =
-    "usage: kiln tokenizer <train|encode> [options]\n"
-    "\n"
-    "  train   learn a char, WordPiece or BPE tokenizer from text files and save it\n"
-    "  encode  tokenize JSON lines {\"text\": ...} from stdin\n"
-    "\n"
-    "Run 'kiln tokenizer <train|encode> --help' for their options.";
-
-constexpr const char* kTrainUsage =
-    "usage: kiln tokenizer train --type char|wordpiece|bpe [--vocab-size N] --out PATH FILE...\n"
-    "                            [--lowercase|--cased]\n"
-    "\n"
-    "Learns a tokenizer from the text of FILE... and saves it to PATH in kiln's format (usable\n"
-    "by 'kiln tokenizer encode --tokenizer PATH'). The same files and size give the tokenizer\n"
-    "'kiln train' would build for data.tokenizer and data.tokenizer_vocab_size.\n"
-    "  --type char       one token per character of the text (no --vocab-size)\n"
-    "  --type wordpiece  BERT's WordPiece, learned from the text's lines (blank lines skipped)\n"
-    "  --type bpe        GPT-2 style byte-level BPE (N >= 257: 256 bytes and <|endoftext|>)\n"
-    "  --vocab-size N    the vocabulary size to learn (wordpiece, bpe)\n"
-    "  --lowercase       wordpiece: uncased, lower-cases and strips accents (the default)\n"
-    "  --cased           wordpiece: keep case and accents";
-
-constexpr const char* kEncodeUsage =
-    "usage: kiln tokenizer encode --tokenizer PATH [--lowercase|--cased] [--max-word-chars N]\n"
-    "                             < input.jsonl\n"
-    "\n"
-    "Reads one JSON object a line from stdin and writes, for each, one line\n"
-    "  {\"ids\": [...], \"tokens\": [...]}\n"
-    "for the string member \"text\" (blank lines are skipped). Tokens are spelled as in the\n"
-    "vocabulary: GPT-2's byte-level spelling for BPE (\"Ġworld\"), \"##\" pieces for\n"
-    "WordPiece, characters for char. PATH may be:\n"
-    "  a tokenizer saved by 'kiln tokenizer train', a kiln checkpoint (.h5),\n"
-    "  a folder with vocab.json + merges.txt or encoder.json + vocab.bpe (GPT-2 BPE),\n"
-    "  one file of such a pair, the other beside it,\n"
-    "  a WordPiece vocab.txt, or a folder holding one (and maybe tokenizer_config.json).\n"
-    "  --lowercase  vocab.txt: uncased WordPiece, as bert-base-uncased\n"
-    "  --cased      vocab.txt: cased WordPiece (the default, unless tokenizer_config.json sets\n"
-    "               do_lower_case)\n"
-    "  --max-word-chars N  WordPiece: longer words become [UNK] (default: the tokenizer's own,\n"
-    "               100 unless saved otherwise; google-research/bert uses 200)";
-
 // --lowercase / --cased, or nullopt when neither is given.
-std::optional<bool> casing(const Args& args, const std::string& command) {
-  KILN_CHECK(!(args.has("lowercase") && args.has("cased")), "kiln ", command,
+struct Casing {
+  bool lowercase = false, cased = false;
+};
+
+std::optional<bool> casing(const Casing& c, const std::string& command) {
+  KILN_CHECK(!(c.lowercase && c.cased), "kiln ", command,
              ": expected --lowercase or --cased, got both");
-  if (args.has("lowercase")) return true;
-  if (args.has("cased")) return false;
+  if (c.lowercase) return true;
+  if (c.cased) return false;
   return std::nullopt;
 }
 
-int train_tokenizer(int argc, char** argv) {
+struct TrainOptions {
+  std::string type, out;
+  long long vocab_size = 0;
+  bool has_vocab_size = false;
+  std::vector<std::string> files;
+  Casing casing;
+};
+
+struct EncodeOptions {
+  std::string tokenizer;
+  long long max_word_chars = 0;
+  bool has_max_word_chars = false;
+  std::vector<std::string> extra;
+  Casing casing;
+};
+
+void train_tokenizer(const TrainOptions& o) {
   const std::string command = "tokenizer train";
-  Args args(command, argc, argv, {"type", "vocab-size", "out"}, {"lowercase", "cased"});
-  if (args.help()) {
-    std::puts(kTrainUsage);
-    return 0;
-  }
-  const std::string type = args.require("type");
-  KILN_CHECK(type == "char" || type == "wordpiece" || type == "bpe", "kiln ", command,
-             ": --type: expected char, wordpiece or bpe, got \"", type, "\"");
-  const std::string out = args.require("out");
-  const std::vector<std::string>& files = args.positionals();
+  const std::string& type = o.type;
+  const std::string& out = o.out;
+  const std::vector<std::string>& files = o.files;
   KILN_CHECK(!files.empty(), "kiln ", command,
              ": expected at least one FILE to learn from, got none", " (see 'kiln ", command,
              " --help')");
-  const std::optional<bool> lowercase = casing(args, command);
+  const std::optional<bool> lowercase = casing(o.casing, command);
   KILN_CHECK(type == "wordpiece" || !lowercase, "kiln ", command,
              ": expected --lowercase/--cased only with --type wordpiece, got --type ", type);
   int vocab_size = 0;
   if (type == "char") {
-    KILN_CHECK(!args.has("vocab-size"), "kiln ", command,
+    KILN_CHECK(!o.has_vocab_size, "kiln ", command,
                ": expected no --vocab-size for --type char (its vocabulary is the text's "
                "characters), got --vocab-size ",
-               args.get("vocab-size"));
+               o.vocab_size);
   } else {
-    long long n = args.get_int("vocab-size", 0);
-    KILN_CHECK(args.has("vocab-size"), "kiln ", command, ": expected --vocab-size for --type ",
-               type, ", got none");
-    KILN_CHECK(n > 0 && n <= (1 << 24), "kiln ", command,
-               ": --vocab-size: expected a size in [1, 16777216], got ", n);
-    vocab_size = static_cast<int>(n);
+    KILN_CHECK(o.has_vocab_size, "kiln ", command, ": expected --vocab-size for --type ", type,
+               ", got none");
+    vocab_size = static_cast<int>(o.vocab_size);
   }
 
   const auto start = std::chrono::steady_clock::now();
@@ -123,7 +94,6 @@ int train_tokenizer(int argc, char** argv) {
   std::printf("trained a %s tokenizer of %d tokens on %zu file(s) (%.2f MB) in %.2f s -> %s\n",
               type.c_str(), tokenizer->vocab_size(), files.size(),
               static_cast<double>(corpus.text(Split::kTrain).size()) / 1e6, seconds, out.c_str());
-  return 0;
 }
 
 // The token of `id` as its vocabulary spells it.
@@ -133,25 +103,18 @@ std::string token_text(const Tokenizer& tokenizer, int32_t id) {
   return tokenizer.decode(std::span<const int32_t>(&id, 1));
 }
 
-int encode_lines(int argc, char** argv) {
+void encode_lines(const EncodeOptions& o) {
   const std::string command = "tokenizer encode";
-  Args args(command, argc, argv, {"tokenizer", "max-word-chars"}, {"lowercase", "cased"});
-  if (args.help()) {
-    std::puts(kEncodeUsage);
-    return 0;
-  }
-  KILN_CHECK(args.positionals().empty(), "kiln ", command,
-             ": expected JSON lines on stdin and no arguments, got \"", args.positionals()[0],
-             "\"");
-  Tokenizer tokenizer = load_tokenizer(args.require("tokenizer"), casing(args, command));
-  if (args.has("max-word-chars")) {
+  KILN_CHECK(o.extra.empty(), "kiln ", command,
+             ": expected JSON lines on stdin and no arguments, got \"",
+             o.extra.empty() ? "" : o.extra[0], "\"");
+  Tokenizer tokenizer = load_tokenizer(o.tokenizer, casing(o.casing, command));
+  if (o.has_max_word_chars) {
     const auto* wordpiece = tokenizer.as<WordPieceTokenizer>();
     KILN_CHECK(wordpiece, "kiln ", command, ": expected --max-word-chars only for a WordPiece ",
                "tokenizer, got a ", tokenizer.kind(), " tokenizer");
-    const long long n = args.get_int("max-word-chars", 0);
-    KILN_CHECK(n >= 1 && n <= INT32_MAX, "kiln ", command,
-               ": --max-word-chars: expected an integer >= 1, got ", n);
-    tokenizer = Tokenizer(wordpiece->with_max_word_chars(static_cast<int>(n)));
+    tokenizer = Tokenizer(wordpiece->with_max_word_chars(
+        static_cast<int>(std::min<long long>(o.max_word_chars, INT32_MAX))));
   }
   std::string line, out;
   for (long long number = 1; std::getline(std::cin, line); ++number) {
@@ -170,25 +133,97 @@ int encode_lines(int argc, char** argv) {
     std::fflush(stdout);
   }
   KILN_CHECK(!std::cin.bad(), "kiln ", command, ": expected to read stdin, got a read error");
-  return 0;
+}
+
+void add_casing_flags(CLI::App& app, Casing& c, const std::string& lowercase,
+                      const std::string& cased) {
+  app.add_flag("--lowercase", c.lowercase, lowercase);
+  app.add_flag("--cased", c.cased, cased);
+}
+
+void add_train_subcommand(CLI::App& tokenizer) {
+  auto o = std::make_shared<TrainOptions>();
+  CLI::App* train = tokenizer.add_subcommand(
+      "train", "learn a char, WordPiece or BPE tokenizer from text files and save it");
+  train->add_option("FILE", o->files, "the text to learn from");
+  train
+      ->add_option("--type", o->type,
+                   "char: one token per character of the text (no --vocab-size); wordpiece: "
+                   "BERT's WordPiece, learned from the text's lines (blank lines skipped); bpe: "
+                   "GPT-2 style byte-level BPE (N >= 257: 256 bytes and <|endoftext|>)")
+      ->required()
+      ->type_name("char|wordpiece|bpe")
+      ->check(one_of({"char", "wordpiece", "bpe"}));
+  CLI::Option* vocab_size = train
+                                ->add_option("--vocab-size", o->vocab_size,
+                                             "the vocabulary size to learn (wordpiece, bpe)")
+                                ->type_name("N")
+                                ->default_str("")
+                                ->check(integer_in(1, 1 << 24));
+  train->add_option("--out", o->out, "where to save the tokenizer")->required()->type_name("PATH");
+  add_casing_flags(*train, o->casing,
+                   "wordpiece: uncased, lower-cases and strips accents (the default)",
+                   "wordpiece: keep case and accents");
+  train->footer(
+      "Learns a tokenizer from the text of FILE... and saves it to PATH in kiln's format (usable\n"
+      "by 'kiln tokenizer encode --tokenizer PATH'). The same files and size give the tokenizer\n"
+      "'kiln train' would build for data.tokenizer and data.tokenizer_vocab_size.");
+  train->callback([o, vocab_size] {
+    o->has_vocab_size = vocab_size->count() > 0;
+    train_tokenizer(*o);
+  });
+}
+
+void add_encode_subcommand(CLI::App& tokenizer) {
+  auto o = std::make_shared<EncodeOptions>();
+  CLI::App* encode =
+      tokenizer.add_subcommand("encode", "tokenize JSON lines {\"text\": ...} from stdin");
+  encode
+      ->add_option("--tokenizer", o->tokenizer,
+                   "a tokenizer saved by 'kiln tokenizer train', a kiln checkpoint (.h5), a "
+                   "folder with vocab.json + merges.txt or encoder.json + vocab.bpe (GPT-2 BPE), "
+                   "one file of such a pair, the other beside it, a WordPiece vocab.txt, or a "
+                   "folder holding one (and maybe tokenizer_config.json)")
+      ->required()
+      ->type_name("PATH");
+  add_casing_flags(*encode, o->casing, "vocab.txt: uncased WordPiece, as bert-base-uncased",
+                   "vocab.txt: cased WordPiece (the default, unless tokenizer_config.json sets "
+                   "do_lower_case)");
+  CLI::Option* max_word_chars =
+      encode
+          ->add_option("--max-word-chars", o->max_word_chars,
+                       "WordPiece: longer words become [UNK] (default: the tokenizer's own, 100 "
+                       "unless saved otherwise; google-research/bert uses 200)")
+          ->type_name("N")
+          ->default_str("")
+          ->check(integer_in(1));
+  encode->add_option("extra", o->extra)->group("");  // named in the error
+  encode->footer(
+      "Reads one JSON object a line from stdin and writes, for each, one line\n"
+      "  {\"ids\": [...], \"tokens\": [...]}\n"
+      "for the string member \"text\" (blank lines are skipped). Tokens are spelled as in the\n"
+      "vocabulary: GPT-2's byte-level spelling for BPE (\"Ġworld\"), \"##\" pieces for\n"
+      "WordPiece, characters for char.");
+  encode->callback([o, max_word_chars] {
+    o->has_max_word_chars = max_word_chars->count() > 0;
+    encode_lines(*o);
+  });
 }
 
 }  // namespace
 
-int tokenizer_command(int argc, char** argv) {
-  if (argc == 0) {
-    std::fprintf(stderr, "%s\n", kUsage);
-    return 2;
-  }
-  const std::string sub = argv[0];
-  if (sub == "--help" || sub == "-h") {
-    std::puts(kUsage);
-    return 0;
-  }
-  if (sub == "train") return train_tokenizer(argc - 1, argv + 1);
-  if (sub == "encode") return encode_lines(argc - 1, argv + 1);
-  throw Error("kiln tokenizer: expected train or encode (see 'kiln tokenizer --help'), got '" +
-              sub + "'");
+void add_tokenizer_command(CLI::App& kiln) {
+  CLI::App* tokenizer =
+      kiln.add_subcommand("tokenizer", "train a tokenizer, or encode JSON lines with one");
+  add_train_subcommand(*tokenizer);
+  add_encode_subcommand(*tokenizer);
+  tokenizer->footer("Run 'kiln tokenizer <train|encode> --help' for their options.");
+  tokenizer->callback([tokenizer] {
+    if (tokenizer->get_subcommands().empty()) {
+      std::fputs(tokenizer->help("kiln").c_str(), stderr);
+      exit_with(2);
+    }
+  });
 }
 
 }  // namespace kiln::cli

@@ -1,36 +1,43 @@
-// kiln train CONFIG [--resume auto|PATH] [--set key.path=value ...]
-#include <cstdio>
+// kiln train CONFIG [--resume auto|PATH] [--overwrite] [--set key.path=value ...]
+#include <memory>
 
-#include "base/error.h"
-#include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "train/trainer.h"
 
 namespace kiln::cli {
 
-int train_command(int argc, char** argv) {
-  Args args("train", argc, argv, {"resume", "set"}, {"overwrite"});
-  if (args.help()) {
-    std::puts(
-        "usage: kiln train CONFIG [--resume auto|PATH] [--overwrite] [--set key.path=value ...]\n"
-        "\n"
-        "Trains the model described by the YAML file CONFIG (see docs/config.md).\n"
-        "  --resume auto   continue from the newest valid checkpoint in run.out_dir (damaged\n"
-        "                  ones are skipped, with the reason), or start fresh when there is none\n"
-        "  --resume PATH   continue from that checkpoint\n"
-        "  --overwrite     a fresh run into a folder holding another run's checkpoints deletes\n"
-        "                  them first (without it, that is refused)\n"
-        "  --set k=v       override one config key, e.g. --set train.max_steps=100 (repeatable)\n"
-        "Ctrl-C (SIGINT) or SIGTERM saves a checkpoint and exits with 130 or 143 (128 + signal).\n"
-        "Writes to run.out_dir: checkpoints (ckpt-*.h5), metrics.jsonl, loss.svg, config.yaml.");
-    return 0;
-  }
-  KILN_CHECK(args.positionals().size() == 1, "kiln train: expected one CONFIG file, got ",
-             args.positionals().size(), " (see 'kiln train --help')");
-  TrainOptions options{args.positionals()[0], args.all("set"), args.get("resume"),
-                       args.has("overwrite")};
-  TrainResult result = train(options);
-  return result.interrupted ? 128 + result.stop_signal : 0;
+void add_train_command(CLI::App& kiln) {
+  struct Options {
+    std::string config;
+    std::vector<std::string> sets;
+    std::string resume;
+    bool overwrite = false;
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* train = kiln.add_subcommand("train", "train a model from a YAML config (resumable)");
+  train->add_option("CONFIG", o->config, "the run's YAML file (see docs/config.md)")->required();
+  train
+      ->add_option("--resume", o->resume,
+                   "auto: continue from the newest valid checkpoint in run.out_dir (damaged "
+                   "ones are skipped, with the reason), or start fresh when there is none; "
+                   "PATH: continue from that checkpoint")
+      ->type_name("auto|PATH");
+  train->add_flag("--overwrite", o->overwrite,
+                  "a fresh run into a folder holding another run's checkpoints deletes them "
+                  "first (without it, that is refused)");
+  train
+      ->add_option("--set", o->sets,
+                   "override one config key, e.g. --set train.max_steps=100 (repeatable)")
+      ->type_name("key.path=value")
+      ->allow_extra_args(false);
+  train->footer(
+      "Ctrl-C (SIGINT) or SIGTERM saves a checkpoint and exits with 130 or 143 (128 + signal).\n"
+      "Writes to run.out_dir: checkpoints (ckpt-*.h5), metrics.jsonl, loss.svg, config.yaml.");
+  train->callback([o] {
+    TrainResult result = kiln::train(TrainOptions{o->config, o->sets, o->resume, o->overwrite});
+    if (result.interrupted) exit_with(128 + result.stop_signal);
+  });
 }
 
 }  // namespace kiln::cli

@@ -9,6 +9,8 @@ packages=(
   # Debian's libdnnl-dev only recommends OpenCL, but its CMake config (dnnl-config.cmake)
   # calls find_package(OpenCL REQUIRED): without this, configuring kiln fails.
   ocl-icd-opencl-dev
+  # The kiln command's option parser (header-only): help, types and ranges from one declaration.
+  libcli11-dev
   # Data-parallel training: mpirun and the MPI library (dist/).
   openmpi-bin libopenmpi-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev

@@ -2,10 +2,11 @@
 #include "train/checkpoint.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <regex>
+
+#include <fmt/format.h>
 
 #include "base/error.h"
 #include "io/atomic_write.h"
@@ -54,9 +55,7 @@ void save_checkpoint(const std::string& path, const nn::ParameterArena& arena,
     file.set_attribute("step", state.step);
     file.set_attribute("tokens_seen", state.tokens_seen);
     // As text with 17 significant digits: exact for a double, and inf reads back.
-    char best[32];
-    std::snprintf(best, sizeof best, "%.17g", state.best_val_loss);
-    file.set_attribute("best_val_loss", std::string(best));
+    file.set_attribute("best_val_loss", fmt::format("{:.17g}", state.best_val_loss));
     for_each_slice(arena, [&](const std::string& name, int64_t, const Tensor& t) {
       write_tensor(file, "/model/" + name, t);
     });
@@ -169,9 +168,7 @@ RestoreReport restore_matching(const Checkpoint& checkpoint, const nn::Parameter
 }
 
 std::string checkpoint_path(const std::string& dir, int64_t step) {
-  char name[32];
-  std::snprintf(name, sizeof name, "ckpt-%08lld.h5", static_cast<long long>(step));
-  return (fs::path(dir) / name).string();
+  return (fs::path(dir) / fmt::format("ckpt-{:08d}.h5", step)).string();
 }
 
 namespace {}  // namespace

@@ -5,9 +5,10 @@
 
 #include <unistd.h>
 
-#include <cstdio>
 #include <utility>
 #include <vector>
+
+#include <fmt/format.h>
 
 namespace kiln {
 
@@ -90,9 +91,8 @@ std::string format_bytes(double bytes) {
     bytes /= 1000;
     ++unit;
   }
-  char text[48];
-  std::snprintf(text, sizeof text, unit == 0 ? "%.0f %s" : "%.1f %s", bytes, kUnits[unit]);
-  return text;
+  return unit == 0 ? fmt::format("{:.0f} {}", bytes, kUnits[unit])
+                   : fmt::format("{:.1f} {}", bytes, kUnits[unit]);
 }
 
 void check_model_memory(const Config& c, const ConfigWhere& where) {

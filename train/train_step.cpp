@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <numeric>
 
 #include "autograd/tape.h"
 #include "autograd/threads.h"
@@ -103,8 +104,12 @@ StepResult TrainStep::run(int64_t step,
     scale_gradients(grads, static_cast<float>(grad_clip / result.grad_norm));
   optimizer_.step(static_cast<float>(lr));
   if (sharded())  // every rank updated its slice: gather them, so all hold the same model
-    comm_.allgather_in_place(std::span<float>(arena_.values().data(), static_cast<std::size_t>(n)),
-                             counts_);
+    for_each_bucket(n, [&](int64_t begin, const std::vector<int>& counts, int64_t) {
+      comm_.allgather_in_place(std::span<float>(arena_.values().data() + begin,
+                                                static_cast<std::size_t>(std::min<int64_t>(
+                                                    n - begin, int64_t{1} << 22))),
+                               counts);
+    });
   return result;
 }
 
@@ -122,12 +127,35 @@ void TrainStep::reduce_gradients(float* grads, int64_t n) {
     comm_.allreduce_sum(std::span<float>(grads, static_cast<std::size_t>(n)));
     return;
   }
-  // ZeRO-1: each rank needs the summed gradient of its own slice only.
-  const nn::ArenaRange range = optimizer_.range();
-  slice_.resize(static_cast<std::size_t>(range.end - range.begin));
-  comm_.reduce_scatter_sum(std::span<const float>(grads, static_cast<std::size_t>(n)), slice_,
-                           counts_);
-  std::copy(slice_.begin(), slice_.end(), grads + range.begin);
+  // ZeRO-1: each rank needs the summed gradient of its own slice only. In buckets, as the
+  // all-reduce: MPI's reduce-scatter allocates a temporary as large as what it is given.
+  for_each_bucket(n, [&](int64_t begin, const std::vector<int>& counts, int64_t my_begin) {
+    slice_.resize(static_cast<std::size_t>(counts[comm_.rank()]));
+    comm_.reduce_scatter_sum(
+        std::span<const float>(grads + begin, static_cast<std::size_t>(std::accumulate(
+                                                  counts.begin(), counts.end(), int64_t{0}))),
+        slice_, counts);
+    std::copy(slice_.begin(), slice_.end(), grads + my_begin);
+  });
+}
+
+void TrainStep::for_each_bucket(
+    int64_t n,
+    const std::function<void(int64_t begin, const std::vector<int>& counts, int64_t my_begin)>& fn)
+    const {
+  constexpr int64_t kBucket = int64_t{1} << 22;  // floats, as Communicator::allreduce_sum
+  std::vector<int> counts(static_cast<std::size_t>(comm_.size()));
+  for (int64_t begin = 0; begin < n; begin += kBucket) {
+    const int64_t end = std::min(n, begin + kBucket);
+    int64_t my_begin = begin;
+    for (int r = 0; r < comm_.size(); ++r) {
+      const nn::ArenaRange slice = optimizer_slice(n, r, comm_.size());
+      const int64_t from = std::max(begin, slice.begin), to = std::min(end, slice.end);
+      counts[static_cast<std::size_t>(r)] = static_cast<int>(std::max<int64_t>(to - from, 0));
+      if (r == comm_.rank()) my_begin = from;
+    }
+    fn(begin, counts, my_begin);
+  }
 }
 
 double TrainStep::gradient_norm(const float* grads) const {

@@ -63,6 +63,11 @@ class TrainStep {
 
  private:
   bool sharded() const;
+  // Calls fn for consecutive buckets [begin, begin + sum(counts)) of the first n elements, with
+  // each rank's share of the bucket (its slice's overlap with it) and where this rank's starts.
+  void for_each_bucket(int64_t n,
+                       const std::function<void(int64_t begin, const std::vector<int>& counts,
+                                                int64_t my_begin)>& fn) const;
   // Sums the gradients over the ranks: all of them, or with sharded state this rank's slice.
   void reduce_gradients(float* grads, int64_t n);
   double gradient_norm(const float* grads) const;

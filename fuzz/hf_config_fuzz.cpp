@@ -2,8 +2,8 @@
 // kiln accepts and the config it builds from them.
 #include <string_view>
 
-#include "io/json.h"
 #include "fuzz/fuzz_target.h"
+#include "io/json.h"
 #include "train/hf_config.h"
 
 KILN_FUZZ_TARGET(hf_config) {

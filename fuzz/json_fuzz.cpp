@@ -2,8 +2,8 @@
 // to an equal value, compact and indented.
 #include <string_view>
 
-#include "io/json.h"
 #include "fuzz/fuzz_target.h"
+#include "io/json.h"
 
 KILN_FUZZ_TARGET(json) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);

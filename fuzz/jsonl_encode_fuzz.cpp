@@ -3,9 +3,9 @@
 // cli/tokenizer_command.cpp does, with the answer's tokens quoted by json::quote.
 #include <string_view>
 
-#include "io/json.h"
 #include "fuzz/fuzz_target.h"
 #include "fuzz/fuzz_tokenizers.h"
+#include "io/json.h"
 #include "train/tokenizer_files.h"
 
 KILN_FUZZ_TARGET(jsonl_encode) {

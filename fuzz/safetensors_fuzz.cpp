@@ -2,8 +2,8 @@
 // dtypes, shapes and data offsets, then every tensor's values.
 #include <string_view>
 
-#include "io/safetensors.h"
 #include "fuzz/fuzz_target.h"
+#include "io/safetensors.h"
 
 KILN_FUZZ_TARGET(safetensors) {
   const std::string path = kiln::fuzz::scratch_file(

@@ -5,12 +5,12 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <thread>
 
 #include "autograd/threads.h"
 #include "base/error.h"
+#include "io/atomic_write.h"
 #include "train/metrics.h"
 #include "train/registry.h"
 #include "train/train_step.h"
@@ -123,7 +123,7 @@ Run prepare_run(const TrainOptions& options, Progress& progress, const dist::Com
     std::error_code ec;
     fs::create_directories(config.run.out_dir, ec);
     KILN_CHECK(!ec, config.run.out_dir, ": expected to create the run folder, got ", ec.message());
-    std::ofstream(fs::path(config.run.out_dir) / "config.yaml") << to_yaml(config);
+    io::atomic_write((fs::path(config.run.out_dir) / "config.yaml").string(), to_yaml(config));
   }
 
   // Fine-tuning: weights and tokenizer from model.init_from, a fresh optimizer and schedule.

@@ -1,0 +1,43 @@
+// The synthetic training workloads of `kiln bench`: models of a given shape and batches of
+// random ids shaped as ../shared/bench/torch_reference.py makes them (and, for marian,
+// bench/torch_marian_bench.py), so the two frameworks time the same work.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "autograd/tensor.h"
+#include "nn/module.h"
+
+namespace kiln {
+
+struct BenchShape {
+  int64_t vocab, layers, heads, d, d_ff, positions;
+  int T, B;
+  int S = 0, T_dec = 0;  // marian: source and target lengths
+  float label_smoothing = 0.0f;
+};
+
+// A model under test: its loss on synthetic batch `index`, and the FLOPs the reference counts.
+struct Workload {
+  std::unique_ptr<nn::Module> model;
+  std::function<Tensor(int index, uint64_t seed)> loss;
+  int64_t embedding_params = 0;     // excluded from the dense FLOP count, as the reference does
+  int64_t per_sequence_params = 0;  // BERT pooler + NSP head: counted once per sequence
+  double gflop = 0;                 // when set, the FLOPs per step (marian counts its own)
+  double tokens = 0;                // when set, tokens per step (marian: source + target)
+  std::vector<std::string> frozen;  // parameters the run does not train
+};
+
+// Next-token batches of random ids for a GPT of shape `s`.
+Workload gpt_workload(const BenchShape& s, uint64_t seed, int batches);
+// [CLS] A [SEP] B [SEP] of random ids with round(0.15 n) masked positions a row and random NSP
+// labels, for a BERT of shape `s`.
+Workload bert_workload(const BenchShape& s, uint64_t seed, int batches);
+// Sentence pairs of random ids, full length, for a Marian of shape `s` (s.S, s.T_dec).
+Workload marian_workload(const BenchShape& s, uint64_t seed, int batches);
+
+}  // namespace kiln

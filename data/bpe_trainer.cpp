@@ -11,6 +11,7 @@
 
 #include "base/error.h"
 #include "data/gpt2_pretokenizer.h"
+#include "io/fault_point.h"
 
 namespace kiln {
 namespace {
@@ -76,6 +77,7 @@ class Trainer {
   // Merges until there are `merge_tokens` tokens or no pairs are left.
   void run(size_t merge_tokens) {
     while (tokens_.size() < merge_tokens && !heap_.empty()) {
+      io::fault_point("tokenizer_training");  // for the kill-anywhere test: one merge at a time
       std::pop_heap(heap_.begin(), heap_.end(), lower());
       const HeapEntry top = heap_.back();
       heap_.pop_back();

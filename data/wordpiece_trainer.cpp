@@ -11,6 +11,7 @@
 
 #include "base/error.h"
 #include "data/bert_normalizer.h"
+#include "io/fault_point.h"
 #include "io/utf8.h"
 
 namespace kiln {
@@ -204,6 +205,7 @@ WordPieceTokenizer train_wordpiece(const std::vector<std::string>& texts, int vo
              kWordPieceSpecialTokens.size(), " special tokens and ",
              base_size - kWordPieceSpecialTokens.size(), " characters), got ", vocab_size);
   while (trainer.vocab_size() < static_cast<size_t>(vocab_size) && trainer.merge_best()) {
+    io::fault_point("tokenizer_training");  // for the kill-anywhere test: one merge at a time
   }
   return WordPieceTokenizer::from_tokens(trainer.take_tokens(), lowercase)
       .with_max_word_chars(max_word_chars);

@@ -1,6 +1,7 @@
 // Kill anywhere, lose nothing: a run killed with SIGKILL at random moments (between steps, or
 // inside a file write at one of the named fault points: temp written, before and after fsync,
-// before and after rename, during checkpoint rotation), then resumed with --resume auto, ends
+// before and after rename, during checkpoint rotation, during tokenizer training; token caches,
+// metrics and best.h5 are written through the same points), then resumed with --resume auto, ends
 // with exactly the weights and optimizer moments of a run that was never interrupted.
 //
 // KILN_KILL_MOMENTS (default 20) and KILN_KILL_SEED (default 1) choose the moments; the long
@@ -20,8 +21,11 @@ using namespace kiln::cli_test;
 using kiln::cli_test::kiln;  // the command, not the namespace
 
 constexpr int kSteps = 40;
-const std::vector<std::string> kFaultPoints = {"after_temp_write", "before_fsync", "after_fsync",
-                                               "before_rename",    "after_rename", "rotation"};
+// The named points inside every file write, between two checkpoint removals, and between two
+// merges while the tokenizer is trained (BERT's WordPiece here).
+const std::vector<std::string> kFaultPoints = {"after_temp_write",  "before_fsync", "after_fsync",
+                                               "before_rename",     "after_rename", "rotation",
+                                               "tokenizer_training"};
 
 int env_int(const char* name, int fallback) {
   const char* value = std::getenv(name);

@@ -23,6 +23,7 @@
 #include "nn/marian.h"
 #include "nn/parameter_arena.h"
 #include "train/bench_workloads.h"
+#include "train/config.h"
 #include "train/train_step.h"
 
 namespace kiln::cli {
@@ -99,7 +100,8 @@ void add_bench_command(CLI::App& kiln) {
 namespace {
 
 void run_bench(const BenchOptions& o) {
-  const std::string& kind = o.kind;
+  const std::string& kind = o.kind;  // checked by --model's one_of: a known arch name
+  const Arch arch = parse_arch(kind).value_or(Arch::kGpt);
   BenchShape s;
   s.vocab = o.vocab, s.layers = o.layers, s.heads = o.heads, s.d = o.d;
   s.d_ff = o.d_ff > 0 ? o.d_ff : 4 * s.d;
@@ -108,7 +110,9 @@ void run_bench(const BenchOptions& o) {
   s.S = static_cast<int>(o.src_len > 0 ? o.src_len : o.T);
   s.T_dec = static_cast<int>(o.tgt_len > 0 ? o.tgt_len : o.T);
   s.label_smoothing = static_cast<float>(o.label_smoothing);
-  s.positions = o.positions > 0 ? o.positions : kind == "marian" ? std::max(s.S, s.T_dec) : s.T;
+  s.positions = o.positions > 0         ? o.positions
+                : arch == Arch::kMarian ? std::max(s.S, s.T_dec)
+                                        : s.T;
   const int steps = static_cast<int>(o.steps), warmup = static_cast<int>(o.warmup);
   const int threads = static_cast<int>(o.threads);
   const uint64_t seed = static_cast<uint64_t>(o.seed);
@@ -117,9 +121,9 @@ void run_bench(const BenchOptions& o) {
 
   // A few distinct batches, made before timing starts (as the reference does).
   const int batches = std::min(4, warmup + steps);
-  Workload w = kind == "gpt"    ? gpt_workload(s, seed, batches)
-               : kind == "bert" ? bert_workload(s, seed, batches)
-                                : marian_workload(s, seed, batches);
+  Workload w = arch == Arch::kGpt    ? gpt_workload(s, seed, batches)
+               : arch == Arch::kBert ? bert_workload(s, seed, batches)
+                                     : marian_workload(s, seed, batches);
   nn::ParameterArena arena(*w.model, w.frozen);
   nn::AdamW optimizer(arena, {float(o.beta1), float(o.beta2), float(o.eps), float(o.weight_decay)});
   // Under mpirun each of the N ranks computes one micro-batch of the step: N times the
@@ -189,8 +193,8 @@ void run_bench(const BenchOptions& o) {
   for (auto [name, loss] : {std::pair{"loss_first", loss_first}, {"loss_last", loss_last}})
     std::isfinite(loss) ? out.key(name).number(rounded(loss, 1e4)) : out.key(name).null();
   out.key("framework").string("kiln");
-  out.key("src_len").integer(kind == "marian" ? s.S : s.T);
-  out.key("tgt_len").integer(kind == "marian" ? s.T_dec : s.T);
+  out.key("src_len").integer(arch == Arch::kMarian ? s.S : s.T);
+  out.key("tgt_len").integer(arch == Arch::kMarian ? s.T_dec : s.T);
   std::printf("%s\n", out.end_object().text().c_str());
 }
 

@@ -209,6 +209,8 @@ Tensor read_ids(const Hdf5File& file, const std::string& name, const Shape* like
 
 HfImportSummary import_hf(const std::string& dir, const std::string& out_path, uint64_t seed) {
   const std::string config_path = path_in(dir, "config.json");
+  KILN_CHECK(fs::is_regular_file(config_path), dir,
+             ": expected a Hugging Face model folder with config.json, got none");
   const Value hf = json::parse(read_text_file(config_path), config_path);
   const Config config = kiln_config(hf, dir, config_path, seed);
   const Tokenizer tokenizer = read_tokenizer(dir, config);

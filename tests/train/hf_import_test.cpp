@@ -300,6 +300,13 @@ std::vector<std::string> sorted(std::vector<std::string> v) {
 
 // ---- GPT -------------------------------------------------------------------------------------
 
+// A folder without config.json is named as such (it used to be reported as a corpus error).
+TEST_F(HfImportTest, MissingConfigJsonNamesTheFolder) {
+  fs::create_directories(dir_ / "empty");
+  EXPECT_EQ(error_of([&] { import_hf(path("empty"), path("out.h5")); }),
+            path("empty") + ": expected a Hugging Face model folder with config.json, got none");
+}
+
 // Only task heads may be missing from a file; a body weight that is not there is an error
 // naming it, not a random initialisation, and no checkpoint is written.
 TEST_F(HfImportTest, MissingBodyWeightIsRefusedByName) {

@@ -43,20 +43,32 @@ TEST(CliTest, MissingConfigNamesThePath) {
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
 }
 
-TEST(CliTest, TrainEvalAndSampleATinyModel) {
-  fs::path dir = fs::path(::testing::TempDir()) / ("kiln_cli_" + std::to_string(::getpid()));
+// A scratch folder <TempDir>/kiln_cli_<name>_<pid> with a one-line-repeated corpus and
+// tiny.yaml: a 1-layer character GPT writing to <dir>/run, trained for `steps` steps at `lr`,
+// then `extra` YAML appended.
+fs::path tiny_gpt_folder(const std::string& name, const std::string& line, int steps,
+                         const std::string& lr, const std::string& extra) {
+  fs::path dir =
+      fs::path(::testing::TempDir()) / ("kiln_cli_" + name + "_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
   {
     std::ofstream corpus(dir / "corpus.txt");
-    for (int i = 0; i < 100; ++i) corpus << "to be or not to be, that is the question.\n";
+    for (int i = 0; i < 100; ++i) corpus << line << "\n";
   }
   std::ofstream(dir / "tiny.yaml")
       << "run: {name: tiny, out_dir: " << (dir / "run").string() << "}\n"
       << "data: {train_files: [" << (dir / "corpus.txt").string() << "]}\n"
       << "model: {n_layer: 1, n_head: 2, d_model: 16, max_seq_len: 16}\n"
-      << "train: {batch_size: 4, seq_len: 16, max_steps: 30, optimizer: {lr: 1.0e-2}}\n"
-      << "eval: {every: 10, batches: 2}\n";
+      << "train: {batch_size: 4, seq_len: 16, max_steps: " << steps << ", optimizer: {lr: " << lr
+      << "}}\n"
+      << extra;
+  return dir;
+}
+
+TEST(CliTest, TrainEvalAndSampleATinyModel) {
+  const fs::path dir = tiny_gpt_folder("tiny", "to be or not to be, that is the question.", 30,
+                                       "1.0e-2", "eval: {every: 10, batches: 2}\n");
   CommandResult train = kiln("train " + (dir / "tiny.yaml").string());
   ASSERT_EQ(train.exit_code, 0) << train.out;
   std::string checkpoint = (dir / "run" / "ckpt-00000030.h5").string();
@@ -95,22 +107,11 @@ TEST(CliTest, TrainEvalAndSampleATinyModel) {
 }
 
 TEST(CliTest, InterruptSavesACheckpointAndResumeContinues) {
-  fs::path dir = fs::path(::testing::TempDir()) / ("kiln_cli_int_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  {
-    std::ofstream corpus(dir / "corpus.txt");
-    for (int i = 0; i < 100; ++i) corpus << "all work and no play makes jack a dull boy\n";
-  }
-  std::ofstream(dir / "long.yaml")
-      << "run: {name: long, out_dir: " << (dir / "run").string() << "}\n"
-      << "data: {train_files: [" << (dir / "corpus.txt").string() << "]}\n"
-      << "model: {n_layer: 1, n_head: 2, d_model: 16, max_seq_len: 16}\n"
-      << "train: {batch_size: 4, seq_len: 16, max_steps: 100000000, "
-      << "optimizer: {lr: 1.0e-3}}\n";
+  const fs::path dir =
+      tiny_gpt_folder("int", "all work and no play makes jack a dull boy", 100000000, "1.0e-3", "");
   // SIGINT after step 5, as Ctrl-C would.
   CommandResult interrupted =
-      kiln_via("KILN_TEST_SIGNAL_AT=5:INT ", "train " + (dir / "long.yaml").string());
+      kiln_via("KILN_TEST_SIGNAL_AT=5:INT ", "train " + (dir / "tiny.yaml").string());
   EXPECT_EQ(interrupted.exit_code, 130) << interrupted.out;
   EXPECT_NE(interrupted.out.find("interrupted; saved"), std::string::npos) << interrupted.out;
   int checkpoints = 0;
@@ -120,7 +121,7 @@ TEST(CliTest, InterruptSavesACheckpointAndResumeContinues) {
   EXPECT_TRUE(fs::exists(dir / "run" / "ckpt-00000005.h5"));
 
   CommandResult resumed =
-      kiln("train " + (dir / "long.yaml").string() + " --resume auto --set train.max_steps=3");
+      kiln("train " + (dir / "tiny.yaml").string() + " --resume auto --set train.max_steps=3");
   // Resuming past the new max_steps just re-saves; the point is that the checkpoint loads.
   EXPECT_EQ(resumed.exit_code, 0) << resumed.out;
   EXPECT_NE(resumed.out.find("resumed from"), std::string::npos) << resumed.out;
@@ -353,19 +354,8 @@ TEST(CliConfigErrorTest, AFailedRunLeavesTheExistingCheckpointIntact) {
 // with EFBIG) used to end in SIGSEGV (exit 139) and leave a .tmp. Now: one error line, exit 1,
 // no temporary file, and the earlier checkpoint unchanged.
 TEST(CliTest, AFullDiskStopsTheRunWithOneLineAndKeepsEarlierCheckpoints) {
-  fs::path dir = fs::path(::testing::TempDir()) / ("kiln_cli_full_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  {
-    std::ofstream corpus(dir / "corpus.txt");
-    for (int i = 0; i < 100; ++i) corpus << "to be or not to be, that is the question.\n";
-  }
-  std::ofstream(dir / "tiny.yaml")
-      << "run: {name: tiny, out_dir: " << (dir / "run").string() << "}\n"
-      << "data: {train_files: [" << (dir / "corpus.txt").string() << "]}\n"
-      << "model: {n_layer: 1, n_head: 2, d_model: 16, max_seq_len: 16}\n"
-      << "train: {batch_size: 4, seq_len: 16, max_steps: 4, optimizer: {lr: 1.0e-2}}\n"
-      << "eval: {every: 0}\n";
+  const fs::path dir = tiny_gpt_folder("full", "to be or not to be, that is the question.", 4,
+                                       "1.0e-2", "eval: {every: 0}\n");
   ASSERT_EQ(kiln("train " + (dir / "tiny.yaml").string()).exit_code, 0);
   const fs::path earlier = dir / "run" / "ckpt-00000004.h5";
   ASSERT_TRUE(fs::exists(earlier));

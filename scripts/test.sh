@@ -34,7 +34,12 @@ if [[ ${1:-} == --sanitize ]]; then
   # InstallTest builds the example consumer against the installed package with the consumer's
   # own (unsanitized) flags, which cannot link sanitized archives; it checks packaging, which
   # the normal run covers.
-  ctest --test-dir build-asan --output-on-failure -j"$(nproc)" -E '^InstallTest\.'
+  ctest --test-dir build-asan --output-on-failure -j"$(nproc)" -E '^(InstallTest|MpiTest)\.'
+  # The mpirun tests without leak detection: Open MPI keeps what MPI_Init allocates (operation
+  # tables, components it unloads at MPI_Finalize), ~118 KB a rank, none of it kiln's. Every
+  # other check stays on, and kiln's own code is leak-checked by all the other tests.
+  ASAN_OPTIONS="${ASAN_OPTIONS/detect_leaks=1/detect_leaks=0}" \
+    ctest --test-dir build-asan --output-on-failure -j"$(nproc)" -R '^MpiTest\.'
   exit 0
 fi
 scripts/build.sh

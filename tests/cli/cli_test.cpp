@@ -106,6 +106,19 @@ TEST(CliTest, TrainEvalAndSampleATinyModel) {
   fs::remove_all(dir);
 }
 
+// A run folder that cannot be created is one line naming it (it used to be an internal
+// filesystem error).
+TEST(CliTest, UncreatableRunFolderIsOneLine) {
+  const fs::path dir = tiny_gpt_folder("nofolder", "to be or not to be", 4, "1.0e-2", "");
+  CommandResult r =
+      kiln("train " + (dir / "tiny.yaml").string() + " --set run.out_dir=/proc/kiln_no/run");
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_EQ(r.out,
+            "error: /proc/kiln_no/run: expected to create the run folder, got No such file or "
+            "directory\n");
+  fs::remove_all(dir);
+}
+
 TEST(CliTest, InterruptSavesACheckpointAndResumeContinues) {
   const fs::path dir =
       tiny_gpt_folder("int", "all work and no play makes jack a dull boy", 100000000, "1.0e-3", "");

@@ -141,6 +141,22 @@ TEST(CliTest, InterruptSavesACheckpointAndResumeContinues) {
   fs::remove_all(dir);
 }
 
+// Resumes `train_command` (the interrupted run) with --resume auto and checks that it continues
+// from the right step (SIGKILL loses the steps after the last periodic checkpoint, every 50)
+// and ends with exactly the weights of <run>/straight.
+void resume_and_compare(const TinyRun& run, const std::string& train_command, const char* signal,
+                        const CommandResult& first, int steps, int stop_at) {
+  CommandResult resumed = kiln(train_command + " --resume auto");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.out;
+  const int resumed_at = std::string(signal) == "KILL" ? stop_at / 50 * 50 : stop_at;
+  EXPECT_NE(resumed.out.find("at step " + std::to_string(resumed_at)), std::string::npos)
+      << first.out << resumed.out;
+  char final_name[32];
+  std::snprintf(final_name, sizeof final_name, "ckpt-%08d.h5", steps);
+  expect_same_final_weights(run.dir / "straight" / final_name,
+                            run.dir / "interrupted" / final_name);
+}
+
 // Interrupting with `signal` after step `stop_at` (the process raises it itself, so the
 // moment does not depend on the machine's speed), then resuming with --resume auto, must end
 // with exactly the weights of a run that was never interrupted.
@@ -158,16 +174,7 @@ void check_interrupted_resume(const char* signal, const std::string& name,
   } else {
     EXPECT_EQ(first.exit_code, 137) << first.out;  // the shell reports 128 + SIGKILL
   }
-  CommandResult resumed = kiln("train " + config + " --resume auto");
-  ASSERT_EQ(resumed.exit_code, 0) << resumed.out;
-  // SIGKILL loses the steps after the last periodic checkpoint (every 50).
-  const int resumed_at = std::string(signal) == "KILL" ? stop_at / 50 * 50 : stop_at;
-  EXPECT_NE(resumed.out.find("at step " + std::to_string(resumed_at)), std::string::npos)
-      << first.out << resumed.out;
-  char final_name[32];
-  std::snprintf(final_name, sizeof final_name, "ckpt-%08d.h5", steps);
-  expect_same_final_weights(run.dir / "straight" / final_name,
-                            run.dir / "interrupted" / final_name);
+  resume_and_compare(run, "train " + config, signal, first, steps, stop_at);
 }
 
 TEST(CliResumeTest, AfterSigtermIsBitIdentical) {
@@ -225,22 +232,15 @@ void check_marian_resume(const char* signal, const std::string& name) {
       kiln_via("KILN_TEST_SIGNAL_AT=" + std::to_string(stop_at) + ":" + signal + " ",
                "train " + interrupted + sets);
   EXPECT_EQ(first.exit_code, std::string(signal) == "TERM" ? 143 : 137) << first.out;
-  CommandResult resumed = kiln("train " + interrupted + sets + " --resume auto");
-  ASSERT_EQ(resumed.exit_code, 0) << resumed.out;
-  const int resumed_at = std::string(signal) == "KILL" ? stop_at / 50 * 50 : stop_at;
-  EXPECT_NE(resumed.out.find("at step " + std::to_string(resumed_at)), std::string::npos)
-      << first.out << resumed.out;
-  char final_name[32];
-  std::snprintf(final_name, sizeof final_name, "ckpt-%08d.h5", steps);
-  expect_same_final_weights(run.dir / "straight" / final_name,
-                            run.dir / "interrupted" / final_name);
+  resume_and_compare(run, "train " + interrupted + sets, signal, first, steps, stop_at);
   // And the checkpoint translates: one line out per line in.
-  CommandResult t = kiln("translate --checkpoint " + (run.dir / "straight" / final_name).string() +
+  const fs::path straight = run.dir / "straight" / ("ckpt-00000" + std::to_string(steps) + ".h5");
+  CommandResult t = kiln("translate --checkpoint " + straight.string() +
                          " --beam 2 --text 'el perro come pan 1' --text 'la casa'");
   EXPECT_EQ(t.exit_code, 0) << t.out;
   EXPECT_EQ(std::count(t.out.begin(), t.out.end(), '\n'), 2) << t.out;
   // kiln eval: val_loss, and BLEU and chrF of beam search over every held-out pair.
-  CommandResult e = kiln("eval --checkpoint " + (run.dir / "straight" / final_name).string());
+  CommandResult e = kiln("eval --checkpoint " + straight.string());
   EXPECT_EQ(e.exit_code, 0) << e.out;
   for (const char* key : {"\"val_loss\":", "\"bleu\":", "\"chrf\":"})
     EXPECT_NE(e.out.find(key), std::string::npos) << e.out;

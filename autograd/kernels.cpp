@@ -49,6 +49,24 @@ void add_scaled_into(const Tensor& dst, const Tensor& src, float alpha) {
   add_scaled_into(dst.data(), src.data(), alpha, dst.numel());
 }
 
+void add_column_sums(float* db, const float* dy, int64_t rows, int64_t cols) {
+  constexpr int64_t kTile = 64;  // columns per tile: threads own disjoint tiles
+  const int64_t tiles = (cols + kTile - 1) / kTile;
+  const int64_t min_tiles = std::max<int64_t>(1, kMinElementsPerThread / (rows * kTile + 1));
+  parallel_for(tiles, min_tiles, [&](int64_t t0, int64_t t1) {
+    double acc[kTile];
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t j0 = t * kTile, w = std::min(kTile, cols - j0);
+      std::fill_n(acc, w, 0.0);
+      for (int64_t r = 0; r < rows; ++r) {
+        const float* row = dy + r * cols + j0;
+        for (int64_t j = 0; j < w; ++j) acc[j] += row[j];
+      }
+      for (int64_t j = 0; j < w; ++j) db[j0 + j] += static_cast<float>(acc[j]);
+    }
+  });
+}
+
 // ---- broadcasting -------------------------------------------------------------------------
 
 int64_t aligned_dim(const Shape& in, std::size_t rank, std::size_t d) {

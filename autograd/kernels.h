@@ -23,6 +23,10 @@ void add_scaled_into(const Tensor& dst, const Tensor& src, float alpha);
 void add_into(float* dst, const float* src, int64_t n);
 void add_scaled_into(float* dst, const float* src, float alpha, int64_t n);
 
+// db[j] += sum over the rows of dy[r, j], dy: [rows, cols] (a bias gradient). Each column is
+// summed in row order in double, so the result is the same for any thread count.
+void add_column_sums(float* db, const float* dy, int64_t rows, int64_t cols);
+
 // ---- fixed-order lane reductions ----------------------------------------------------------
 // Term j of the whole groups of kLanes goes to lane j % kLanes (independent accumulators, so
 // the loop vectorises without -ffast-math); the lanes, in lane order, and the remaining terms

@@ -79,6 +79,19 @@ inline constexpr int32_t kIgnoreIndex = -100;
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets,
                      int32_t ignore_index = kIgnoreIndex, float label_smoothing = 0.0f);
 
+struct LinearCrossEntropyOptions {
+  int32_t ignore_index = kIgnoreIndex;
+  float label_smoothing = 0.0f;
+  int64_t chunk_rows = 0;                       // rows of logits at a time; 0: ~16M logits
+  std::vector<int32_t>* predictions = nullptr;  // when set: each row's argmax (first of ties)
+};
+// cross_entropy(linear(x, weight, bias, kOutIn), targets) without the [rows, V] logits:
+// x: [..., d], weight: [V, d], bias: [V] or undefined, targets: int32 [...] -> []. It does the
+// same GEMMs as the two ops, the backward ones during forward (for a seed of 1, scaled in
+// backward), so it keeps dx [rows, d] and dW [V, d] until backward instead of two [rows, V].
+Tensor linear_cross_entropy(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                            const Tensor& targets, const LinearCrossEntropyOptions& options = {});
+
 // ---- attention.cpp ----------------------------------------------------------------------
 struct AttentionOptions {
   bool causal = false;      // query i attends to keys j <= i (+ Tk - Tq offset)

@@ -138,11 +138,15 @@ BertOutput Bert::forward(const Tensor& input_ids, const Tensor& token_type_ids,
   return bert_->forward(input_ids, token_type_ids, attention_mask, seeds, "Bert::forward");
 }
 
-Tensor Bert::mlm_head(const Tensor& h) const {
+Tensor Bert::mlm_transform(const Tensor& h) const {
   Tensor t = ops::gelu(transform_->forward(h), ops::GeluForm::kErf);  // [..., d]
-  t = transform_ln_->forward(t);                                      // [..., d]
+  return transform_ln_->forward(t);                                   // [..., d]
+}
+
+Tensor Bert::mlm_head(const Tensor& h) const {
   // The decoder is the word embedding [V, d] read as an nn.Linear weight [out, in].
-  return ops::linear(t, bert_->word_embeddings(), mlm_bias_, WeightLayout::kOutIn);  // [..., V]
+  return ops::linear(mlm_transform(h), bert_->word_embeddings(), mlm_bias_,
+                     WeightLayout::kOutIn);  // [..., V]
 }
 
 Tensor Bert::mlm_logits(const Tensor& hidden, const Tensor& positions) const {
@@ -152,9 +156,12 @@ Tensor Bert::mlm_logits(const Tensor& hidden, const Tensor& positions) const {
   KILN_CHECK(positions.dtype() == DType::kI32 && positions.rank() == 1,
              "Bert::mlm_logits: expected int32 positions [n], got ", dtype_name(positions.dtype()),
              " ", shape_str(positions.shape()));
+  return mlm_head(masked_rows(hidden, positions));  // [n, V]
+}
+
+Tensor Bert::masked_rows(const Tensor& hidden, const Tensor& positions) const {
   // The gather checks each position against B * T.
-  Tensor rows = ops::embedding(ops::reshape(hidden, {-1, d}), positions);  // [n, d]
-  return mlm_head(rows);                                                   // [n, V]
+  return ops::embedding(ops::reshape(hidden, {-1, config_.d_model}), positions);  // [n, d]
 }
 
 Tensor Bert::mlm_logits_all(const Tensor& hidden) const {
@@ -199,10 +206,14 @@ BertLosses Bert::pretraining_loss(const Tensor& input_ids, const Tensor& token_t
   losses.batch_size = B;
   const int64_t n = losses.mlm_count;
   if (n > 0) {
-    Tensor logits = mlm_logits(out.last_hidden_state, Tensor::from_ints({n}, positions));  // [n, V]
-    losses.mlm_loss = ops::cross_entropy(logits, Tensor::from_ints({n}, targets));
-    for (int64_t r = 0; r < n; ++r)
-      losses.mlm_correct += argmax(logits.data() + r * V, V) == targets[r];
+    // The head and the loss in one op: the [n, V] logits never exist whole.
+    Tensor rows =
+        mlm_transform(masked_rows(out.last_hidden_state, Tensor::from_ints({n}, positions)));
+    std::vector<int32_t> predicted;
+    losses.mlm_loss =
+        ops::linear_cross_entropy(rows, bert_->word_embeddings(), mlm_bias_,
+                                  Tensor::from_ints({n}, targets), {.predictions = &predicted});
+    for (int64_t r = 0; r < n; ++r) losses.mlm_correct += predicted[r] == targets[r];
   } else {
     losses.mlm_loss = Tensor::scalar(0.0f);  // HF would give NaN (a mean over nothing)
   }

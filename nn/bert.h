@@ -99,6 +99,10 @@ class Bert : public Module {
  private:
   // h: [..., d] -> [..., V]: transform dense, GELU, LayerNorm, tied decoder + bias.
   Tensor mlm_head(const Tensor& h) const;
+  // The head's dense + GELU + LayerNorm, before the decoder: [..., d] -> [..., d].
+  Tensor mlm_transform(const Tensor& h) const;
+  // hidden [B, T, d] at flat positions (int32 [n]) -> [n, d].
+  Tensor masked_rows(const Tensor& hidden, const Tensor& positions) const;
 
   BertConfig config_;
   std::shared_ptr<BertModel> bert_;

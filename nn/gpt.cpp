@@ -175,7 +175,7 @@ Gpt::Gpt(const GptConfig& config, uint64_t seed) : config_(validated(config)) {
   }
 }
 
-Tensor Gpt::forward(const Tensor& ids, uint64_t dropout_seed) const {
+Tensor Gpt::final_hidden(const Tensor& ids, uint64_t dropout_seed) const {
   KILN_CHECK(ids.rank() == 2 && ids.dtype() == DType::kI32,
              "Gpt::forward: expected int32 ids [B, T], got ", dtype_name(ids.dtype()), " ",
              shape_str(ids.shape()));
@@ -187,13 +187,19 @@ Tensor Gpt::forward(const Tensor& ids, uint64_t dropout_seed) const {
   Tensor positions = ops::slice_rows(wpe_->weight, 0, T);  // [T, d]
   Tensor x = ops::add(wte_->forward(ids), positions);      // [B, T, d]
   x = ops::dropout(x, config_.dropout, seeds.next(), is_training());
-  for (const auto& block : blocks_) x = block->forward(x, seeds);       // [B, T, d]
-  x = ln_f_->forward(x);                                                // [B, T, d]
-  return ops::linear(x, wte_->weight, Tensor(), WeightLayout::kOutIn);  // [B, T, V]
+  for (const auto& block : blocks_) x = block->forward(x, seeds);  // [B, T, d]
+  return ln_f_->forward(x);                                        // [B, T, d]
+}
+
+Tensor Gpt::forward(const Tensor& ids, uint64_t dropout_seed) const {
+  return ops::linear(final_hidden(ids, dropout_seed), wte_->weight, Tensor(),
+                     WeightLayout::kOutIn);  // [B, T, V]
 }
 
 Tensor Gpt::loss(const Tensor& ids, const Tensor& targets, uint64_t dropout_seed) const {
-  return ops::cross_entropy(forward(ids, dropout_seed), targets);
+  // The tied head and the loss in one op: a 50k vocabulary's logits never exist whole.
+  return ops::linear_cross_entropy(final_hidden(ids, dropout_seed), wte_->weight, Tensor(),
+                                   targets);
 }
 
 KvCache Gpt::make_kv_cache(int64_t batch) const {

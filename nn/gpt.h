@@ -36,7 +36,8 @@ class Gpt : public Module {
   // ids: int32 [B, T] with T <= max_seq_len -> logits [B, T, vocab_size].
   // `dropout_seed` makes every dropout mask of this pass reproducible.
   Tensor forward(const Tensor& ids, uint64_t dropout_seed = 0) const;
-  // Mean next-token cross-entropy of forward(ids) against targets: int32 [B, T] -> [].
+  // Mean next-token cross-entropy of forward(ids) against targets: int32 [B, T] -> [],
+  // computed by the fused head (ops::linear_cross_entropy), without the logits.
   Tensor loss(const Tensor& ids, const Tensor& targets, uint64_t dropout_seed = 0) const;
 
   // An empty cache for `batch` sequences of up to max_seq_len positions.
@@ -52,6 +53,9 @@ class Gpt : public Module {
   const GptConfig& config() const { return config_; }
 
  private:
+  // ids -> the final layer norm's output [B, T, d], the head's input.
+  Tensor final_hidden(const Tensor& ids, uint64_t dropout_seed) const;
+
   GptConfig config_;
   std::shared_ptr<Embedding> wte_, wpe_;
   std::vector<std::shared_ptr<GptBlock>> blocks_;

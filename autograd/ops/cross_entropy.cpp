@@ -1,11 +1,15 @@
 // cross_entropy: log-softmax and negative log-likelihood fused into one op that saves only
-// the per-row log-sum-exp; the [rows, C] probabilities are recomputed in backward.
+// the per-row log-sum-exp; the [rows, C] probabilities are recomputed in backward. And
+// linear_cross_entropy: an output layer and cross_entropy together, over blocks of rows, so a
+// large vocabulary's [rows, V] logits and their gradient never exist whole.
 #include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <string>
 
+#include "autograd/gemm.h"
 #include "autograd/kernels.h"
 #include "autograd/ops.h"
 #include "autograd/tape.h"
@@ -63,6 +67,59 @@ double row_mean(const float* row, int64_t c) {
   return sum / static_cast<double>(c);
 }
 
+// One row's loss (1 - eps) * (lse - x[t]) + eps * mean_j (lse - x[j]), written around the max
+// so that a large lse is never rounded; stores the row's log-sum-exp in *lse.
+float row_loss(const float* x, int64_t c, int32_t target, double eps, float* lse) {
+  const RowLse row = row_logsumexp(x, c);
+  *lse = static_cast<float>(row.max + row.log_sum);
+  const double nll = static_cast<double>(row.max - x[target]) + row.log_sum;
+  if (eps == 0.0) return static_cast<float>(nll);
+  const double uniform = static_cast<double>(row.max) - row_mean(x, c) + row.log_sum;
+  return static_cast<float>((1.0 - eps) * nll + eps * uniform);
+}
+
+// The row's gradient scale * (softmax - q), q the smoothed target (1 - eps + eps / C at the
+// target, eps / C elsewhere), added into g (kAdd) or written over it. g may be x itself.
+template <bool kAdd>
+void row_gradient(const float* x, float lse, int64_t c, int32_t target, float scale, float eps,
+                  float* g) {
+  const float off_target = scale * eps / static_cast<float>(c);
+  const float on_target = scale * (1.0f - eps);
+  for (int64_t j = 0; j < c; ++j) {
+    const float p = scale * exp_nonpositive(x[j] - lse) - off_target;
+    g[j] = kAdd ? g[j] + p : p;
+  }
+  g[target] -= on_target;
+}
+
+// Checks targets against c classes and returns how many are not ignore_index: the mean's
+// denominator.
+int64_t counted_targets(const Tensor& targets, int64_t c, int32_t ignore_index, const char* op) {
+  const Shape& shape = targets.shape();
+  const int32_t* t = targets.ints();
+  int64_t count = 0;
+  for (int64_t r = 0; r < targets.numel(); ++r) {
+    if (t[r] == ignore_index) continue;
+    KILN_CHECK(t[r] >= 0 && t[r] < c, op, ": expected targets in [0, ", c, ") or ignore_index ",
+               ignore_index, ", got ", t[r], " at position ", index_str(r, shape), " of targets ",
+               shape_str(shape));
+    ++count;
+  }
+  return count;
+}
+
+void check_label_smoothing(float eps, const char* op) {
+  KILN_CHECK(eps >= 0.0f && eps < 1.0f, op, ": expected label_smoothing in [0, 1), got ", eps);
+}
+
+// The mean of the rows' losses, summed serially in double and in row order: the same bits at
+// any thread count.
+Tensor mean_loss(const float* row_losses, int64_t rows, int64_t count) {
+  double total = 0;
+  for (int64_t r = 0; r < rows; ++r) total += row_losses[r];
+  return Tensor::scalar(count ? static_cast<float>(total / count) : 0.0f);
+}
+
 }  // namespace
 
 // logits: [..., C], targets: int32 [...] -> []. Saves the per-row log-sum-exp, the targets
@@ -74,84 +131,140 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int32_t ignore
              dtype_name(logits.dtype()), " ", shape_str(logits.shape()));
   KILN_CHECK(targets.dtype() == DType::kI32, "cross_entropy: expected int32 targets, got ",
              dtype_name(targets.dtype()), " of shape ", shape_str(targets.shape()));
-  KILN_CHECK(label_smoothing >= 0.0f && label_smoothing < 1.0f,
-             "cross_entropy: expected label_smoothing in [0, 1), got ", label_smoothing);
+  check_label_smoothing(label_smoothing, "cross_entropy");
   Shape lead(logits.shape().begin(), logits.shape().end() - 1);
   KILN_CHECK(targets.shape() == lead, "cross_entropy: expected targets of shape ", shape_str(lead),
              " for logits ", shape_str(logits.shape()), ", got ", shape_str(targets.shape()));
   const int64_t c = logits.dim(-1), rows = targets.numel();
-  const int32_t* t = targets.ints();
-  int64_t count = 0;  // rows whose target is not ignored: the mean's denominator
-  for (int64_t r = 0; r < rows; ++r) {
-    if (t[r] == ignore_index) continue;
-    KILN_CHECK(t[r] >= 0 && t[r] < c, "cross_entropy: expected targets in [0, ", c,
-               ") or ignore_index ", ignore_index, ", got ", t[r], " at position ",
-               index_str(r, lead), " of targets ", shape_str(lead));
-    ++count;
-  }
+  const int64_t count = counted_targets(targets, c, ignore_index, "cross_entropy");
 
   // Ignored rows are skipped entirely (BERT's MLM ignores most positions).
-  Tensor lse = Tensor::empty({rows});       // [rows], saved for backward
-  Tensor row_loss = Tensor::empty({rows});  // [rows], 0 for ignored rows
-  const double eps = label_smoothing;
+  Tensor lse = Tensor::empty({rows});          // [rows], saved for backward
+  Tensor row_loss_of = Tensor::empty({rows});  // [rows], 0 for ignored rows
+  const int32_t* t = targets.ints();
   const float* x = logits.data();
   float* l = lse.data();
-  float* loss_of = row_loss.data();
+  float* loss_of = row_loss_of.data();
   parallel_for(rows, std::max<int64_t>(1, kMinElementsPerThread / c), [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
-      if (t[r] == ignore_index) {
+      if (t[r] == ignore_index)
         l[r] = loss_of[r] = 0.0f;
-        continue;
-      }
-      RowLse row = row_logsumexp(x + r * c, c);
-      l[r] = static_cast<float>(row.max + row.log_sum);
-      const double nll = static_cast<double>(row.max - x[r * c + t[r]]) + row.log_sum;
-      if (eps == 0.0) {
-        loss_of[r] = static_cast<float>(nll);
-        continue;
-      }
-      // mean_j -log p_j = lse - mean_j x_j, written around the max like nll.
-      const double uniform = static_cast<double>(row.max) - row_mean(x + r * c, c) + row.log_sum;
-      loss_of[r] = static_cast<float>((1.0 - eps) * nll + eps * uniform);
+      else
+        loss_of[r] = row_loss(x + r * c, c, t[r], label_smoothing, &l[r]);
     }
   });
-  // Summed serially in double and in row order: the same bits at any thread count.
-  double total = 0;
-  for (int64_t r = 0; r < rows; ++r) total += loss_of[r];
-  Tensor loss = Tensor::scalar(count ? static_cast<float>(total / count) : 0.0f);
+  Tensor loss = mean_loss(loss_of, rows, count);
   if (!should_record({logits})) return loss;
 
-  // Saves lse [rows], the targets and the logits handle. dlogits = g * (softmax - q) / count,
-  // q the smoothed target: 1 - eps + eps / C at the target, eps / C elsewhere.
+  // Saves lse [rows], the targets and the logits handle. dlogits = g * (softmax - q) / count.
   auto backward = [logits, targets, lse, ignore_index, count, c,
                    label_smoothing](const Tensor& dy) {
     Tensor gx = grad_if_needed(logits);
     if (!gx.defined() || count == 0) return;
     const float scale = dy.item() / static_cast<float>(count);
-    const float off_target = scale * label_smoothing / static_cast<float>(c);
-    const float on_target = scale * (1.0f - label_smoothing);
     const float* logit = logits.data();
     const float* row_lse = lse.data();
     const int32_t* target = targets.ints();
     float* g = gx.data();
     parallel_for(targets.numel(), std::max<int64_t>(1, kMinElementsPerThread / c),
                  [&](int64_t b, int64_t e) {
-                   for (int64_t r = b; r < e; ++r) {
-                     if (target[r] == ignore_index) continue;
-                     const float* xr = logit + r * c;
-                     float* gr = g + r * c;
-                     if (off_target == 0.0f) {
-                       for (int64_t j = 0; j < c; ++j)
-                         gr[j] += scale * exp_nonpositive(xr[j] - row_lse[r]);
-                     } else {
-                       for (int64_t j = 0; j < c; ++j)
-                         gr[j] += scale * exp_nonpositive(xr[j] - row_lse[r]) - off_target;
-                     }
-                     gr[target[r]] -= on_target;
-                   }
+                   for (int64_t r = b; r < e; ++r)
+                     if (target[r] != ignore_index)
+                       row_gradient<true>(logit + r * c, row_lse[r], c, target[r], scale,
+                                          label_smoothing, g + r * c);
                  });
   };
   return record("cross_entropy", loss, {logits}, backward);
+}
+
+// x: [..., d], weight: [V, d], bias: [V] or undefined, targets: int32 [...] -> []. Each block
+// of rows makes its logits, their losses and (when a gradient is wanted) their gradient for a
+// seed of 1, which goes straight into dx and dW; backward only scales these by the seed.
+// Saves dx [rows, d], dW [V, d] and db [V] for the inputs that need them, never the logits.
+Tensor linear_cross_entropy(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                            const Tensor& targets, const LinearCrossEntropyOptions& options) {
+  const char* op = "linear_cross_entropy";
+  KILN_CHECK(x.defined() && weight.defined() && x.dtype() == DType::kF32 &&
+                 weight.dtype() == DType::kF32 && x.rank() >= 1 && weight.rank() == 2 &&
+                 weight.dim(1) == x.dim(-1) && weight.dim(0) > 0,
+             op, ": expected float32 x [..., d] and weight [V, d] with V > 0, got ",
+             x.defined() ? shape_str(x.shape()) : "(undefined)", " and ",
+             weight.defined() ? shape_str(weight.shape()) : "(undefined)");
+  const int64_t c = weight.dim(0), d = weight.dim(1);
+  KILN_CHECK(!bias.defined() || (bias.dtype() == DType::kF32 && bias.shape() == Shape{c}), op,
+             ": expected a float32 bias [", c, "], got ",
+             bias.defined() ? shape_str(bias.shape()) : "");
+  const Shape lead(x.shape().begin(), x.shape().end() - 1);
+  KILN_CHECK(targets.dtype() == DType::kI32 && targets.shape() == lead, op,
+             ": expected int32 targets of shape ", shape_str(lead), " for x ", shape_str(x.shape()),
+             ", got ", dtype_name(targets.dtype()), " ", shape_str(targets.shape()));
+  check_label_smoothing(options.label_smoothing, op);
+  const int64_t rows = targets.numel();
+  const int32_t ignore = options.ignore_index;
+  const float eps = options.label_smoothing;
+  const int64_t count = counted_targets(targets, c, ignore, op);
+
+  const bool record_grad = should_record({x, weight, bias});
+  const bool want_dx = record_grad && x.requires_grad();
+  const bool want_dw = record_grad && weight.requires_grad();
+  const bool want_db = record_grad && bias.defined() && bias.requires_grad();
+  // Every block writes its rows of dx; the first block writes dW, the others add to it.
+  Tensor dx = want_dx ? Tensor::empty({rows, d}) : Tensor();
+  Tensor dw = !want_dw ? Tensor() : rows > 0 ? Tensor::empty({c, d}) : Tensor::zeros({c, d});
+  Tensor db = want_db ? Tensor::zeros({c}) : Tensor();
+  if (options.predictions) options.predictions->assign(static_cast<std::size_t>(rows), 0);
+
+  // About 16M logits (64 MB) alive at a time, in blocks of equal size.
+  const int64_t budget =
+      options.chunk_rows > 0 ? options.chunk_rows : std::max<int64_t>(1, (int64_t{1} << 24) / c);
+  const int64_t blocks = std::max<int64_t>(1, (rows + budget - 1) / budget);
+  const int64_t block_rows = (rows + blocks - 1) / std::max<int64_t>(blocks, 1);
+  Tensor logits = Tensor::empty({std::min(block_rows, std::max<int64_t>(rows, 1)), c});
+  Tensor row_loss_of = Tensor::empty({rows});
+  const float scale = count ? 1.0f / static_cast<float>(count) : 0.0f;
+  const int32_t* t = targets.ints();
+  float* loss_of = row_loss_of.data();
+  for (int64_t r0 = 0; r0 < rows; r0 += block_rows) {
+    const int64_t n = std::min(block_rows, rows - r0);
+    const float* xb = x.data() + r0 * d;
+    float* z = logits.data();
+    if (bias.defined())
+      for (int64_t r = 0; r < n; ++r) std::memcpy(z + r * c, bias.data(), c * sizeof(float));
+    gemm(false, true, n, c, d, 1.0f, xb, d, weight.data(), d, bias.defined() ? 1.0f : 0.0f, z, c);
+    parallel_for(n, std::max<int64_t>(1, kMinElementsPerThread / c), [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) {
+        float* zr = z + r * c;
+        const int32_t target = t[r0 + r];
+        if (options.predictions)
+          (*options.predictions)[static_cast<std::size_t>(r0 + r)] =
+              static_cast<int32_t>(std::max_element(zr, zr + c) - zr);
+        if (target == ignore) {
+          loss_of[r0 + r] = 0.0f;
+          if (record_grad) std::fill_n(zr, c, 0.0f);
+          continue;
+        }
+        float lse = 0;
+        loss_of[r0 + r] = row_loss(zr, c, target, eps, &lse);
+        if (record_grad) row_gradient<false>(zr, lse, c, target, scale, eps, zr);
+      }
+    });
+    if (!record_grad) continue;
+    if (want_dx)  // dx[n, d] = dz W
+      gemm(false, false, n, d, c, 1.0f, z, c, weight.data(), d, 0.0f, dx.data() + r0 * d, d);
+    if (want_dw)  // dW[V, d] += dz^T x
+      gemm(true, false, c, d, n, 1.0f, z, c, xb, d, r0 == 0 ? 0.0f : 1.0f, dw.data(), d);
+    if (want_db) add_column_sums(db.data(), z, n, c);
+  }
+  Tensor loss = mean_loss(loss_of, rows, count);
+  if (!record_grad) return loss;
+
+  // The gradients above are for a seed of 1: scale them by the actual seed.
+  return record(op, loss, {x, weight, bias}, [x, weight, bias, dx, dw, db](const Tensor& g) {
+    const float seed = g.item();
+    for (auto [input, grad] : {std::pair{x, dx}, {weight, dw}, {bias, db}})
+      if (Tensor acc = grad.defined() ? grad_if_needed(input) : Tensor(); acc.defined())
+        seed == 1.0f ? add_into(acc, grad) : add_scaled_into(acc, grad, seed);
+  });
 }
 
 }  // namespace kiln::ops

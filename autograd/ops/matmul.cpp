@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "autograd/gemm.h"
+#include "autograd/kernels.h"
 #include "autograd/ops.h"
 #include "autograd/tape.h"
 #include "autograd/threads.h"
@@ -66,30 +67,6 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
     }
   });
 }
-
-namespace {
-
-// db[j] += sum over rows of dy[r, j], dy: [rows, cols]. Threads own disjoint column tiles and
-// each tile sums its rows in order (in double), so the result is the same for any thread count.
-void add_column_sums(float* db, const float* dy, int64_t rows, int64_t cols) {
-  constexpr int64_t kTile = 64;  // columns per tile: d = 768 gives 12 tiles to share out
-  const int64_t tiles = (cols + kTile - 1) / kTile;
-  const int64_t min_tiles = std::max<int64_t>(1, (int64_t{1} << 14) / (rows * kTile + 1));
-  parallel_for(tiles, min_tiles, [&](int64_t t0, int64_t t1) {
-    double acc[kTile];
-    for (int64_t t = t0; t < t1; ++t) {
-      const int64_t j0 = t * kTile, w = std::min(kTile, cols - j0);
-      std::fill_n(acc, w, 0.0);
-      for (int64_t r = 0; r < rows; ++r) {
-        const float* row = dy + r * cols + j0;
-        for (int64_t j = 0; j < w; ++j) acc[j] += row[j];
-      }
-      for (int64_t j = 0; j < w; ++j) db[j0 + j] += static_cast<float>(acc[j]);
-    }
-  });
-}
-
-}  // namespace
 
 // x: [..., in], weight: [out, in] (kOutIn) or [in, out] (kInOut), bias: [out] or undefined
 // -> [..., out]. Saves x, weight and bias (handles, no copies).

@@ -5,9 +5,12 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <chrono>
+#include <string>
 
 #include "autograd/backend/blas.h"
 #include "autograd/backend/dnnl.h"
+#include "autograd/profile.h"
 #include "autograd/threads.h"
 #include "base/error.h"
 
@@ -82,9 +85,11 @@ bool gemm_uses_team(int64_t m, int64_t n, int64_t k) {
   return num_threads() > 1 && !omp_in_parallel() && m * n * k >= kSequentialMacs;
 }
 
-void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-          int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc,
-          GemmBackend backend) {
+namespace {
+
+void run_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+              const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+              int64_t ldc, GemmBackend backend) {
   KILN_CHECK(m >= 0 && n >= 0 && k >= 0, "gemm: expected non-negative sizes, got M=", m, " N=", n,
              " K=", k);
   if (m == 0 || n == 0) return;
@@ -105,6 +110,23 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
     return backend::dnnl_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   OneThreadScope one_thread;
   backend::dnnl_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+}  // namespace
+
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+          int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc,
+          GemmBackend backend) {
+  // Profiled from the step's thread only (the store is not shared between threads).
+  if (!profile::enabled() || omp_in_parallel())
+    return run_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, backend);
+  const auto start = std::chrono::steady_clock::now();
+  run_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, backend);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const std::string shape = std::string(trans_a ? "T" : "N") + (trans_b ? "T " : "N ") +
+                            std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k);
+  profile::add("gemm", shape, seconds, 2.0 * double(m) * double(n) * double(k));
 }
 
 void gemm_batched(int64_t batch, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,

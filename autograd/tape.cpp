@@ -5,6 +5,7 @@
 #include <string>
 
 #include "autograd/kernels.h"
+#include "autograd/profile.h"
 #include "base/error.h"
 
 namespace kiln {
@@ -58,6 +59,7 @@ void record(const char* name, const std::vector<Tensor>& outputs, const std::vec
     y.impl()->requires_grad = true;
     y.impl()->tape_epoch = tape().epoch;
   }
+  if (profile::enabled()) profile::add("forward", name, profile::seconds_since_mark());
   tape().records.push_back({name, outputs, inputs, std::move(backward_fn)});
 }
 
@@ -103,12 +105,19 @@ void backward(const Tensor& output, const Tensor& seed) {
       std::vector<Tensor> grads;
       grads.reserve(rec.outputs.size());
       for (const Tensor& y : rec.outputs) grads.push_back(y.ensure_grad());
-      rec.backward_fn(grads);
+      if (profile::enabled()) {
+        profile::mark();
+        rec.backward_fn(grads);
+        profile::add("backward", rec.name, profile::seconds_since_mark());
+      } else {
+        rec.backward_fn(grads);
+      }
     }
     // Intermediate gradients are used exactly once; free them with the saved activations.
     for (const Tensor& y : rec.outputs) y.reset_grad();
   }
   t.epoch++;
+  profile::mark();
 }
 
 std::size_t tape_size() {

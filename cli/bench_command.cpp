@@ -10,6 +10,10 @@
 #include <memory>
 #include <vector>
 
+#include <fmt/format.h>
+
+#include "autograd/allocator.h"
+#include "autograd/profile.h"
 #include "autograd/tape.h"
 #include "autograd/threads.h"
 #include "base/error.h"
@@ -42,6 +46,8 @@ struct BenchOptions {
   long long src_len = 0, tgt_len = 0;  // marian; 0 = --seq-len
   double label_smoothing = 0.1;        // marian
   double lr = 3e-4, weight_decay = 0.1, beta1 = 0.9, beta2 = 0.95, eps = 1e-8, clip = 1.0;
+  double peak_gflops = 0;  // the MFU denominator; 0 = measure it on this step's GEMMs
+  bool profile = false;
 };
 
 void run_bench(const BenchOptions& o);
@@ -84,6 +90,13 @@ void add_bench_command(CLI::App& kiln) {
   number("--eps", o->eps, "AdamW epsilon");
   number("--grad-clip", o->clip, "clip the gradient's global norm to this");
   number("--label-smoothing", o->label_smoothing, "marian: label smoothing epsilon");
+  bench
+      ->add_option("--peak-gflops", o->peak_gflops,
+                   "the GEMM rate MFU is measured against (default: probe this step's GEMMs)")
+      ->type_name("X")
+      ->check(finite_number([](double x) { return x >= 0; }, "a number >= 0"));
+  bench->add_flag("--profile", o->profile,
+                  "print where a step's time goes (per op, per GEMM shape, optimizer) to stderr");
   bench->footer(
       "Times full training steps (zero grad, forward, backward, clip, AdamW) on synthetic batches\n"
       "(GPT: random next-token data; BERT: [CLS] A [SEP] B [SEP] with 15% masked positions) and\n"
@@ -93,11 +106,42 @@ void add_bench_command(CLI::App& kiln) {
       "marian: --n-layer encoder and decoder layers each, sentence pairs of --src-len source and\n"
       "--tgt-len target tokens (--max-pos defaults to the longer); compare with\n"
       "bench/torch_marian_bench.py on the same flags. Under mpirun each rank computes one\n"
-      "micro-batch of --batch-size and rank 0 reports the global tokens/s.");
+      "micro-batch of --batch-size and rank 0 reports the global tokens/s.\n"
+      "mfu is kiln's model FLOPs per second (BERT's MLM head at masked positions only) over\n"
+      "gemm_gflops, the rate kiln's GEMMs attain on this step's weight shapes, probed first.");
   bench->callback([o] { run_bench(*o); });
 }
 
 namespace {
+
+// The profile as a table on stderr: milliseconds a step per entry, its share of the median
+// step, and for GEMMs their rate. GEMM time is also inside the ops that issued them.
+void print_profile(int steps, double step_ms) {
+  const std::vector<profile::Entry> entries = profile::entries();
+  std::string section;
+  double section_ms = 0;
+  const auto close_section = [&] {
+    if (!section.empty())
+      fmt::print(stderr, "  {:<44} {:>9.2f} ms {:>6.1f}%\n", "total", section_ms,
+                 100 * section_ms / step_ms);
+  };
+  fmt::print(stderr, "profile: {} steps, median step {:.1f} ms\n", steps, step_ms);
+  for (const profile::Entry& e : entries) {
+    if (e.section != section) {
+      close_section();
+      section = e.section, section_ms = 0;
+      fmt::print(stderr, "{}{}\n", e.section,
+                 e.section == "gemm" ? " (shape M x N x K; also counted in its op above)" : "");
+    }
+    const double ms = 1e3 * e.seconds / steps;
+    section_ms += ms;
+    fmt::print(stderr, "  {:<44} {:>9.2f} ms {:>6.1f}% {:>7.1f} calls", e.name, ms,
+               100 * ms / step_ms, double(e.calls) / steps);
+    if (e.flops > 0) fmt::print(stderr, " {:>7.1f} GFLOP/s", e.flops / e.seconds / 1e9);
+    fmt::print(stderr, "\n");
+  }
+  close_section();
+}
 
 void run_bench(const BenchOptions& o) {
   const std::string& kind = o.kind;  // checked by --model's one_of: a known arch name
@@ -134,6 +178,7 @@ void run_bench(const BenchOptions& o) {
   std::vector<double> times, comm_times;
   double loss_first = 0, loss_last = 0;
   for (int step = 0; step < warmup + steps; ++step) {
+    if (o.profile && step == warmup) profile::enable(true);
     comm.barrier();  // every rank starts the step together, so the time is the slowest's
     auto start = std::chrono::steady_clock::now();
     const StepResult r = train_step.run(
@@ -151,6 +196,7 @@ void run_bench(const BenchOptions& o) {
       comm_times.push_back(1e3 * r.comm_seconds);
     }
   }
+  profile::enable(false);
   if (!comm.is_root()) return;  // rank 0 reports
 
   auto median_of = [](std::vector<double> v) {
@@ -173,6 +219,12 @@ void run_bench(const BenchOptions& o) {
   const double gflop =
       w.gflop > 0 ? w.gflop * ranks : (dense + attention + head + per_sequence) / 1e9;
   const double step_tokens = w.tokens > 0 ? w.tokens * ranks : tokens;
+  // kiln's own FLOPs: BERT's MLM head runs at the masked rows only.
+  const double head_skipped =
+      w.head_rows > 0 ? 6.0 * double(s.d) * double(s.vocab) * (tokens - double(w.head_rows) * ranks)
+                      : 0.0;
+  const double kiln_gflop = gflop - head_skipped / 1e9;
+  const double peak = o.peak_gflops > 0 ? o.peak_gflops : attainable_gemm_gflops(w.linears);
   // Rounded as a person reads them; the JSON writer prints the shortest exact form.
   const auto rounded = [](double x, double scale) { return std::round(x * scale) / scale; };
   json::Writer out = json::Writer::spaced();
@@ -186,8 +238,11 @@ void run_bench(const BenchOptions& o) {
   out.key("tokens_per_s").number(rounded(step_tokens / (median / 1e3), 1e1));
   out.key("comm_ms_median").number(rounded(median_of(comm_times), 1e2));
   out.key("peak_rss_mb").number(rounded(peak_rss_mb(), 1e1));
+  out.key("peak_tensor_mb").number(rounded(double(peak_tensor_bytes()) / (1 << 20), 1e1));
   out.key("model_gflop_per_step").number(rounded(gflop, 1e4));
   out.key("achieved_gflops").number(rounded(gflop / (median / 1e3), 1e2));
+  out.key("gemm_gflops").number(rounded(peak, 1e1));
+  out.key("mfu").number(rounded(kiln_gflop / (median / 1e3) / peak, 1e3));
   out.key("n_params").integer(params);
   // A diverged run still reports its timings: its loss is null.
   for (auto [name, loss] : {std::pair{"loss_first", loss_first}, {"loss_last", loss_last}})
@@ -196,6 +251,7 @@ void run_bench(const BenchOptions& o) {
   out.key("src_len").integer(arch == Arch::kMarian ? s.S : s.T);
   out.key("tgt_len").integer(arch == Arch::kMarian ? s.T_dec : s.T);
   std::printf("%s\n", out.end_object().text().c_str());
+  if (o.profile) print_profile(steps, median);
 }
 
 }  // namespace

@@ -2,7 +2,9 @@
 #include "train/bench_workloads.h"
 
 #include <algorithm>
+#include <chrono>
 
+#include "autograd/gemm.h"
 #include "base/rng.h"
 #include "nn/bert.h"
 #include "nn/gpt.h"
@@ -40,6 +42,12 @@ Workload gpt_workload(const BenchShape& s, uint64_t seed, int batches) {
     return gpt->loss(inputs, targets, dropout_seed);
   };
   w.embedding_params = s.vocab * s.d + s.positions * s.d;
+  const int64_t rows = int64_t(s.B) * s.T;
+  w.linears = {{rows, 3 * s.d, s.d, s.layers},
+               {rows, s.d, s.d, s.layers},
+               {rows, s.d_ff, s.d, s.layers},
+               {rows, s.d, s.d_ff, s.layers},
+               {rows, s.vocab, s.d, 1}};
   w.model = std::move(model);
   return w;
 }
@@ -57,6 +65,7 @@ Workload bert_workload(const BenchShape& s, uint64_t seed, int batches) {
     Tensor ids, types, labels, nsp;
   };
   std::vector<Batch> data;
+  int64_t masked = 0;  // in the first batch: the rows of the MLM head
   for (int b = 0; b < batches; ++b) {
     const uint64_t base = derive_seed(seed + 1, b);
     uint64_t counter = 0;
@@ -73,6 +82,7 @@ Workload bert_workload(const BenchShape& s, uint64_t seed, int batches) {
       for (int t = 1; t < s.T - 1; ++t)
         if (t != sep) normal.push_back(t);
       const int n_mask = std::max(1, static_cast<int>(0.15 * double(normal.size()) + 0.5));
+      if (b == 0) masked += n_mask;
       for (int k = 0; k < n_mask; ++k) {  // partial Fisher-Yates: the first n_mask of a shuffle
         std::swap(normal[k], normal[k + draw(base, counter++, normal.size() - k)]);
         labels[std::size_t(r) * s.T + normal[k]] = row[normal[k]];
@@ -91,6 +101,13 @@ Workload bert_workload(const BenchShape& s, uint64_t seed, int batches) {
   };
   w.embedding_params = (s.vocab + s.positions + 2) * s.d;
   w.per_sequence_params = (s.d * s.d + s.d) + (2 * s.d + 2);  // pooler dense, NSP head
+  const int64_t rows = int64_t(s.B) * s.T;
+  w.linears = {{rows, s.d, s.d, 4 * s.layers},  // query, key, value, output
+               {rows, s.d_ff, s.d, s.layers},
+               {rows, s.d, s.d_ff, s.layers},
+               {masked, s.d, s.d, 1},  // MLM transform
+               {masked, s.vocab, s.d, 1}};
+  w.head_rows = masked;
   w.model = std::move(model);
   return w;
 }
@@ -144,9 +161,46 @@ Workload marian_workload(const BenchShape& s, uint64_t seed, int batches) {
              12 * L * d * B * (S * S + T * T + T * S)) /
             1e9;
   w.tokens = B * (S + T);
+  const int64_t src = int64_t(s.B) * s.S, tgt = int64_t(s.B) * s.T_dec;
+  w.linears = {{src, s.d, s.d, 4 * s.layers},  // encoder self-attention
+               {src, s.d_ff, s.d, s.layers},  {src, s.d, s.d_ff, s.layers},
+               {tgt, s.d, s.d, 6 * s.layers},  // decoder self-attention, cross query and out
+               {src, s.d, s.d, 2 * s.layers},  // cross keys and values
+               {tgt, s.d_ff, s.d, s.layers},  {tgt, s.d, s.d_ff, s.layers},
+               {tgt, s.vocab, s.d, 1}};
   w.frozen = {"final_logits_bias"};  // a buffer in HF's Marian and in the PyTorch side
   w.model = std::move(model);
   return w;
+}
+
+double attainable_gemm_gflops(const std::vector<LinearGemm>& linears) {
+  double flops = 0, seconds = 0;
+  for (const LinearGemm& g : linears) {
+    if (g.rows == 0 || g.count == 0) continue;
+    // Small nonzero values: no denormals, no overflow.
+    std::vector<float> x(std::size_t(g.rows * g.in), 0.01f), w(std::size_t(g.out * g.in), 0.02f);
+    std::vector<float> y(std::size_t(g.rows * g.out)), dx(x.size()), dw(w.size(), 0.0f);
+    const auto triple = [&] {
+      gemm(false, true, g.rows, g.out, g.in, 1.0f, x.data(), g.in, w.data(), g.in, 0.0f, y.data(),
+           g.out);
+      gemm(false, false, g.rows, g.in, g.out, 1.0f, y.data(), g.out, w.data(), g.in, 0.0f,
+           dx.data(), g.in);
+      gemm(true, false, g.out, g.in, g.rows, 1.0f, y.data(), g.out, x.data(), g.in, 1.0f, dw.data(),
+           g.in);
+    };
+    triple();  // warm: oneDNN's kernel generation and first touches are not the rate
+    double best = 1e30, spent = 0;
+    for (int rep = 0; rep < 3 || (spent < 0.3 && rep < 1000); ++rep) {
+      const auto start = std::chrono::steady_clock::now();
+      triple();
+      const double t =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      best = std::min(best, t), spent += t;
+    }
+    flops += 6.0 * double(g.rows) * double(g.out) * double(g.in) * double(g.count);
+    seconds += best * double(g.count);
+  }
+  return seconds > 0 ? flops / seconds / 1e9 : 0.0;
 }
 
 }  // namespace kiln

@@ -21,6 +21,12 @@ struct BenchShape {
   float label_smoothing = 0.0f;
 };
 
+// One kind of weight matrix in a training step: `count` matrices [out, in] applied to `rows`
+// rows, each with three GEMMs (forward, data gradient, weight gradient).
+struct LinearGemm {
+  int64_t rows, out, in, count;
+};
+
 // A model under test: its loss on synthetic batch `index`, and the FLOPs the reference counts.
 struct Workload {
   std::unique_ptr<nn::Module> model;
@@ -30,7 +36,14 @@ struct Workload {
   double gflop = 0;                 // when set, the FLOPs per step (marian counts its own)
   double tokens = 0;                // when set, tokens per step (marian: source + target)
   std::vector<std::string> frozen;  // parameters the run does not train
+  std::vector<LinearGemm> linears;  // the step's weight GEMMs, for the attainable-rate probe
+  int64_t head_rows = 0;            // rows the LM head runs on, when not every token (BERT)
 };
+
+// The rate (GFLOP/s) kiln::gemm attains on a step's weight GEMMs: each kind's forward, data
+// and weight gradient GEMMs timed on the current thread team (best of repeats), weighted by
+// their FLOPs in the step. The denominator of model FLOP utilisation.
+double attainable_gemm_gflops(const std::vector<LinearGemm>& linears);
 
 // Next-token batches of random ids for a GPT of shape `s`.
 Workload gpt_workload(const BenchShape& s, uint64_t seed, int batches);

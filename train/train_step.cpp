@@ -7,6 +7,7 @@
 #include <limits>
 #include <numeric>
 
+#include "autograd/profile.h"
 #include "autograd/tape.h"
 #include "autograd/threads.h"
 #include "base/error.h"
@@ -66,7 +67,10 @@ StepResult TrainStep::run(int64_t step,
   if (several) sum_.assign(static_cast<std::size_t>(n), 0.0f);
   std::vector<double> sums;  // the loss, then the task's metrics
   for (int micro : plan_.micro_batches) {
-    arena_.zero_grads();
+    {
+      profile::Scope timed("step", "zero gradients");
+      arena_.zero_grads();
+    }
     TrainLoss out = loss_of(micro, plan_.shard);
     if (sums.empty()) sums.assign(1 + out.metrics.size(), 0.0);
     sums[0] += out.loss.item() / plan_.terms;
@@ -76,6 +80,7 @@ StepResult TrainStep::run(int64_t step,
       sums[1 + i] += out.metrics[i].second;
     }
     backward(out.loss);
+    profile::Scope timed("step", "sum micro-batch gradients");
     if (several)  // elementwise, so the thread count does not change the result
       parallel_for(n, int64_t{1} << 16, [&](int64_t begin, int64_t end) {
         for (int64_t i = begin; i < end; ++i) sum_[static_cast<std::size_t>(i)] += grads[i];
@@ -83,15 +88,21 @@ StepResult TrainStep::run(int64_t step,
   }
   if (several) std::memcpy(grads, sum_.data(), static_cast<std::size_t>(n) * sizeof(float));
   const auto comm_start = std::chrono::steady_clock::now();
-  reduce_gradients(grads, n);
-  comm_.allreduce_sum(std::span<double>(sums));
+  {
+    profile::Scope timed("step", "all-reduce");
+    reduce_gradients(grads, n);
+    comm_.allreduce_sum(std::span<double>(sums));
+  }
   result.comm_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - comm_start).count();
   result.loss = sums.empty() ? 0.0 : sums[0];
   for (std::size_t i = 0; i < result.metric_sums.size(); ++i)
     result.metric_sums[i].second = sums[1 + i];
   if (plan_.terms > 1) scale_gradients(grads, 1.0f / float(plan_.terms));
-  result.grad_norm = gradient_norm(grads);
+  {
+    profile::Scope timed("step", "gradient norm");
+    result.grad_norm = gradient_norm(grads);
+  }
   if (!std::isfinite(result.loss) || !std::isfinite(result.grad_norm)) {
     result.finite = false;
     result.problem =
@@ -100,8 +111,11 @@ StepResult TrainStep::run(int64_t step,
                        " (first non-finite gradient: ", first_nonfinite_gradient(arena_), ")");
     return result;
   }
-  if (grad_clip > 0 && result.grad_norm > grad_clip)
+  if (grad_clip > 0 && result.grad_norm > grad_clip) {
+    profile::Scope timed("step", "clip");
     scale_gradients(grads, static_cast<float>(grad_clip / result.grad_norm));
+  }
+  profile::Scope optimizer_timed("step", "AdamW");
   optimizer_.step(static_cast<float>(lr));
   if (sharded())  // every rank updated its slice: gather them, so all hold the same model
     for_each_bucket(n, [&](int64_t begin, const std::vector<int>& counts, int64_t) {

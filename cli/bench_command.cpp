@@ -26,6 +26,7 @@
 #include "nn/gpt.h"
 #include "nn/marian.h"
 #include "nn/parameter_arena.h"
+#include "train/bench_generate.h"
 #include "train/bench_workloads.h"
 #include "train/config.h"
 #include "train/train_step.h"
@@ -48,9 +49,12 @@ struct BenchOptions {
   double lr = 3e-4, weight_decay = 0.1, beta1 = 0.9, beta2 = 0.95, eps = 1e-8, clip = 1.0;
   double peak_gflops = 0;  // the MFU denominator; 0 = measure it on this step's GEMMs
   bool profile = false;
+  bool generate = false, check_uncached = false;  // --generate: time KV-cached decoding
+  long long prompt_len = 32, new_tokens = 200;
 };
 
 void run_bench(const BenchOptions& o);
+void run_generate_bench(const BenchOptions& o);
 
 }  // namespace
 
@@ -97,6 +101,12 @@ void add_bench_command(CLI::App& kiln) {
       ->check(finite_number([](double x) { return x >= 0; }, "a number >= 0"));
   bench->add_flag("--profile", o->profile,
                   "print where a step's time goes (per op, per GEMM shape, optimizer) to stderr");
+  bench->add_flag("--generate", o->generate,
+                  "gpt: time KV-cached greedy decoding instead of training steps");
+  size("--prompt-len", o->prompt_len, "--generate: prompt tokens a sequence", 1);
+  size("--new-tokens", o->new_tokens, "--generate: tokens generated a sequence", 1);
+  bench->add_flag("--check-uncached", o->check_uncached,
+                  "--generate: also decode sequence 0 without the cache and compare the tokens");
   bench->footer(
       "Times full training steps (zero grad, forward, backward, clip, AdamW) on synthetic batches\n"
       "(GPT: random next-token data; BERT: [CLS] A [SEP] B [SEP] with 15% masked positions) and\n"
@@ -109,7 +119,7 @@ void add_bench_command(CLI::App& kiln) {
       "micro-batch of --batch-size and rank 0 reports the global tokens/s.\n"
       "mfu is kiln's model FLOPs per second (BERT's MLM head at masked positions only) over\n"
       "gemm_gflops, the rate kiln's GEMMs attain on this step's weight shapes, probed first.");
-  bench->callback([o] { run_bench(*o); });
+  bench->callback([o] { o->generate ? run_generate_bench(*o) : run_bench(*o); });
 }
 
 namespace {
@@ -141,6 +151,45 @@ void print_profile(int steps, double step_ms) {
     fmt::print(stderr, "\n");
   }
   close_section();
+}
+
+// Decoding, memory-bound: each step reads every weight and the cache so far, so the report
+// sets the bytes a step reads against the machine's read bandwidth.
+void run_generate_bench(const BenchOptions& o) {
+  KILN_CHECK(o.kind == "gpt", "kiln bench --generate: expected --model gpt, got ", o.kind);
+  const int64_t positions = o.positions > 0 ? o.positions : o.prompt_len + o.new_tokens;
+  nn::GptConfig c{o.vocab,   o.layers, o.heads, o.d, o.d_ff > 0 ? o.d_ff : 4 * o.d,
+                  positions, 0.0f,     1e-5f};
+  set_num_threads(static_cast<int>(o.threads));
+  nn::Gpt model(c, static_cast<uint64_t>(o.seed));
+  model.train(false);
+  const uint64_t seed = static_cast<uint64_t>(o.seed) + 1;
+  bench_generate(model, o.B, o.prompt_len, std::min<long long>(o.new_tokens, 8), seed);  // warm
+  const GenerateBenchResult r = bench_generate(model, o.B, o.prompt_len, o.new_tokens, seed);
+  const double bandwidth = measured_read_bandwidth_gbs();
+  const double bytes = r.weight_bytes + r.cache_bytes;
+  const auto rounded = [](double x, double scale) { return std::round(x * scale) / scale; };
+  json::Writer out = json::Writer::spaced();
+  out.begin_object().key("model").string("gpt").key("mode").string("generate");
+  out.key("vocab_size").integer(o.vocab).key("n_layer").integer(o.layers);
+  out.key("n_head").integer(o.heads).key("d_model").integer(o.d);
+  out.key("batch_size").integer(o.B).key("prompt_len").integer(o.prompt_len);
+  out.key("new_tokens").integer(o.new_tokens).key("threads").integer(o.threads);
+  out.key("prefill_ms").number(rounded(r.prefill_ms, 1e2));
+  out.key("ms_per_step_median").number(rounded(r.decode_ms_per_token, 1e3));
+  out.key("tokens_per_s").number(rounded(r.tokens_per_s, 1e1));
+  out.key("weight_mb_per_step").number(rounded(r.weight_bytes / 1e6, 1e1));
+  out.key("cache_mb_per_step").number(rounded(r.cache_bytes / 1e6, 1e1));
+  out.key("read_bandwidth_gbs").number(rounded(bandwidth, 1e1));
+  out.key("bandwidth_fraction")
+      .number(rounded(bytes / (r.decode_ms_per_token / 1e3) / 1e9 / bandwidth, 1e3));
+  out.key("peak_rss_mb").number(rounded(peak_rss_mb(), 1e1));
+  if (o.check_uncached) {
+    const bool same = uncached_first_row(model, o.prompt_len, o.new_tokens, seed) == r.first_row;
+    out.key("tokens_match_uncached").boolean(same);
+  }
+  out.key("framework").string("kiln");
+  std::printf("%s\n", out.end_object().text().c_str());
 }
 
 void run_bench(const BenchOptions& o) {

@@ -2,14 +2,20 @@
 // bench/gemm_choice_bench.cpp measures the shape classes behind the rules below.
 #include "autograd/gemm.h"
 
+#include <cpuid.h>
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
+#include <bit>
 #include <chrono>
+#include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "autograd/backend/blas.h"
 #include "autograd/backend/dnnl.h"
+#include "autograd/kernels.h"
 #include "autograd/profile.h"
 #include "autograd/threads.h"
 #include "base/error.h"
@@ -73,7 +79,81 @@ void scale_c(int64_t m, int64_t n, float beta, float* c, int64_t ldc) {
   }
 }
 
+// Process-wide, so that GEMMs a parallel region runs on the team's threads follow it too.
+std::atomic<MatmulPrecision> current_precision{MatmulPrecision::kF32};
+
+// float -> bfloat16 bits, rounded to nearest even; NaN stays a (quiet) NaN.
+inline uint16_t to_bf16(float x) {
+  uint32_t u = std::bit_cast<uint32_t>(x);
+  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return 0x7FC0;
+  u += 0x7FFFu + ((u >> 16) & 1u);
+  return static_cast<uint16_t>(u >> 16);
+}
+
+// dst [rows, cols] dense = bf16(alpha * op(src)), op(src)(r, c) = trans ? src[c * ld + r] :
+// src[r * ld + c]. Transposed sources go through 16 x 16 tiles so both sides stay in cache.
+void pack_bf16(const float* src, int64_t ld, bool trans, int64_t rows, int64_t cols, float alpha,
+               uint16_t* dst) {
+  const int64_t min_rows = std::max<int64_t>(1, kMinElementsPerThread / std::max<int64_t>(cols, 1));
+  const auto body = [&](int64_t r0, int64_t r1) {
+    if (!trans) {
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t c = 0; c < cols; ++c) dst[r * cols + c] = to_bf16(alpha * src[r * ld + c]);
+      return;
+    }
+    constexpr int64_t kTile = 16;
+    for (int64_t rt = r0; rt < r1; rt += kTile)
+      for (int64_t ct = 0; ct < cols; ct += kTile)
+        for (int64_t r = rt; r < std::min(rt + kTile, r1); ++r)
+          for (int64_t c = ct; c < std::min(ct + kTile, cols); ++c)
+            dst[r * cols + c] = to_bf16(alpha * src[c * ld + r]);
+  };
+  if (omp_in_parallel())
+    body(0, rows);
+  else
+    parallel_for(rows, min_rows, body);
+}
+
+// The bf16 path: both operands packed (transposes resolved, alpha folded into A) into this
+// thread's scratch, then one oneDNN matmul accumulating in float32.
+void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+               const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+               int64_t ldc) {
+  thread_local std::vector<uint16_t> a16, b16;
+  a16.resize(static_cast<std::size_t>(m * k));
+  b16.resize(static_cast<std::size_t>(k * n));
+  pack_bf16(a, lda, trans_a, m, k, alpha, a16.data());
+  pack_bf16(b, ldb, trans_b, k, n, 1.0f, b16.data());
+  if (gemm_uses_team(m, n, k) || omp_in_parallel())
+    return backend::dnnl_matmul_bf16(m, n, k, a16.data(), b16.data(), beta, c, ldc);
+  OneThreadScope one_thread;
+  backend::dnnl_matmul_bf16(m, n, k, a16.data(), b16.data(), beta, c, ldc);
+}
+
 }  // namespace
+
+bool cpu_supports_bf16() {
+  // Tests set KILN_CPU_NO_BF16 to see the refusal on any CPU.
+  if (const char* off = std::getenv("KILN_CPU_NO_BF16"); off && *off && std::string(off) != "0")
+    return false;
+  // CPUID leaf 7: subleaf 1 EAX bit 5 is AVX512_BF16, subleaf 0 EDX bit 22 is AMX-BF16.
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  bool avx512_bf16 = false, amx_bf16 = false;
+  if (__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) avx512_bf16 = (eax >> 5) & 1u;
+  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) amx_bf16 = (edx >> 22) & 1u;
+  return (avx512_bf16 && __builtin_cpu_supports("avx512f")) || amx_bf16;
+}
+
+void set_matmul_precision(MatmulPrecision precision) {
+  KILN_CHECK(precision == MatmulPrecision::kF32 || cpu_supports_bf16(),
+             "bf16 precision: expected a CPU with AVX512_BF16 or AMX-BF16 (Intel Cooper Lake, "
+             "Sapphire Rapids or later; AMD Zen 4 or later), got one with neither; use fp32");
+  current_precision = precision;
+}
+
+MatmulPrecision matmul_precision() {
+  return current_precision.load();
+}
 
 GemmBackend choose_gemm_backend(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k) {
   if (m * n * k < kBlasMacs) return GemmBackend::kBlas;
@@ -94,6 +174,9 @@ void run_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float
              " K=", k);
   if (m == 0 || n == 0) return;
   if (k == 0) return scale_c(m, n, beta, c, ldc);
+  if (current_precision.load(std::memory_order_relaxed) == MatmulPrecision::kBf16 &&
+      backend == GemmBackend::kAuto && (beta == 0.0f || beta == 1.0f))
+    return gemm_bf16(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   if (backend == GemmBackend::kAuto) backend = choose_gemm_backend(trans_a, trans_b, m, n, k);
   if (backend == GemmBackend::kBlas) {
     if (!gemm_uses_team(m, n, k))

@@ -19,6 +19,32 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc,
           GemmBackend backend = GemmBackend::kAuto);
 
+// What a GEMM computes in. kBf16 is mixed precision as torch.autocast("cpu", bfloat16) runs a
+// matmul: both operands rounded to bfloat16 (to nearest even), products accumulated and C
+// kept in float32. Process-wide (GEMMs that run on the team's threads follow it), default kF32.
+// Only kAuto GEMMs with beta 0 or 1 (all of kiln's) take the bf16 path.
+enum class MatmulPrecision { kF32, kBf16 };
+
+// True when this CPU multiplies bfloat16 natively: AVX512_BF16 or AMX-BF16.
+bool cpu_supports_bf16();
+// Errors with one line naming the CPU's lack when kBf16 is asked for without cpu_supports_bf16().
+void set_matmul_precision(MatmulPrecision precision);
+MatmulPrecision matmul_precision();
+
+// Sets a precision for one scope, then restores the previous one.
+class MatmulPrecisionScope {
+ public:
+  explicit MatmulPrecisionScope(MatmulPrecision p) : saved_(matmul_precision()) {
+    set_matmul_precision(p);
+  }
+  ~MatmulPrecisionScope() { set_matmul_precision(saved_); }
+  MatmulPrecisionScope(const MatmulPrecisionScope&) = delete;
+  MatmulPrecisionScope& operator=(const MatmulPrecisionScope&) = delete;
+
+ private:
+  MatmulPrecision saved_;
+};
+
 // The backend kAuto picks for an M x N x K product: OpenBLAS for the very smallest and for
 // weight gradients (trans_a only) whose C is a power of two >= 128 wide, oneDNN otherwise.
 GemmBackend choose_gemm_backend(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k);

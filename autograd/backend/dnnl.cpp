@@ -51,22 +51,26 @@ enum class Kind {
   kEltFwd,
   kEltBwd,
   kSmFwd,
-  kSmBwd
+  kSmBwd,
+  kMatmulBf16,
+  kMatmulBf16Sum
 };
 
 // What identifies a primitive: its kind, up to two sizes, and one word of flags (eps bits,
-// algorithm, log). A plain struct so that a lookup allocates nothing.
+// algorithm, log; a matmul's K). A plain struct so that a lookup allocates nothing.
 struct Key {
   Kind kind;
   int64_t a, b;
   uint32_t flags;
+  int64_t c = 0;  // a third size (a matmul's leading dimension of C)
   bool operator==(const Key&) const = default;
 };
 
 struct KeyHash {
   std::size_t operator()(const Key& k) const {
     std::size_t h = static_cast<std::size_t>(k.kind);
-    for (uint64_t v : {static_cast<uint64_t>(k.a), static_cast<uint64_t>(k.b), uint64_t{k.flags}})
+    for (uint64_t v : {static_cast<uint64_t>(k.a), static_cast<uint64_t>(k.b), uint64_t{k.flags},
+                       static_cast<uint64_t>(k.c)})
       h = (h ^ v) * 0x100000001b3ull;
     return h;
   }
@@ -128,6 +132,22 @@ void guarded(const char* what, int64_t a, int64_t b, Fn&& fn) {
   }
 }
 
+// ---- bf16 matmul ---------------------------------------------------------------------------
+
+Cached make_matmul_bf16(int64_t m, int64_t n, int64_t k, int64_t ldc, bool accumulate) {
+  constexpr auto kBf16 = memory::data_type::bf16;
+  memory::desc a_md({m, k}, kBf16, Tag::ab), b_md({k, n}, kBf16, Tag::ab);
+  memory::desc c_md({m, n}, kF32, memory::dims{ldc, 1});
+  dnnl::primitive_attr attr;
+  if (accumulate) {
+    dnnl::post_ops ops;
+    ops.append_sum(1.0f);
+    attr.set_post_ops(ops);
+  }
+  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, c_md), attr, engine());
+  return with_args(dnnl::matmul(pd), pd, {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST});
+}
+
 // ---- layer normalization ----------------------------------------------------------------
 
 // Scale (gamma) and shift (beta) as two separate [C] buffers, as kiln stores them.
@@ -143,6 +163,20 @@ dnnl::layer_normalization_forward::primitive_desc layer_norm_pd(int64_t rows, in
 }
 
 }  // namespace
+
+void dnnl_matmul_bf16(int64_t m, int64_t n, int64_t k, const uint16_t* a, const uint16_t* b,
+                      float beta, float* c, int64_t ldc) {
+  KILN_CHECK(beta == 0.0f || beta == 1.0f, "dnnl_matmul_bf16: expected beta 0 or 1, got ", beta);
+  KILN_CHECK(k < (int64_t{1} << 32) && ldc >= n,
+             "dnnl_matmul_bf16: expected K < 2^32 and ldc >= N, got K=", k, " ldc=", ldc, " N=", n);
+  guarded("matmul (bf16)", m, n, [&] {
+    const bool accumulate = beta == 1.0f;
+    Key key{accumulate ? Kind::kMatmulBf16Sum : Kind::kMatmulBf16, m, n, static_cast<uint32_t>(k),
+            ldc};
+    Cached& cached = lookup(key, [&] { return make_matmul_bf16(m, n, k, ldc, accumulate); });
+    execute(cached, {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}});
+  });
+}
 
 void layer_norm_forward(int64_t rows, int64_t channels, const float* x, const float* gamma,
                         const float* beta, float eps, float* y, float* mean, float* variance) {

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "autograd/allocator.h"
+#include "autograd/gemm.h"
 #include "autograd/profile.h"
 #include "autograd/tape.h"
 #include "autograd/threads.h"
@@ -49,6 +50,7 @@ struct BenchOptions {
   double lr = 3e-4, weight_decay = 0.1, beta1 = 0.9, beta2 = 0.95, eps = 1e-8, clip = 1.0;
   double peak_gflops = 0;  // the MFU denominator; 0 = measure it on this step's GEMMs
   bool profile = false;
+  std::string precision = "fp32";  // or bf16 (mixed, as the reference's --autocast bf16)
   bool generate = false, check_uncached = false;  // --generate: time KV-cached decoding
   long long prompt_len = 32, new_tokens = 200;
 };
@@ -99,6 +101,12 @@ void add_bench_command(CLI::App& kiln) {
                    "the GEMM rate MFU is measured against (default: probe this step's GEMMs)")
       ->type_name("X")
       ->check(finite_number([](double x) { return x >= 0; }, "a number >= 0"));
+  bench
+      ->add_option("--precision", o->precision,
+                   "GEMM precision: bf16 rounds operands to bfloat16, accumulates in fp32 "
+                   "(compare with the reference's --autocast bf16)")
+      ->type_name("fp32|bf16")
+      ->check(one_of({"fp32", "bf16"}));
   bench->add_flag("--profile", o->profile,
                   "print where a step's time goes (per op, per GEMM shape, optimizer) to stderr");
   bench->add_flag("--generate", o->generate,
@@ -119,7 +127,13 @@ void add_bench_command(CLI::App& kiln) {
       "micro-batch of --batch-size and rank 0 reports the global tokens/s.\n"
       "mfu is kiln's model FLOPs per second (BERT's MLM head at masked positions only) over\n"
       "gemm_gflops, the rate kiln's GEMMs attain on this step's weight shapes, probed first.");
-  bench->callback([o] { o->generate ? run_generate_bench(*o) : run_bench(*o); });
+  bench->callback([o] {
+    KILN_CHECK(o->precision == "fp32" || cpu_supports_bf16(),
+               "kiln bench --precision bf16: expected a CPU with AVX512_BF16 or AMX-BF16 (Intel "
+               "Cooper Lake, Sapphire Rapids or later; AMD Zen 4 or later), got one with neither");
+    set_matmul_precision(o->precision == "bf16" ? MatmulPrecision::kBf16 : MatmulPrecision::kF32);
+    o->generate ? run_generate_bench(*o) : run_bench(*o);
+  });
 }
 
 namespace {
@@ -176,6 +190,7 @@ void run_generate_bench(const BenchOptions& o) {
   out.key("n_head").integer(o.heads).key("d_model").integer(o.d);
   out.key("batch_size").integer(o.B).key("prompt_len").integer(o.prompt_len);
   out.key("new_tokens").integer(o.new_tokens).key("threads").integer(o.threads);
+  out.key("precision").string(o.precision);
   out.key("prefill_ms").number(rounded(r.prefill_ms, 1e2));
   out.key("ms_per_step_median").number(rounded(r.decode_ms_per_token, 1e3));
   out.key("tokens_per_s").number(rounded(r.tokens_per_s, 1e1));
@@ -283,6 +298,7 @@ void run_bench(const BenchOptions& o) {
   out.key("d_ff").integer(s.d_ff).key("seq_len").integer(s.T).key("batch_size").integer(s.B);
   out.key("steps").integer(steps).key("warmup_steps").integer(warmup);
   out.key("threads").integer(threads).key("ranks").integer(ranks);
+  out.key("precision").string(o.precision);
   out.key("step_ms_median").number(rounded(median, 1e2));
   out.key("step_ms_min").number(rounded(times.front(), 1e2));
   out.key("tokens_per_s").number(rounded(step_tokens / (median / 1e3), 1e1));

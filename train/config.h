@@ -125,6 +125,9 @@ struct TrainConfig {
   // within this many tokens.
   int batch_tokens = 0;
   double label_smoothing = 0.0;  // marian: epsilon of the label-smoothed cross-entropy
+  // "fp32", or "bf16": GEMMs (and so attention) on bfloat16 operands with fp32 accumulation;
+  // weights, optimizer state, reductions and the other ops stay fp32.
+  std::string precision = "fp32";
   bool operator==(const TrainConfig&) const = default;
 };
 

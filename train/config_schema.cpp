@@ -240,6 +240,7 @@ std::vector<ConfigField> make_fields() {
     field(KILN_KEY(train.batch_tokens),           kTrajectory, kOptional, int_in(0, kMaxBatch),
           [](const Config& c) { return is_marian(c) ? 3000 : 0; }),
     field(KILN_KEY(train.label_smoothing),        kTrajectory, kOptional, fraction()),
+    field(KILN_KEY(train.precision),              kTrajectory, kOptional, one_of({"fp32", "bf16"})),
 
     field(KILN_KEY(eval.every),   kSchedule, kOptional, int_at_least(0)),
     field(KILN_KEY(eval.batches), kSchedule, kOptional, int_in(1, kMaxBatch)),

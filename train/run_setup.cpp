@@ -8,6 +8,7 @@
 #include <optional>
 #include <thread>
 
+#include "autograd/gemm.h"
 #include "autograd/threads.h"
 #include "base/error.h"
 #include "io/atomic_write.h"
@@ -93,6 +94,12 @@ Run prepare_run(const TrainOptions& options, Progress& progress, const dist::Com
   Run run;
   run.config = load_config(options.config_path, options.overrides);
   const Config& config = run.config;
+  // Refused before any file is touched; GEMMs follow the setting from here on.
+  const bool bf16 = config.train.precision == "bf16";
+  KILN_CHECK(!bf16 || cpu_supports_bf16(), options.config_path,
+             ": train.precision bf16: expected a CPU with AVX512_BF16 or AMX-BF16 (Intel Cooper "
+             "Lake, Sapphire Rapids or later; AMD Zen 4 or later), got one with neither; use fp32");
+  set_matmul_precision(bf16 ? MatmulPrecision::kBf16 : MatmulPrecision::kF32);
 
   // Resume: the checkpoint's config decides what is trained; the new one may only change
   // run length, evaluation, logging and checkpointing.

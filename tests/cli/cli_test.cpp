@@ -9,6 +9,7 @@
 #include <fstream>
 #include <string>
 
+#include "autograd/gemm.h"
 #include "io/json.h"
 #include "tests/cli/run_helpers.h"
 #include "train/checkpoint.h"
@@ -64,6 +65,38 @@ fs::path tiny_gpt_folder(const std::string& name, const std::string& line, int s
       << "}}\n"
       << extra;
   return dir;
+}
+
+TEST(CliTest, Bf16IsRefusedInOneLineOnACpuWithoutIt) {
+  // KILN_CPU_NO_BF16 makes any CPU report no bf16, so the refusal is tested everywhere.
+  const fs::path dir = tiny_gpt_folder("bf16_refused", "abc", 5, "1.0e-2", "eval: {every: 0}\n");
+  CommandResult train = kiln_via("KILN_CPU_NO_BF16=1 ", "train " + (dir / "tiny.yaml").string() +
+                                                            " --set train.precision=bf16");
+  EXPECT_NE(train.exit_code, 0);
+  EXPECT_NE(train.out.find("tiny.yaml: train.precision bf16: expected a CPU with AVX512_BF16 or "
+                           "AMX-BF16"),
+            std::string::npos)
+      << train.out;
+  EXPECT_EQ(std::count(train.out.begin(), train.out.end(), '\n'), 1) << train.out;
+  EXPECT_FALSE(fs::exists(dir / "run")) << "nothing is written before the refusal";
+  CommandResult bench = kiln_via("KILN_CPU_NO_BF16=1 ", "bench --steps 1 --precision bf16");
+  EXPECT_NE(bench.exit_code, 0);
+  EXPECT_NE(bench.out.find("kiln bench --precision bf16: expected a CPU with AVX512_BF16"),
+            std::string::npos)
+      << bench.out;
+}
+
+TEST(CliTest, Bf16TrainsWhereTheCpuHasIt) {
+  if (!kiln::cpu_supports_bf16()) GTEST_SKIP() << "this CPU has no bf16 (the refusal is tested)";
+  const fs::path dir = tiny_gpt_folder("bf16_trains", "to be or not to be, that is the question.",
+                                       30, "1.0e-2", "eval: {every: 0}\n");
+  CommandResult train =
+      kiln("train " + (dir / "tiny.yaml").string() + " --set train.precision=bf16");
+  ASSERT_EQ(train.exit_code, 0) << train.out;
+  CommandResult eval = kiln("eval --checkpoint " + (dir / "run" / "ckpt-00000030.h5").string());
+  ASSERT_EQ(eval.exit_code, 0) << eval.out;
+  // As the fp32 test below: an untrained model over ~17 characters starts near ln 17 = 2.8.
+  EXPECT_LT(std::stod(eval.out.substr(eval.out.find("\"val_loss\":") + 11)), 2.0) << eval.out;
 }
 
 TEST(CliTest, TrainEvalAndSampleATinyModel) {

@@ -152,7 +152,7 @@ TEST(ConfigTest, UnknownKeyNamesFileLineAndPath) {
   EXPECT_EQ(parse_error(minimal_with("  seq_len: 16\n", "  seq_len: 16\n  colour: red\n")),
             "configs/x.yaml:13: train.colour: unknown key (train has: batch_size, seq_len, "
             "grad_accum, max_steps, optimizer, schedule, grad_clip, freeze, skip_nonfinite_steps, "
-            "shard_optimizer, batch_tokens, label_smoothing)");
+            "shard_optimizer, batch_tokens, label_smoothing, precision)");
 }
 
 TEST(ConfigTest, UnknownKeySuggestsTheIntendedKey) {
@@ -281,7 +281,7 @@ TEST(ConfigTest, OverrideOfUnknownKeyFails) {
   EXPECT_EQ(parse_error(kMinimal, {"train.lr_typo=3"}),
             "--set train.lr_typo: unknown key (train has: batch_size, seq_len, grad_accum, "
             "max_steps, optimizer, schedule, grad_clip, freeze, skip_nonfinite_steps, "
-            "shard_optimizer, batch_tokens, label_smoothing)");
+            "shard_optimizer, batch_tokens, label_smoothing, precision)");
   EXPECT_EQ(parse_error(kMinimal, {"train.optimizer.lrr=3"}),
             "--set train.optimizer.lrr: unknown key (did you mean train.optimizer.lr?)");
   EXPECT_EQ(parse_error(kMinimal, {"train.optimizer=3"}),
@@ -435,6 +435,14 @@ TEST(ConfigTest, MarianDerivesItsDefaults) {
   EXPECT_EQ(d.data.long_pairs, "drop");
   EXPECT_EQ(d.train.batch_tokens, 500);
   EXPECT_TRUE(d.train.freeze.empty());
+}
+
+TEST(ConfigTest, PrecisionIsFp32OrBf16) {
+  EXPECT_EQ(parse_config(kMinimal, "configs/x.yaml", {}).train.precision, "fp32");
+  EXPECT_EQ(parse_config(kMinimal, "configs/x.yaml", {"train.precision=bf16"}).train.precision,
+            "bf16");
+  EXPECT_EQ(parse_error(kMinimal, {"train.precision=fp16"}),
+            "--set train.precision: expected one of \"fp32\", \"bf16\", got \"fp16\"");
 }
 
 TEST(ConfigTest, MarianKeysAreChecked) {

@@ -24,18 +24,13 @@ class GptAttention : public Module {
   }
   // x: [B, T, d] -> [B, T, d]
   Tensor forward(const Tensor& x, SeedStream& seeds) const {
-    const int64_t B = x.dim(0), T = x.dim(1), d = x.dim(2), hd = d / n_head_;
-    Tensor qkv = c_attn->forward(x);                            // [B, T, 3d]
-    std::vector<Tensor> parts = ops::split(qkv, {d, d, d}, 2);  // 3 x [B, T, d]
-    auto heads = [&](const Tensor& t) {                         // [B, T, d] -> [B, H, T, hd]
-      return ops::permute(ops::reshape(t, {B, T, n_head_, hd}), {0, 2, 1, 3});
-    };
+    const int64_t B = x.dim(0), T = x.dim(1), d = x.dim(2);
+    std::vector<Tensor> qkv = ops::split_heads(c_attn->forward(x), 3, n_head_);  // [B, H, T, hd]
     ops::AttentionOptions options;
     options.causal = true;
     options.dropout = is_training() ? dropout_ : 0.0f;
     options.seed = seeds.next();
-    Tensor y = ops::attention(heads(parts[0]), heads(parts[1]), heads(parts[2]),
-                              options);                          // [B, H, T, hd]
+    Tensor y = ops::attention(qkv[0], qkv[1], qkv[2], options);  // [B, H, T, hd]
     y = ops::reshape(ops::permute(y, {0, 2, 1, 3}), {B, T, d});  // [B, T, d]
     return ops::dropout(c_proj->forward(y), dropout_, seeds.next(), is_training());
   }

@@ -82,52 +82,49 @@ void scale_c(int64_t m, int64_t n, float beta, float* c, int64_t ldc) {
 // Process-wide, so that GEMMs a parallel region runs on the team's threads follow it too.
 std::atomic<MatmulPrecision> current_precision{MatmulPrecision::kF32};
 
-// float -> bfloat16 bits, rounded to nearest even; NaN stays a (quiet) NaN.
+// float -> bfloat16 bits, rounded to nearest even; NaN stays a (quiet) NaN. Branch-free, so
+// the packing loop vectorises.
 inline uint16_t to_bf16(float x) {
-  uint32_t u = std::bit_cast<uint32_t>(x);
-  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return 0x7FC0;
-  u += 0x7FFFu + ((u >> 16) & 1u);
-  return static_cast<uint16_t>(u >> 16);
+  const uint32_t u = std::bit_cast<uint32_t>(x);
+  const uint32_t rounded = (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
+  return static_cast<uint16_t>((u & 0x7FFFFFFFu) > 0x7F800000u ? 0x7FC0u : rounded);
 }
 
-// dst [rows, cols] dense = bf16(alpha * op(src)), op(src)(r, c) = trans ? src[c * ld + r] :
-// src[r * ld + c]. Transposed sources go through 16 x 16 tiles so both sides stay in cache.
-void pack_bf16(const float* src, int64_t ld, bool trans, int64_t rows, int64_t cols, float alpha,
+// dst [rows, cols] dense = bf16(alpha * src) for src [rows, cols] with leading dimension ld:
+// one pass, vectorised (the transposes stay as they are; oneDNN reads them by their strides).
+void pack_bf16(const float* src, int64_t ld, int64_t rows, int64_t cols, float alpha,
                uint16_t* dst) {
-  const int64_t min_rows = std::max<int64_t>(1, kMinElementsPerThread / std::max<int64_t>(cols, 1));
   const auto body = [&](int64_t r0, int64_t r1) {
-    if (!trans) {
-      for (int64_t r = r0; r < r1; ++r)
-        for (int64_t c = 0; c < cols; ++c) dst[r * cols + c] = to_bf16(alpha * src[r * ld + c]);
-      return;
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* s = src + r * ld;
+      uint16_t* d = dst + r * cols;
+#pragma omp simd
+      for (int64_t c = 0; c < cols; ++c) d[c] = to_bf16(alpha * s[c]);
     }
-    constexpr int64_t kTile = 16;
-    for (int64_t rt = r0; rt < r1; rt += kTile)
-      for (int64_t ct = 0; ct < cols; ct += kTile)
-        for (int64_t r = rt; r < std::min(rt + kTile, r1); ++r)
-          for (int64_t c = ct; c < std::min(ct + kTile, cols); ++c)
-            dst[r * cols + c] = to_bf16(alpha * src[c * ld + r]);
   };
   if (omp_in_parallel())
     body(0, rows);
   else
-    parallel_for(rows, min_rows, body);
+    parallel_for(rows, std::max<int64_t>(1, kMinElementsPerThread / std::max<int64_t>(cols, 1)),
+                 body);
 }
 
-// The bf16 path: both operands packed (transposes resolved, alpha folded into A) into this
-// thread's scratch, then one oneDNN matmul accumulating in float32.
+// The bf16 path: both operands packed (alpha folded into A) into this thread's scratch in
+// their stored layout, then one oneDNN matmul accumulating in float32.
 void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
                int64_t ldc) {
   thread_local std::vector<uint16_t> a16, b16;
   a16.resize(static_cast<std::size_t>(m * k));
   b16.resize(static_cast<std::size_t>(k * n));
-  pack_bf16(a, lda, trans_a, m, k, alpha, a16.data());
-  pack_bf16(b, ldb, trans_b, k, n, 1.0f, b16.data());
+  // Stored shapes: A is [K, M] when transposed, B is [N, K].
+  pack_bf16(a, lda, trans_a ? k : m, trans_a ? m : k, alpha, a16.data());
+  pack_bf16(b, ldb, trans_b ? n : k, trans_b ? k : n, 1.0f, b16.data());
   if (gemm_uses_team(m, n, k) || omp_in_parallel())
-    return backend::dnnl_matmul_bf16(m, n, k, a16.data(), b16.data(), beta, c, ldc);
+    return backend::dnnl_matmul_bf16(trans_a, trans_b, m, n, k, a16.data(), b16.data(), beta, c,
+                                     ldc);
   OneThreadScope one_thread;
-  backend::dnnl_matmul_bf16(m, n, k, a16.data(), b16.data(), beta, c, ldc);
+  backend::dnnl_matmul_bf16(trans_a, trans_b, m, n, k, a16.data(), b16.data(), beta, c, ldc);
 }
 
 }  // namespace

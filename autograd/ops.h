@@ -20,6 +20,10 @@ enum class WeightLayout { kOutIn, kInOut };
 // x: [..., in], weight: [out, in] or [in, out], bias: [out] or undefined -> [..., out].
 // The bias is fused into the GEMM (C is pre-filled with it, then beta = 1).
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, WeightLayout layout);
+// linear(gelu(h, GeluForm::kTanh), weight, bias, layout), saving h alone: the GELU output is
+// recomputed in backward instead of kept from forward to backward (a GPT MLP's largest
+// activation). -> [..., out].
+Tensor gelu_linear(const Tensor& h, const Tensor& weight, const Tensor& bias, WeightLayout layout);
 
 // ---- elementwise.cpp --------------------------------------------------------------------
 // Broadcasting follows NumPy: shapes align at the right; a size-1 or missing dim stretches.

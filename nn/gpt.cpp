@@ -96,8 +96,8 @@ class GptMlp : public Module {
   }
   // x: [B, T, d] -> [B, T, d], without dropout.
   Tensor project(const Tensor& x) const {
-    Tensor h = ops::gelu(c_fc->forward(x), ops::GeluForm::kTanh);  // [B, T, d_ff]
-    return c_proj->forward(h);
+    // GELU fused into c_proj: its [B, T, d_ff] output is recomputed in backward, not kept.
+    return c_proj->forward_gelu_of(c_fc->forward(x));
   }
 
   std::shared_ptr<Linear> c_fc, c_proj;

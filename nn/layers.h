@@ -29,6 +29,10 @@ class Linear : public Module {
   }
   // x: [..., in] -> [..., out]
   Tensor forward(const Tensor& x) const { return ops::linear(x, weight, bias, layout_); }
+  // forward(gelu(h, kTanh)) without keeping the activation alive until backward.
+  Tensor forward_gelu_of(const Tensor& h) const {
+    return ops::gelu_linear(h, weight, bias, layout_);
+  }
 
   Tensor weight, bias;
 

@@ -134,9 +134,12 @@ void guarded(const char* what, int64_t a, int64_t b, Fn&& fn) {
 
 // ---- bf16 matmul ---------------------------------------------------------------------------
 
-Cached make_matmul_bf16(int64_t m, int64_t n, int64_t k, int64_t ldc, bool accumulate) {
+Cached make_matmul_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, int64_t ldc,
+                        bool accumulate) {
   constexpr auto kBf16 = memory::data_type::bf16;
-  memory::desc a_md({m, k}, kBf16, Tag::ab), b_md({k, n}, kBf16, Tag::ab);
+  // Transposed operands are described by their strides: oneDNN reads them in place.
+  memory::desc a_md({m, k}, kBf16, trans_a ? memory::dims{1, m} : memory::dims{k, 1});
+  memory::desc b_md({k, n}, kBf16, trans_b ? memory::dims{1, k} : memory::dims{n, 1});
   memory::desc c_md({m, n}, kF32, memory::dims{ldc, 1});
   dnnl::primitive_attr attr;
   if (accumulate) {
@@ -164,16 +167,19 @@ dnnl::layer_normalization_forward::primitive_desc layer_norm_pd(int64_t rows, in
 
 }  // namespace
 
-void dnnl_matmul_bf16(int64_t m, int64_t n, int64_t k, const uint16_t* a, const uint16_t* b,
-                      float beta, float* c, int64_t ldc) {
+void dnnl_matmul_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                      const uint16_t* a, const uint16_t* b, float beta, float* c, int64_t ldc) {
   KILN_CHECK(beta == 0.0f || beta == 1.0f, "dnnl_matmul_bf16: expected beta 0 or 1, got ", beta);
-  KILN_CHECK(k < (int64_t{1} << 32) && ldc >= n,
-             "dnnl_matmul_bf16: expected K < 2^32 and ldc >= N, got K=", k, " ldc=", ldc, " N=", n);
+  KILN_CHECK(k < (int64_t{1} << 30) && ldc >= n,
+             "dnnl_matmul_bf16: expected K < 2^30 and ldc >= N, got K=", k, " ldc=", ldc, " N=", n);
   guarded("matmul (bf16)", m, n, [&] {
     const bool accumulate = beta == 1.0f;
-    Key key{accumulate ? Kind::kMatmulBf16Sum : Kind::kMatmulBf16, m, n, static_cast<uint32_t>(k),
-            ldc};
-    Cached& cached = lookup(key, [&] { return make_matmul_bf16(m, n, k, ldc, accumulate); });
+    // The flags word holds K (below 2^30) and the two transposes.
+    const uint32_t flags =
+        static_cast<uint32_t>(k) | (trans_a ? 1u << 30 : 0u) | (trans_b ? 1u << 31 : 0u);
+    Key key{accumulate ? Kind::kMatmulBf16Sum : Kind::kMatmulBf16, m, n, flags, ldc};
+    Cached& cached =
+        lookup(key, [&] { return make_matmul_bf16(trans_a, trans_b, m, n, k, ldc, accumulate); });
     execute(cached, {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}});
   });
 }

@@ -12,10 +12,11 @@ void dnnl_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, floa
                const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
                int64_t ldc);
 
-// Row-major C[M,N] = A[M,K] * B[K,N] + beta * C, beta 0 or 1, with oneDNN's matmul on bfloat16
-// operands (their bit patterns, dense row-major) accumulating in float32: the bf16 GEMM.
-void dnnl_matmul_bf16(int64_t m, int64_t n, int64_t k, const uint16_t* a, const uint16_t* b,
-                      float beta, float* c, int64_t ldc);
+// Row-major C[M,N] = op(A) * op(B) + beta * C, beta 0 or 1, with oneDNN's matmul on bfloat16
+// operands (their bit patterns, dense: A [M,K] or, when trans_a, [K,M]; B [K,N] or [N,K])
+// accumulating in float32: the bf16 GEMM.
+void dnnl_matmul_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                      const uint16_t* a, const uint16_t* b, float beta, float* c, int64_t ldc);
 
 // All functions below take dense row-major float32 buffers, OVERWRITE their outputs, and
 // throw kiln::Error naming the primitive and the sizes when oneDNN fails. Primitives are

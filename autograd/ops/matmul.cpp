@@ -6,6 +6,7 @@
 #include "autograd/gemm.h"
 #include "autograd/kernels.h"
 #include "autograd/ops.h"
+#include "autograd/ops/gelu_tanh.h"
 #include "autograd/tape.h"
 #include "autograd/threads.h"
 #include "base/error.h"
@@ -68,55 +69,120 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
   });
 }
 
-// x: [..., in], weight: [out, in] (kOutIn) or [in, out] (kInOut), bias: [out] or undefined
-// -> [..., out]. Saves x, weight and bias (handles, no copies).
-Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, WeightLayout layout) {
-  KILN_CHECK(x.defined() && weight.defined(),
-             "linear: expected defined x and weight, got an undefined one");
+namespace {
+
+// Checks linear's operands and returns its sizes.
+struct LinearSizes {
+  int64_t rows, in, out, ldw;
+  bool out_in;
+};
+
+LinearSizes linear_sizes(const char* op, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                         WeightLayout layout) {
+  KILN_CHECK(x.defined() && weight.defined(), op,
+             ": expected defined x and weight, got an undefined one");
   KILN_CHECK(x.dtype() == DType::kF32 && weight.dtype() == DType::kF32 &&
                  (!bias.defined() || bias.dtype() == DType::kF32),
-             "linear: expected float32 tensors, got x ", dtype_name(x.dtype()), " and weight ",
+             op, ": expected float32 tensors, got x ", dtype_name(x.dtype()), " and weight ",
              dtype_name(weight.dtype()));
   const bool out_in = layout == WeightLayout::kOutIn;
-  KILN_CHECK(x.rank() >= 1 && weight.rank() == 2, "linear: expected x [..., in] and weight ",
+  KILN_CHECK(x.rank() >= 1 && weight.rank() == 2, op, ": expected x [..., in] and weight ",
              out_in ? "[out, in]" : "[in, out]", ", got ", shape_str(x.shape()), " and ",
              shape_str(weight.shape()));
   const int64_t in = x.dim(-1), out = out_in ? weight.dim(0) : weight.dim(1);
-  KILN_CHECK((out_in ? weight.dim(1) : weight.dim(0)) == in, "linear: expected weight ",
+  KILN_CHECK((out_in ? weight.dim(1) : weight.dim(0)) == in, op, ": expected weight ",
              out_in ? "[out, in]" : "[in, out]", " with in = ", in, " (x is ", shape_str(x.shape()),
              "), got ", shape_str(weight.shape()));
-  KILN_CHECK(!bias.defined() || bias.shape() == Shape{out}, "linear: expected bias [", out,
-             "], got ", bias.defined() ? shape_str(bias.shape()) : "");
-  const int64_t rows = x.numel() / std::max<int64_t>(in, 1);
-  const int64_t ldw = out_in ? in : out;
+  KILN_CHECK(!bias.defined() || bias.shape() == Shape{out}, op, ": expected bias [", out, "], got ",
+             bias.defined() ? shape_str(bias.shape()) : "");
+  return {x.numel() / std::max<int64_t>(in, 1), in, out, out_in ? in : out, out_in};
+}
 
-  Shape out_shape = x.shape();
-  out_shape.back() = out;
-  Tensor y = Tensor::empty(out_shape);  // [rows, out]
+// y [rows, out] = x W^T (kOutIn) or x W (kInOut), plus the bias.
+Tensor linear_values(const float* x, const Shape& x_shape, const Tensor& weight, const Tensor& bias,
+                     const LinearSizes& z) {
+  Shape out_shape = x_shape;
+  out_shape.back() = z.out;
+  Tensor y = Tensor::empty(out_shape);
   if (bias.defined()) {
     // The bias rides along in the GEMM: every row starts as the bias, then beta = 1.
     const float* bp = bias.data();
     float* yp = y.data();
-    parallel_for(rows, 64, [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) std::memcpy(yp + r * out, bp, out * sizeof(float));
+    parallel_for(z.rows, 64, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) std::memcpy(yp + r * z.out, bp, z.out * sizeof(float));
     });
   }
-  gemm(false, out_in, rows, out, in, 1.0f, x.data(), in, weight.data(), ldw,
-       bias.defined() ? 1.0f : 0.0f, y.data(), out);
-  if (!should_record({x, weight, bias})) return y;
+  gemm(false, z.out_in, z.rows, z.out, z.in, 1.0f, x, z.in, weight.data(), z.ldw,
+       bias.defined() ? 1.0f : 0.0f, y.data(), z.out);
+  return y;
+}
 
+// Adds linear's gradients for dy [rows, out]: into dx [rows, in] when given, and into the
+// weight's and bias's gradients when they need them. x is the forward input's values.
+void linear_gradients(const float* x, const Tensor& weight, const Tensor& bias,
+                      const LinearSizes& z, const Tensor& dy, float* dx) {
+  if (dx)  // dx[rows,in] += dy W (kOutIn) or dy W^T
+    gemm(false, !z.out_in, z.rows, z.in, z.out, 1.0f, dy.data(), z.out, weight.data(), z.ldw, 1.0f,
+         dx, z.in);
+  if (Tensor dw = grad_if_needed(weight); dw.defined()) {
+    if (z.out_in)  // dW[out,in] += dy^T x
+      gemm(true, false, z.out, z.in, z.rows, 1.0f, dy.data(), z.out, x, z.in, 1.0f, dw.data(),
+           z.in);
+    else  // dW[in,out] += x^T dy
+      gemm(true, false, z.in, z.out, z.rows, 1.0f, x, z.in, dy.data(), z.out, 1.0f, dw.data(),
+           z.out);
+  }
+  if (Tensor db = grad_if_needed(bias); db.defined())
+    add_column_sums(db.data(), dy.data(), z.rows, z.out);
+}
+
+// GELU (tanh form) of n values of h into g.
+void gelu_tanh_into(const float* h, int64_t n, float* g) {
+  parallel_for(n, kMinElementsPerThread, [&](int64_t b, int64_t e) {
+#pragma omp simd
+    for (int64_t i = b; i < e; ++i) g[i] = gelu_tanh_value(h[i]);
+  });
+}
+
+}  // namespace
+
+// x: [..., in], weight: [out, in] (kOutIn) or [in, out] (kInOut), bias: [out] or undefined
+// -> [..., out]. Saves x, weight and bias (handles, no copies).
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, WeightLayout layout) {
+  const LinearSizes z = linear_sizes("linear", x, weight, bias, layout);
+  Tensor y = linear_values(x.data(), x.shape(), weight, bias, z);
+  if (!should_record({x, weight, bias})) return y;
   return record("linear", y, {x, weight, bias}, [=](const Tensor& dy) {  // dy: [rows, out]
-    if (Tensor dx = grad_if_needed(x); dx.defined())  // dx[rows,in] += dy W (kOutIn) or dy W^T
-      gemm(false, !out_in, rows, in, out, 1.0f, dy.data(), out, weight.data(), ldw, 1.0f, dx.data(),
-           in);
-    if (Tensor dw = grad_if_needed(weight); dw.defined()) {
-      if (out_in)  // dW[out,in] += dy^T x
-        gemm(true, false, out, in, rows, 1.0f, dy.data(), out, x.data(), in, 1.0f, dw.data(), in);
-      else  // dW[in,out] += x^T dy
-        gemm(true, false, in, out, rows, 1.0f, x.data(), in, dy.data(), out, 1.0f, dw.data(), out);
-    }
-    if (Tensor db = grad_if_needed(bias); db.defined())
-      add_column_sums(db.data(), dy.data(), rows, out);
+    Tensor dx = grad_if_needed(x);
+    linear_gradients(x.data(), weight, bias, z, dy, dx.defined() ? dx.data() : nullptr);
+  });
+}
+
+// linear(gelu(h, kTanh), ...) saving only h: backward recomputes the activation, so the
+// [rows, in] GELU output lives only inside each pass instead of from forward to backward.
+Tensor gelu_linear(const Tensor& h, const Tensor& weight, const Tensor& bias, WeightLayout layout) {
+  const LinearSizes z = linear_sizes("gelu_linear", h, weight, bias, layout);
+  Tensor y;
+  {
+    Tensor g = Tensor::empty(h.shape());
+    gelu_tanh_into(h.data(), h.numel(), g.data());
+    y = linear_values(g.data(), h.shape(), weight, bias, z);
+  }
+  if (!should_record({h, weight, bias})) return y;
+  return record("gelu_linear", y, {h, weight, bias}, [=](const Tensor& dy) {
+    Tensor g = Tensor::empty(h.shape());
+    gelu_tanh_into(h.data(), h.numel(), g.data());
+    Tensor dh = grad_if_needed(h);
+    Tensor dg = dh.defined() ? Tensor::zeros(h.shape()) : Tensor();
+    linear_gradients(g.data(), weight, bias, z, dy, dg.defined() ? dg.data() : nullptr);
+    if (!dh.defined()) return;
+    const float* hp = h.data();
+    const float* dgp = dg.data();
+    float* acc = dh.data();
+    parallel_for(h.numel(), kMinElementsPerThread, [&](int64_t b, int64_t e) {
+#pragma omp simd
+      for (int64_t i = b; i < e; ++i) acc[i] += dgp[i] * gelu_tanh_derivative(hp[i]);
+    });
   });
 }
 

@@ -2,7 +2,9 @@
 // resumed from a checkpoint continues bit-identically.
 #include "train/trainer.h"
 
+#include <sys/resource.h>
 #include <atomic>
+
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -11,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "autograd/allocator.h"
 #include "autograd/threads.h"
 #include "base/error.h"
 #include "base/rng.h"
@@ -184,6 +187,12 @@ TrainResult train(const TrainOptions& options) {
   result.final_step = state.step;
   progress.show((result.interrupted ? "interrupted; saved " : "done; saved ") +
                 result.last_checkpoint);
+  // How much of the resident peak was tensors: the rest is libraries and the heap's slack.
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  progress.show(fmt::format("memory: peak {:.0f} MB resident, tensors at most {:.0f} MB",
+                            double(usage.ru_maxrss) / 1024.0,
+                            double(peak_tensor_bytes()) / (1 << 20)));
   return result;
 }
 

@@ -2,6 +2,8 @@
 // eltwise and softmax primitives. oneDNN errors are rethrown as kiln::Error naming the call.
 #include "autograd/backend/dnnl.h"
 
+#include <omp.h>
+
 #include <bit>
 #include <cstring>
 #include <initializer_list>
@@ -62,7 +64,8 @@ struct Key {
   Kind kind;
   int64_t a, b;
   uint32_t flags;
-  int64_t c = 0;  // a third size (a matmul's leading dimension of C)
+  int64_t c = 0;    // a third size (a matmul's leading dimension of C)
+  int threads = 0;  // oneDNN splits the work for this many threads when it builds a primitive
   bool operator==(const Key&) const = default;
 };
 
@@ -70,7 +73,7 @@ struct KeyHash {
   std::size_t operator()(const Key& k) const {
     std::size_t h = static_cast<std::size_t>(k.kind);
     for (uint64_t v : {static_cast<uint64_t>(k.a), static_cast<uint64_t>(k.b), uint64_t{k.flags},
-                       static_cast<uint64_t>(k.c)})
+                       static_cast<uint64_t>(k.c), static_cast<uint64_t>(k.threads)})
       h = (h ^ v) * 0x100000001b3ull;
     return h;
   }
@@ -90,8 +93,11 @@ std::unordered_map<Key, Cached, KeyHash>& cache() {
 }
 
 // The entry for `key`, built by make() the first time this thread asks for it.
+// A primitive keeps the work split it was built for, so the thread count is part of the key: a
+// product built on one thread must not serve a call that has the team.
 template <typename Make>
-Cached& lookup(const Key& key, Make&& make) {
+Cached& lookup(Key key, Make&& make) {
+  key.threads = omp_get_max_threads();
   auto it = cache().find(key);
   if (it == cache().end()) it = cache().emplace(key, make()).first;
   return it->second;

@@ -3,8 +3,8 @@
 #include "train/trainer.h"
 
 #include <sys/resource.h>
-#include <atomic>
 
+#include <atomic>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>

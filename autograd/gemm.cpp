@@ -82,6 +82,15 @@ void scale_c(int64_t m, int64_t n, float beta, float* c, int64_t ldc) {
 // Process-wide, so that GEMMs a parallel region runs on the team's threads follow it too.
 std::atomic<MatmulPrecision> current_precision{MatmulPrecision::kF32};
 
+// Runs a oneDNN product over the team when gemm_uses_team() says so or inside a parallel region
+// (where oneDNN is sequential anyway), else on the calling thread alone.
+template <typename Product>
+void on_team_or_alone(int64_t m, int64_t n, int64_t k, Product&& product) {
+  if (gemm_uses_team(m, n, k) || omp_in_parallel()) return product();
+  OneThreadScope one_thread;
+  product();
+}
+
 // float -> bfloat16 bits, rounded to nearest even; NaN stays a (quiet) NaN. Branch-free, so
 // the packing loop vectorises.
 inline uint16_t to_bf16(float x) {
@@ -120,11 +129,9 @@ void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, floa
   // Stored shapes: A is [K, M] when transposed, B is [N, K].
   pack_bf16(a, lda, trans_a ? k : m, trans_a ? m : k, alpha, a16.data());
   pack_bf16(b, ldb, trans_b ? n : k, trans_b ? k : n, 1.0f, b16.data());
-  if (gemm_uses_team(m, n, k) || omp_in_parallel())
-    return backend::dnnl_matmul_bf16(trans_a, trans_b, m, n, k, a16.data(), b16.data(), beta, c,
-                                     ldc);
-  OneThreadScope one_thread;
-  backend::dnnl_matmul_bf16(trans_a, trans_b, m, n, k, a16.data(), b16.data(), beta, c, ldc);
+  on_team_or_alone(m, n, k, [&] {
+    backend::dnnl_matmul_bf16(trans_a, trans_b, m, n, k, a16.data(), b16.data(), beta, c, ldc);
+  });
 }
 
 }  // namespace
@@ -143,8 +150,7 @@ bool cpu_supports_bf16() {
 
 void set_matmul_precision(MatmulPrecision precision) {
   KILN_CHECK(precision == MatmulPrecision::kF32 || cpu_supports_bf16(),
-             "bf16 precision: expected a CPU with AVX512_BF16 or AMX-BF16 (Intel Cooper Lake, "
-             "Sapphire Rapids or later; AMD Zen 4 or later), got one with neither; use fp32");
+             "bf16 precision: ", kBf16CpuRequirement);
   current_precision = precision;
 }
 
@@ -186,10 +192,9 @@ void run_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float
                          c + begin * ldc, ldc);
     });
   }
-  if (gemm_uses_team(m, n, k) || omp_in_parallel())  // inside a region oneDNN is sequential
-    return backend::dnnl_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-  OneThreadScope one_thread;
-  backend::dnnl_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  on_team_or_alone(m, n, k, [&] {
+    backend::dnnl_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  });
 }
 
 }  // namespace

@@ -25,6 +25,11 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
 // Only kAuto GEMMs with beta 0 or 1 (all of kiln's) take the bf16 path.
 enum class MatmulPrecision { kF32, kBf16 };
 
+// What every refusal of bf16 says after naming its setting.
+inline constexpr const char* kBf16CpuRequirement =
+    "expected a CPU with AVX512_BF16 or AMX-BF16 (Intel Cooper Lake, Sapphire Rapids or later; "
+    "AMD Zen 4 or later), got one with neither; use fp32";
+
 // True when this CPU multiplies bfloat16 natively: AVX512_BF16 or AMX-BF16.
 bool cpu_supports_bf16();
 // Errors with one line naming the CPU's lack when kBf16 is asked for without cpu_supports_bf16().

@@ -129,8 +129,7 @@ void add_bench_command(CLI::App& kiln) {
       "gemm_gflops, the rate kiln's GEMMs attain on this step's weight shapes, probed first.");
   bench->callback([o] {
     KILN_CHECK(o->precision == "fp32" || cpu_supports_bf16(),
-               "kiln bench --precision bf16: expected a CPU with AVX512_BF16 or AMX-BF16 (Intel "
-               "Cooper Lake, Sapphire Rapids or later; AMD Zen 4 or later), got one with neither");
+               "kiln bench --precision bf16: ", kBf16CpuRequirement);
     set_matmul_precision(o->precision == "bf16" ? MatmulPrecision::kBf16 : MatmulPrecision::kF32);
     o->generate ? run_generate_bench(*o) : run_bench(*o);
   });

@@ -97,8 +97,7 @@ Run prepare_run(const TrainOptions& options, Progress& progress, const dist::Com
   // Refused before any file is touched; GEMMs follow the setting from here on.
   const bool bf16 = config.train.precision == "bf16";
   KILN_CHECK(!bf16 || cpu_supports_bf16(), options.config_path,
-             ": train.precision bf16: expected a CPU with AVX512_BF16 or AMX-BF16 (Intel Cooper "
-             "Lake, Sapphire Rapids or later; AMD Zen 4 or later), got one with neither; use fp32");
+             ": train.precision bf16: ", kBf16CpuRequirement);
   set_matmul_precision(bf16 ? MatmulPrecision::kBf16 : MatmulPrecision::kF32);
 
   // Resume: the checkpoint's config decides what is trained; the new one may only change

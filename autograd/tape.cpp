@@ -11,10 +11,11 @@
 namespace kiln {
 namespace {
 
+// Outputs are kept as gradient handles: an output's values stay alive only while someone
+// (the caller, or a backward function that reads them) holds them.
 struct Record {
   const char* name;
   std::vector<Tensor> outputs;
-  std::vector<Tensor> inputs;  // kept only so callers can inspect; backward reads its captures
   BackwardFn backward_fn;
 };
 
@@ -55,12 +56,16 @@ void record(const char* name, const std::vector<Tensor>& outputs, const std::vec
   bool any = false;
   for (const Tensor& x : inputs) any = any || x.requires_grad();
   if (!any) return;
+  std::vector<Tensor> handles;
+  handles.reserve(outputs.size());
   for (const Tensor& y : outputs) {
-    y.impl()->requires_grad = true;
-    y.impl()->tape_epoch = tape().epoch;
+    AutogradState& state = y.impl()->autograd_state();
+    state.requires_grad = true;
+    state.tape_epoch = tape().epoch;
+    handles.push_back(y.gradient_handle());
   }
   if (profile::enabled()) profile::add("forward", name, profile::seconds_since_mark());
-  tape().records.push_back({name, outputs, inputs, std::move(backward_fn)});
+  tape().records.push_back({name, std::move(handles), std::move(backward_fn)});
 }
 
 Tensor record(const char* name, const Tensor& output, const std::vector<Tensor>& inputs,
@@ -86,7 +91,7 @@ void backward(const Tensor& output, const Tensor& seed) {
   KILN_CHECK(output.requires_grad(),
              "backward: expected a tensor that requires a gradient, got one computed without any "
              "input that requires grad (or under NoGradGuard)");
-  uint64_t produced_in = output.impl()->tape_epoch;
+  uint64_t produced_in = output.impl()->autograd_state().tape_epoch;
   KILN_CHECK(
       produced_in == 0 || produced_in == t.epoch,
       "backward: expected a tensor on the current tape, got one whose tape was already consumed "

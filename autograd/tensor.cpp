@@ -39,12 +39,21 @@ const char* dtype_name(DType dtype) {
   return dtype == DType::kF32 ? "float32" : "int32";
 }
 
-Tensor Tensor::empty(const Shape& shape, DType dtype) {
+namespace {
+
+std::shared_ptr<TensorImpl> impl_of_shape(const Shape& shape) {
   for (int64_t d : shape)
     KILN_CHECK(d >= 0, "Tensor: expected non-negative sizes, got ", shape_str(shape));
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = allocate_bytes(static_cast<std::size_t>(shape_numel(shape)) * 4);
   impl->shape = shape;
+  return impl;
+}
+
+}  // namespace
+
+Tensor Tensor::empty(const Shape& shape, DType dtype) {
+  auto impl = impl_of_shape(shape);
+  impl->storage = allocate_bytes(static_cast<std::size_t>(shape_numel(shape)) * 4);
   impl->dtype = dtype;
   return Tensor(std::move(impl));
 }
@@ -104,12 +113,20 @@ DType Tensor::dtype() const {
 float* Tensor::data() const {
   KILN_CHECK(dtype() == DType::kF32, "Tensor::data: expected float32, got ", dtype_name(dtype()),
              " tensor of shape ", shape_str(shape()));
+  KILN_CHECK(impl_->storage != nullptr,
+             "Tensor::data: expected a tensor with values, got the "
+             "gradient handle of one of shape ",
+             shape_str(shape()));
   return static_cast<float*>(impl_->storage.get()) + impl_->offset;
 }
 
 int32_t* Tensor::ints() const {
   KILN_CHECK(dtype() == DType::kI32, "Tensor::ints: expected int32, got ", dtype_name(dtype()),
              " tensor of shape ", shape_str(shape()));
+  KILN_CHECK(impl_->storage != nullptr,
+             "Tensor::ints: expected a tensor with values, got the "
+             "gradient handle of one of shape ",
+             shape_str(shape()));
   return static_cast<int32_t*>(impl_->storage.get()) + impl_->offset;
 }
 
@@ -173,40 +190,49 @@ void Tensor::move_storage_to(const Tensor& destination) {
 }
 
 bool Tensor::requires_grad() const {
-  return defined() && impl_->requires_grad;
+  return defined() && impl_->autograd && impl_->autograd->requires_grad;
 }
 
 Tensor& Tensor::set_requires_grad(bool on) {
   KILN_CHECK(!on || dtype() == DType::kF32,
              "set_requires_grad: expected a float32 tensor, got int32 of shape ",
              shape_str(shape()));
-  impl_->requires_grad = on;
+  if (on || impl_->autograd) impl_->autograd_state().requires_grad = on;
   return *this;
 }
 
 Tensor Tensor::grad() const {
-  return defined() ? impl_->grad : Tensor();
+  return defined() && impl_->autograd ? impl_->autograd->grad : Tensor();
 }
 
 void Tensor::set_grad(const Tensor& g) {
   KILN_CHECK(g.shape() == shape() && g.dtype() == DType::kF32,
              "set_grad: expected a float32 gradient of shape ", shape_str(shape()), ", got ",
              shape_str(g.shape()));
-  impl_->grad = g;
+  impl_->autograd_state().grad = g;
 }
 
 Tensor Tensor::ensure_grad() const {
-  if (!impl_->grad.defined()) impl_->grad = zeros(shape());
-  return impl_->grad;
+  Tensor& grad = impl_->autograd_state().grad;
+  if (!grad.defined()) grad = zeros(shape());
+  return grad;
 }
 
 void Tensor::reset_grad() const {
-  impl_->grad = Tensor();
+  if (impl_->autograd) impl_->autograd->grad = Tensor();
 }
 
 void Tensor::zero_grad() const {
-  if (impl_->grad.defined())
-    std::memset(impl_->grad.data(), 0, static_cast<std::size_t>(numel()) * 4);
+  const Tensor g = grad();
+  if (g.defined()) std::memset(g.data(), 0, static_cast<std::size_t>(numel()) * 4);
+}
+
+Tensor Tensor::gradient_handle() const {
+  auto impl = impl_of_shape(shape());
+  impl->dtype = dtype();
+  impl_->autograd_state();  // shared from now on, even if still empty
+  impl->autograd = impl_->autograd;
+  return Tensor(std::move(impl));
 }
 
 int64_t first_nonfinite(const Tensor& t) {

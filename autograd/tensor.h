@@ -82,6 +82,12 @@ class Tensor {
   // parameters move into one flat arena after a model is built.
   void move_storage_to(const Tensor& destination);
 
+  // A handle with this tensor's shape and autograd state but no values. The tape keeps these
+  // for ops' outputs, and a backward function captures one for an input whose values it never
+  // reads (add, split_heads), so that an activation no backward reads is freed as soon as the
+  // forward pass drops it. data() on it is an error.
+  Tensor gradient_handle() const;
+
   // Identity of the handle's shared state, for tape bookkeeping and tests.
   TensorImpl* impl() const { return impl_.get(); }
   long use_count() const { return impl_.use_count(); }
@@ -96,15 +102,27 @@ class Tensor {
 // int tensor is always finite). Readers of untrusted files use it to refuse such values.
 int64_t first_nonfinite(const Tensor& t);
 
-// Storage plus autograd state. Views own separate TensorImpls that share `storage`.
-struct TensorImpl {
-  std::shared_ptr<void> storage;
-  int64_t offset = 0;  // in elements
-  Shape shape;
-  DType dtype = DType::kF32;
+// What the tape knows of a tensor. Kept apart from the values so that a gradient handle can
+// share it without keeping the values alive.
+struct AutogradState {
   bool requires_grad = false;
   Tensor grad;
   uint64_t tape_epoch = 0;  // non-zero: produced by an op recorded in that epoch of the tape
+};
+
+// Storage plus autograd state (created on first use). Views own separate TensorImpls that share
+// `storage` but not the autograd state.
+struct TensorImpl {
+  std::shared_ptr<void> storage;  // null in a gradient handle
+  int64_t offset = 0;             // in elements
+  Shape shape;
+  DType dtype = DType::kF32;
+  std::shared_ptr<AutogradState> autograd;
+
+  AutogradState& autograd_state() {
+    if (!autograd) autograd = std::make_shared<AutogradState>();
+    return *autograd;
+  }
 };
 
 }  // namespace kiln

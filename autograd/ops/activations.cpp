@@ -92,9 +92,9 @@ Tensor eltwise(const char* name, const Tensor& x, backend::Eltwise alg, bool sav
   Tensor y = Tensor::empty(x.shape());
   backend::eltwise_forward(alg, x.numel(), x.data(), y.data());
   if (!should_record({x})) return y;
-  // Saves x (GELU) or y's storage without its autograd state (tanh).
+  // Saves x (GELU) or y's storage without its autograd state (tanh), and x's gradient handle.
   Tensor saved = saves_output ? y.detach() : x;
-  return record(name, y, {x}, [x, saved, alg](const Tensor& dy) {
+  return record(name, y, {x}, [x = x.gradient_handle(), saved, alg](const Tensor& dy) {
     Tensor dx = grad_if_needed(x);
     if (!dx.defined()) return;
     // oneDNN overwrites its output; the gradient may already hold other contributions.

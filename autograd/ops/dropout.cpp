@@ -37,7 +37,7 @@ Tensor dropout(const Tensor& x, float p, uint64_t seed, bool training) {
   });
   if (!recording) return y;
   // Saves the mask; dx += dy * mask.
-  return record("dropout", y, {x}, [x, mask](const Tensor& dy) {
+  return record("dropout", y, {x}, [x = x.gradient_handle(), mask](const Tensor& dy) {
     Tensor gx = grad_if_needed(x);
     if (!gx.defined()) return;
     float* g = gx.data();

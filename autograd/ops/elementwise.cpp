@@ -17,7 +17,7 @@ void check_float(const char* op, const Tensor& x) {
              dtype_name(x.dtype()), " ", shape_str(x.shape()));
 }
 
-// add and sub: c = a + sign_b * b. Saves only the handles of a and b (for their gradients).
+// add and sub: c = a + sign_b * b. Saves only the gradient handles of a and b.
 Tensor add_or_sub(const char* op, const Tensor& a, const Tensor& b, float sign_b) {
   check_float(op, a);
   check_float(op, b);
@@ -29,10 +29,11 @@ Tensor add_or_sub(const char* op, const Tensor& a, const Tensor& b, float sign_b
   else
     apply_broadcast<false>(p, a.data(), b.data(), c.data(), [](float x, float y) { return x - y; });
   if (!should_record({a, b})) return c;
-  return record(op, c, {a, b}, [=](const Tensor& dc) {
-    if (Tensor da = grad_if_needed(a); da.defined()) add_reduced(da, dc, 1.0f);
-    if (Tensor db = grad_if_needed(b); db.defined()) add_reduced(db, dc, sign_b);
-  });
+  return record(op, c, {a, b},
+                [a = a.gradient_handle(), b = b.gradient_handle(), sign_b](const Tensor& dc) {
+                  if (Tensor da = grad_if_needed(a); da.defined()) add_reduced(da, dc, 1.0f);
+                  if (Tensor db = grad_if_needed(b); db.defined()) add_reduced(db, dc, sign_b);
+                });
 }
 
 // g += dc * other, summed down to g's shape (other broadcasts to dc's shape).
@@ -47,7 +48,7 @@ void add_product_grad(const Tensor& g, const Tensor& dc, const Tensor& other) {
   reduce_into(g.data(), prod.data(), out, kept_dims(g.shape(), out), 1.0f, true);
 }
 
-// sum and mean over one dim: y = scale * sum_dim(x). Saves x's handle and the shapes.
+// sum and mean over one dim: y = scale * sum_dim(x). Saves x's gradient handle and the shapes.
 Tensor reduce_dim(const char* op, const Tensor& x, int dim, bool keepdim, bool mean) {
   check_float(op, x);
   const int rank = x.rank();
@@ -64,7 +65,7 @@ Tensor reduce_dim(const char* op, const Tensor& x, int dim, bool keepdim, bool m
   Tensor y = Tensor::empty(out);
   reduce_into(y.data(), x.data(), x.shape(), kept, scale, false);
   if (!should_record({x})) return y;
-  return record(op, y, {x}, [=](const Tensor& dy) {
+  return record(op, y, {x}, [x = x.gradient_handle(), kept_shape, scale](const Tensor& dy) {
     Tensor dx = grad_if_needed(x);
     if (!dx.defined()) return;
     // dx += scale * dy stretched along d; apply_broadcast takes two inputs, both dy here.
@@ -74,13 +75,13 @@ Tensor reduce_dim(const char* op, const Tensor& x, int dim, bool keepdim, bool m
   });
 }
 
-// sum_all and mean_all: [] = scale * sum(x). Saves x's handle.
+// sum_all and mean_all: [] = scale * sum(x). Saves x's gradient handle.
 Tensor reduce_all(const char* op, const Tensor& x, bool mean) {
   check_float(op, x);
   const float scale = mean ? 1.0f / static_cast<float>(x.numel()) : 1.0f;
   Tensor y = Tensor::scalar(static_cast<float>(scale * sum_blocks(x.data(), x.numel())));
   if (!should_record({x})) return y;
-  return record(op, y, {x}, [=](const Tensor& dy) {
+  return record(op, y, {x}, [x = x.gradient_handle(), scale](const Tensor& dy) {
     Tensor dx = grad_if_needed(x);
     if (!dx.defined()) return;
     const float g = scale * dy.item();
@@ -116,7 +117,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
   });
 }
 
-// -> x.shape. Saves x's handle.
+// -> x.shape. Saves x's gradient handle.
 Tensor scale(const Tensor& x, float s) {
   check_float("scale", x);
   Tensor y = Tensor::empty(x.shape());
@@ -126,7 +127,7 @@ Tensor scale(const Tensor& x, float s) {
     for (int64_t i = i0; i < i1; ++i) yp[i] = s * xp[i];
   });
   if (!should_record({x})) return y;
-  return record("scale", y, {x}, [=](const Tensor& dy) {
+  return record("scale", y, {x}, [x = x.gradient_handle(), s](const Tensor& dy) {
     if (Tensor dx = grad_if_needed(x); dx.defined()) add_scaled_into(dx, dy, s);
   });
 }

@@ -177,7 +177,8 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
   });
 }
 
-// x: [d0, ..., dn] -> [d_dims[0], ..., d_dims[n]]. Copies. Saves nothing but x's handle.
+// x: [d0, ..., dn] -> [d_dims[0], ..., d_dims[n]]. Copies. Saves nothing but x's gradient
+// handle.
 Tensor permute(const Tensor& x, const std::vector<int>& dims) {
   check_float("permute", x);
   int rank = x.rank();
@@ -196,7 +197,7 @@ Tensor permute(const Tensor& x, const std::vector<int>& dims) {
   permute_into(x.data(), x.shape(), norm, y.data(), /*accumulate=*/false);
   if (!should_record({x})) return y;
   // Saves the inverse permutation; backward permutes dy back onto x's layout and adds.
-  return record("permute", y, {x}, [x, out, inverse](const Tensor& dy) {
+  return record("permute", y, {x}, [x = x.gradient_handle(), out, inverse](const Tensor& dy) {
     if (Tensor gx = grad_if_needed(x); gx.defined())
       permute_into(dy.data(), out, inverse, gx.data(), /*accumulate=*/true);
   });
@@ -213,7 +214,7 @@ Tensor transpose(const Tensor& x, int dim0, int dim1) {
 }
 
 // x: [..., sum(sizes), ...] -> pieces [..., sizes[p], ...]. Views when everything before `dim`
-// has size 1 (e.g. dim 0), copies otherwise. Saves the layout and x's handle.
+// has size 1 (e.g. dim 0), copies otherwise. Saves the layout and x's gradient handle.
 std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int dim) {
   check_float("split", x);
   int d = normalize_dim("split", dim, x.shape());
@@ -241,7 +242,7 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, in
   if (l.outer != 1) transfer(x.data(), ptrs, l, /*to_pieces=*/true, /*accumulate=*/false);
   if (!should_record({x})) return pieces;
   // Saves the layout; each piece's gradient (zeros when it got none) lands in its slice.
-  record("split", pieces, {x}, [x, l](const std::vector<Tensor>& grads) {
+  record("split", pieces, {x}, [x = x.gradient_handle(), l](const std::vector<Tensor>& grads) {
     Tensor gx = grad_if_needed(x);
     if (!gx.defined()) return;
     std::vector<float*> g;
@@ -251,7 +252,7 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, in
   return pieces;
 }
 
-// Saves nothing but the handle of qkv: the backward writes each row's slices back.
+// Saves nothing but the gradient handle of qkv: the backward writes each row's slices back.
 std::vector<Tensor> split_heads(const Tensor& qkv, int64_t parts, int64_t n_head) {
   check_float("split_heads", qkv);
   KILN_CHECK(qkv.rank() == 3 && parts > 0 && n_head > 0 && qkv.dim(2) % (parts * n_head) == 0,
@@ -278,19 +279,21 @@ std::vector<Tensor> split_heads(const Tensor& qkv, int64_t parts, int64_t n_head
     std::copy_n(x + from, hd, out[static_cast<std::size_t>(p)].data() + to);
   });
   if (!should_record({qkv})) return out;
-  record("split_heads", out, {qkv}, [qkv, for_rows, hd](const std::vector<Tensor>& grads) {
-    Tensor gx = grad_if_needed(qkv);
-    if (!gx.defined()) return;
-    float* g = gx.data();
-    for_rows([&](int64_t to, int64_t p, int64_t from) {
-      const float* src = grads[static_cast<std::size_t>(p)].data() + from;
-      for (int64_t i = 0; i < hd; ++i) g[to + i] += src[i];
-    });
-  });
+  record("split_heads", out, {qkv},
+         [qkv = qkv.gradient_handle(), for_rows, hd](const std::vector<Tensor>& grads) {
+           Tensor gx = grad_if_needed(qkv);
+           if (!gx.defined()) return;
+           float* g = gx.data();
+           for_rows([&](int64_t to, int64_t p, int64_t from) {
+             const float* src = grads[static_cast<std::size_t>(p)].data() + from;
+             for (int64_t i = 0; i < hd; ++i) g[to + i] += src[i];
+           });
+         });
   return out;
 }
 
-// xs[i]: [..., n_i, ...] (equal elsewhere) -> [..., sum n_i, ...]. Saves the inputs' handles.
+// xs[i]: [..., n_i, ...] (equal elsewhere) -> [..., sum n_i, ...]. Saves the inputs' gradient
+// handles.
 Tensor concat(const std::vector<Tensor>& xs, int dim) {
   KILN_CHECK(!xs.empty(), "concat: expected at least one tensor, got none");
   check_float("concat", xs[0]);
@@ -316,9 +319,11 @@ Tensor concat(const std::vector<Tensor>& xs, int dim) {
   transfer(y.data(), ptrs, l, /*to_pieces=*/false, /*accumulate=*/false);
   if (!needs_grad || !grad_enabled()) return y;
   // Saves the layout; backward adds dy's slices into the inputs that need gradients.
-  return record("concat", y, xs, [xs, l](const Tensor& dy) {
+  std::vector<Tensor> handles;
+  for (const Tensor& x : xs) handles.push_back(x.gradient_handle());
+  return record("concat", y, xs, [handles, l](const Tensor& dy) {
     std::vector<float*> g;
-    for (const Tensor& x : xs) {
+    for (const Tensor& x : handles) {
       Tensor gx = grad_if_needed(x);
       g.push_back(gx.defined() ? gx.data() : nullptr);
     }

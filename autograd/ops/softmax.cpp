@@ -21,15 +21,17 @@ Tensor softmax_op(const char* name, const Tensor& x, bool log) {
   Tensor y = Tensor::empty(x.shape());
   backend::softmax_forward(rows, channels, x.data(), y.data(), log);
   if (!should_record({x})) return y;
-  // Saves y's storage without its autograd state.
-  return record(name, y, {x}, [x, y_saved = y.detach(), rows, channels, log](const Tensor& dy) {
-    Tensor dx = grad_if_needed(x);
-    if (!dx.defined()) return;
-    // oneDNN overwrites its output; the gradient may already hold other contributions.
-    Tensor dx_new = Tensor::empty(x.shape());
-    backend::softmax_backward(rows, channels, y_saved.data(), dy.data(), dx_new.data(), log);
-    add_into(dx, dx_new);
-  });
+  // Saves y's storage without its autograd state, and x's gradient handle.
+  return record(
+      name, y, {x},
+      [x = x.gradient_handle(), y_saved = y.detach(), rows, channels, log](const Tensor& dy) {
+        Tensor dx = grad_if_needed(x);
+        if (!dx.defined()) return;
+        // oneDNN overwrites its output; the gradient may already hold other contributions.
+        Tensor dx_new = Tensor::empty(x.shape());
+        backend::softmax_backward(rows, channels, y_saved.data(), dy.data(), dx_new.data(), log);
+        add_into(dx, dx_new);
+      });
 }
 
 }  // namespace

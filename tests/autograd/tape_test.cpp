@@ -2,6 +2,7 @@
 // the two misuse errors, and that the gradient checker itself catches a wrong backward.
 #include <gtest/gtest.h>
 
+#include "autograd/allocator.h"
 #include "autograd/ops.h"
 #include "autograd/tape.h"
 #include "base/error.h"
@@ -15,6 +16,29 @@ TEST(TapeTest, FanOutSumsGradients) {
   Tensor x = Tensor::from_floats({3}, {1.f, -2.f, 0.5f}).set_requires_grad(true);
   backward(ops::sum_all(ops::add(ops::mul(x, x), x)));
   EXPECT_EQ(x.grad().to_floats(), (std::vector<float>{3.f, -3.f, 2.f}));
+}
+
+TEST(TapeTest, AnOutputNoBackwardReadsIsFreedWhenTheCallerDropsIt) {
+  // y = 2x feeds only add, whose backward needs no values: once the caller lets go of y, its
+  // storage must be gone although the tape still routes y's gradient.
+  Tensor x = Tensor::from_floats({1024}, std::vector<float>(1024, 1.5f)).set_requires_grad(true);
+  Tensor y = ops::scale(x, 2.0f);
+  Tensor z = ops::add(y, x);
+  const std::size_t with_y = live_tensor_bytes();
+  y = Tensor();
+  EXPECT_EQ(with_y - live_tensor_bytes(), 1024u * 4) << "y's values are still held";
+  backward(ops::sum_all(z));
+  for (float g : x.grad().to_floats()) ASSERT_EQ(g, 3.f);  // d(2x + x)/dx
+}
+
+TEST(TapeTest, AGradientHandleSharesTheGradientButHasNoValues) {
+  Tensor x = Tensor::from_floats({2}, {1.f, 2.f}).set_requires_grad(true);
+  Tensor handle = x.gradient_handle();
+  EXPECT_TRUE(handle.requires_grad());
+  EXPECT_EQ(handle.shape(), x.shape());
+  handle.ensure_grad().data()[1] = 5.f;
+  EXPECT_EQ(x.grad().to_floats(), (std::vector<float>{0.f, 5.f}));
+  EXPECT_THROW(handle.data(), Error);
 }
 
 TEST(TapeTest, GradientsAccumulateAcrossBackwardCallsUntilZeroed) {

@@ -18,12 +18,16 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans
 // How a linear layer stores its weight: PyTorch nn.Linear [out, in], or GPT-2 Conv1D [in, out].
 enum class WeightLayout { kOutIn, kInOut };
 // x: [..., in], weight: [out, in] or [in, out], bias: [out] or undefined -> [..., out].
-// The bias is fused into the GEMM (C is pre-filled with it, then beta = 1).
-Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, WeightLayout layout);
-// linear(gelu(h, GeluForm::kTanh), weight, bias, layout), saving h alone: the GELU output is
-// recomputed in backward instead of kept from forward to backward (a GPT MLP's largest
-// activation). -> [..., out].
-Tensor gelu_linear(const Tensor& h, const Tensor& weight, const Tensor& bias, WeightLayout layout);
+// The bias is fused into the GEMM (C is pre-filled with it, then beta = 1). A defined
+// `residual` [..., out] is pre-filled the same way, giving residual + linear(x): a residual
+// connection then costs no add pass and no un-added output; its gradient is dy.
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, WeightLayout layout,
+              const Tensor& residual = Tensor());
+// linear(gelu(h, GeluForm::kTanh), weight, bias, layout, residual), saving h alone: the GELU
+// output is recomputed in backward instead of kept from forward to backward (a GPT MLP's
+// largest activation). -> [..., out].
+Tensor gelu_linear(const Tensor& h, const Tensor& weight, const Tensor& bias, WeightLayout layout,
+                   const Tensor& residual = Tensor());
 
 // ---- elementwise.cpp --------------------------------------------------------------------
 // Broadcasting follows NumPy: shapes align at the right; a size-1 or missing dim stretches.

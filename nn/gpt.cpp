@@ -13,6 +13,19 @@ namespace kiln::nn {
 
 using ops::WeightLayout;
 
+namespace {
+
+// residual + dropout(project(residual-free)). Without active dropout the residual is added
+// inside the projection's GEMM, so the block keeps no un-added output and makes no add pass.
+template <typename Project>
+Tensor add_projection(const Tensor& residual, Project project, float p, uint64_t seed,
+                      bool training) {
+  if (p == 0.0f || !training) return project(residual);
+  return ops::add(residual, ops::dropout(project(Tensor()), p, seed, training));
+}
+
+}  // namespace
+
 // Causal self-attention with one fused QKV projection (GPT-2's c_attn).
 class GptAttention : public Module {
  public:
@@ -22,8 +35,8 @@ class GptAttention : public Module {
     c_proj = register_module("c_proj",
                              std::make_shared<Linear>(c.d_model, c.d_model, WeightLayout::kInOut));
   }
-  // x: [B, T, d] -> [B, T, d]
-  Tensor forward(const Tensor& x, SeedStream& seeds) const {
+  // x: [B, T, d] -> residual + attention(x), [B, T, d]
+  Tensor forward(const Tensor& x, const Tensor& residual, SeedStream& seeds) const {
     const int64_t B = x.dim(0), T = x.dim(1), d = x.dim(2);
     std::vector<Tensor> qkv = ops::split_heads(c_attn->forward(x), 3, n_head_);  // [B, H, T, hd]
     ops::AttentionOptions options;
@@ -32,14 +45,17 @@ class GptAttention : public Module {
     options.seed = seeds.next();
     Tensor y = ops::attention(qkv[0], qkv[1], qkv[2], options);  // [B, H, T, hd]
     y = ops::reshape(ops::permute(y, {0, 2, 1, 3}), {B, T, d});  // [B, T, d]
-    return ops::dropout(c_proj->forward(y), dropout_, seeds.next(), is_training());
+    return add_projection(
+        residual, [&](const Tensor& r) { return c_proj->forward(y, r); }, dropout_, seeds.next(),
+        is_training());
   }
 
   // x: [B, T, d] at positions [length, length + T) -> [B, T, d], without dropout. Writes the
   // new keys and values into rows [length, length + T) of k_cache, v_cache [B, H, S, hd], then
   // attends over rows [0, length + T): causal with Tq < Tk lets query t see keys <= length + t.
-  Tensor forward_cached(const Tensor& x, const Tensor& k_cache, const Tensor& v_cache,
-                        int64_t length) const {
+  // Returns residual + attention(x).
+  Tensor forward_cached(const Tensor& x, const Tensor& residual, const Tensor& k_cache,
+                        const Tensor& v_cache, int64_t length) const {
     const int64_t B = x.dim(0), T = x.dim(1), d = x.dim(2), H = n_head_, hd = d / H;
     const int64_t S = k_cache.dim(2), n = length + T;
     Tensor qkv = c_attn->forward(x);            // [B, T, 3d]
@@ -71,7 +87,7 @@ class GptAttention : public Module {
         std::copy(out.data() + t * hd, out.data() + (t + 1) * hd,
                   y.data() + (b * T + t) * d + h * hd);
     }
-    return c_proj->forward(y);
+    return c_proj->forward(y, residual);
   }
 
   std::shared_ptr<Linear> c_attn, c_proj;
@@ -90,14 +106,16 @@ class GptMlp : public Module {
     c_proj = register_module("c_proj",
                              std::make_shared<Linear>(c.d_ff, c.d_model, WeightLayout::kInOut));
   }
-  // x: [B, T, d] -> [B, T, d]
-  Tensor forward(const Tensor& x, SeedStream& seeds) const {
-    return ops::dropout(project(x), dropout_, seeds.next(), is_training());
+  // x: [B, T, d] -> residual + mlp(x), [B, T, d]
+  Tensor forward(const Tensor& x, const Tensor& residual, SeedStream& seeds) const {
+    return add_projection(
+        residual, [&](const Tensor& r) { return project(x, r); }, dropout_, seeds.next(),
+        is_training());
   }
-  // x: [B, T, d] -> [B, T, d], without dropout.
-  Tensor project(const Tensor& x) const {
+  // x: [B, T, d] -> residual + mlp(x) (residual may be undefined), without dropout.
+  Tensor project(const Tensor& x, const Tensor& residual) const {
     // GELU fused into c_proj: its [B, T, d_ff] output is recomputed in backward, not kept.
-    return c_proj->forward_gelu_of(c_fc->forward(x));
+    return c_proj->forward_gelu_of(c_fc->forward(x), residual);
   }
 
   std::shared_ptr<Linear> c_fc, c_proj;
@@ -117,15 +135,15 @@ class GptBlock : public Module {
   }
   // x: [B, T, d] -> [B, T, d]
   Tensor forward(const Tensor& x, SeedStream& seeds) const {
-    Tensor h = ops::add(x, attn->forward(ln_1->forward(x), seeds));
-    return ops::add(h, mlp->forward(ln_2->forward(h), seeds));
+    Tensor h = attn->forward(ln_1->forward(x), x, seeds);
+    return mlp->forward(ln_2->forward(h), h, seeds);
   }
   // x: [B, T, d] at positions [length, length + T) -> [B, T, d], appending to this layer's
   // cache (see GptAttention::forward_cached). No dropout.
   Tensor forward_cached(const Tensor& x, const Tensor& k_cache, const Tensor& v_cache,
                         int64_t length) const {
-    Tensor h = ops::add(x, attn->forward_cached(ln_1->forward(x), k_cache, v_cache, length));
-    return ops::add(h, mlp->project(ln_2->forward(h)));
+    Tensor h = attn->forward_cached(ln_1->forward(x), x, k_cache, v_cache, length);
+    return mlp->project(ln_2->forward(h), h);
   }
 
   std::shared_ptr<LayerNorm> ln_1, ln_2;

@@ -27,11 +27,13 @@ class Linear : public Module {
     weight = register_parameter("weight", Tensor::zeros(shape));
     if (with_bias) bias = register_parameter("bias", Tensor::zeros({out}));
   }
-  // x: [..., in] -> [..., out]
-  Tensor forward(const Tensor& x) const { return ops::linear(x, weight, bias, layout_); }
-  // forward(gelu(h, kTanh)) without keeping the activation alive until backward.
-  Tensor forward_gelu_of(const Tensor& h) const {
-    return ops::gelu_linear(h, weight, bias, layout_);
+  // x: [..., in] -> [..., out], plus `residual` [..., out] when given (added inside the GEMM).
+  Tensor forward(const Tensor& x, const Tensor& residual = Tensor()) const {
+    return ops::linear(x, weight, bias, layout_, residual);
+  }
+  // forward(gelu(h, kTanh), residual) without keeping the activation alive until backward.
+  Tensor forward_gelu_of(const Tensor& h, const Tensor& residual = Tensor()) const {
+    return ops::gelu_linear(h, weight, bias, layout_, residual);
   }
 
   Tensor weight, bias;

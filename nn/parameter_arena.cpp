@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "autograd/allocator.h"
 #include "autograd/threads.h"
 #include "base/error.h"
 
@@ -67,6 +68,7 @@ ParameterArena::ParameterArena(const Module& model, const std::vector<std::strin
     offset += param.numel();
   }
   named_ = std::move(all);
+  release_cached_tensor_blocks();  // the parameters' first blocks are never asked for again
 }
 
 void ParameterArena::zero_grads() const {

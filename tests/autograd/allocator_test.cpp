@@ -29,6 +29,13 @@ TEST(AllocatorTest, AReusedBlockIsWritableAndZerosAreZeros) {
   EXPECT_EQ(z.data()[kThreeMegabytes - 1], 2.0f);
 }
 
+TEST(AllocatorTest, ReleasingTheCacheEmptiesIt) {
+  { Tensor a = Tensor::empty({kThreeMegabytes}); }
+  EXPECT_GE(cached_tensor_bytes(), std::size_t{3} << 20);
+  release_cached_tensor_blocks();
+  EXPECT_EQ(cached_tensor_bytes(), 0u);
+}
+
 TEST(AllocatorTest, SmallTensorsAreNotCached) {
   const std::size_t cached_before = cached_tensor_bytes();
   { Tensor small = Tensor::empty({1000}); }

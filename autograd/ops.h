@@ -99,8 +99,10 @@ struct LinearCrossEntropyOptions {
 };
 // cross_entropy(linear(x, weight, bias, kOutIn), targets) without the [rows, V] logits:
 // x: [..., d], weight: [V, d], bias: [V] or undefined, targets: int32 [...] -> []. It does the
-// same GEMMs as the two ops, the backward ones during forward (for a seed of 1, scaled in
-// backward), so it keeps dx [rows, d] and dW [V, d] until backward instead of two [rows, V].
+// same GEMMs as the two ops, the backward ones during forward for a seed of 1, so it keeps
+// dx [rows, d] until backward instead of two [rows, V]. The weight's gradient is added to its
+// gradient buffer during forward; backward corrects it for a seed other than 1, and a record
+// dropped without backward (clear_tape, or a loss backward never reaches) takes it back.
 Tensor linear_cross_entropy(const Tensor& x, const Tensor& weight, const Tensor& bias,
                             const Tensor& targets, const LinearCrossEntropyOptions& options = {});
 

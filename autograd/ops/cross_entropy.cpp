@@ -7,7 +7,9 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "autograd/gemm.h"
 #include "autograd/kernels.h"
@@ -177,10 +179,93 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int32_t ignore
   return record("cross_entropy", loss, {logits}, backward);
 }
 
-// x: [..., d], weight: [V, d], bias: [V] or undefined, targets: int32 [...] -> []. Each block
-// of rows makes its logits, their losses and (when a gradient is wanted) their gradient for a
-// seed of 1, which goes straight into dx and dW; backward only scales these by the seed.
-// Saves dx [rows, d], dW [V, d] and db [V] for the inputs that need them, never the logits.
+namespace {
+
+// linear_cross_entropy's pass over row blocks. Each block makes its logits, their losses and,
+// when asked, their gradient for a seed of 1, which goes into dx, dW (scaled by dw_scale) and
+// db. Kept as a value so that backward can run it again for the weight gradient alone.
+struct HeadBlocks {
+  Tensor x, weight, bias, targets;
+  int32_t ignore;
+  float eps, scale;  // scale: 1 / (rows that count)
+  int64_t rows, c, d, block_rows;
+
+  void run(float* loss_of, std::vector<int32_t>* predictions, bool gradient, float* dx, float* dw,
+           float dw_scale, float* db) const {
+    Tensor logits = Tensor::empty({std::min(block_rows, std::max<int64_t>(rows, 1)), c});
+    const int32_t* t = targets.ints();
+    for (int64_t r0 = 0; r0 < rows; r0 += block_rows) {
+      const int64_t n = std::min(block_rows, rows - r0);
+      const float* xb = x.data() + r0 * d;
+      float* z = logits.data();
+      if (bias.defined())
+        for (int64_t r = 0; r < n; ++r) std::memcpy(z + r * c, bias.data(), c * sizeof(float));
+      gemm(false, true, n, c, d, 1.0f, xb, d, weight.data(), d, bias.defined() ? 1.0f : 0.0f, z, c);
+      parallel_for(n, std::max<int64_t>(1, kMinElementsPerThread / c), [&](int64_t b, int64_t e) {
+        for (int64_t r = b; r < e; ++r) {
+          float* zr = z + r * c;
+          const int32_t target = t[r0 + r];
+          if (predictions)
+            (*predictions)[static_cast<std::size_t>(r0 + r)] =
+                static_cast<int32_t>(std::max_element(zr, zr + c) - zr);
+          if (target == ignore) {
+            loss_of[r0 + r] = 0.0f;
+            if (gradient) std::fill_n(zr, c, 0.0f);
+            continue;
+          }
+          float lse = 0;
+          loss_of[r0 + r] = row_loss(zr, c, target, eps, &lse);
+          if (gradient) row_gradient<false>(zr, lse, c, target, scale, eps, zr);
+        }
+      });
+      if (!gradient) continue;
+      if (dx)  // dx[n, d] = dz W
+        gemm(false, false, n, d, c, 1.0f, z, c, weight.data(), d, 0.0f, dx + r0 * d, d);
+      if (dw)  // dW[V, d] += dw_scale dz^T x
+        gemm(true, false, c, d, n, dw_scale, z, c, xb, d, 1.0f, dw, d);
+      if (db) add_column_sums(db, z, n, c);
+    }
+  }
+};
+
+// The weight gradient linear_cross_entropy added during forward, for a seed of 1. Backward
+// settles it for the actual seed; a record dropped without its backward (a cleared tape, or a
+// loss that backward never reached) takes it back, so the gradient is as if the op had not run.
+class WeightGradientInForward {
+ public:
+  explicit WeightGradientInForward(HeadBlocks blocks) : blocks_(std::move(blocks)) {}
+  WeightGradientInForward(const WeightGradientInForward&) = delete;
+  WeightGradientInForward& operator=(const WeightGradientInForward&) = delete;
+  ~WeightGradientInForward() {
+    if (settled_) return;
+    try {
+      add(-1.0f);
+    } catch (...) {  // a destructor must not throw; nothing better can be done here
+    }
+  }
+  // The seed is s: the weight's gradient holds 1 * dW and needs s * dW.
+  void settle(float seed) {
+    settled_ = true;
+    if (seed != 1.0f) add(seed - 1.0f);
+  }
+
+ private:
+  // Recomputes dW (the same GEMMs as forward) and adds factor * dW to the weight's gradient.
+  void add(float factor) const {
+    std::vector<float> losses(static_cast<std::size_t>(blocks_.rows));
+    blocks_.run(losses.data(), nullptr, true, nullptr, blocks_.weight.ensure_grad().data(), factor,
+                nullptr);
+  }
+  HeadBlocks blocks_;
+  bool settled_ = false;
+};
+
+}  // namespace
+
+// x: [..., d], weight: [V, d], bias: [V] or undefined, targets: int32 [...] -> []. The
+// gradients are made in forward for a seed of 1: dx and db are saved and scaled in backward;
+// dW goes straight into weight's gradient buffer (WeightGradientInForward settles it), because
+// a [V, d] buffer held from forward to backward would be a GPT-2 step's largest tensor.
 Tensor linear_cross_entropy(const Tensor& x, const Tensor& weight, const Tensor& bias,
                             const Tensor& targets, const LinearCrossEntropyOptions& options) {
   const char* op = "linear_cross_entropy";
@@ -200,17 +285,13 @@ Tensor linear_cross_entropy(const Tensor& x, const Tensor& weight, const Tensor&
              ", got ", dtype_name(targets.dtype()), " ", shape_str(targets.shape()));
   check_label_smoothing(options.label_smoothing, op);
   const int64_t rows = targets.numel();
-  const int32_t ignore = options.ignore_index;
-  const float eps = options.label_smoothing;
-  const int64_t count = counted_targets(targets, c, ignore, op);
+  const int64_t count = counted_targets(targets, c, options.ignore_index, op);
 
   const bool record_grad = should_record({x, weight, bias});
   const bool want_dx = record_grad && x.requires_grad();
   const bool want_dw = record_grad && weight.requires_grad();
   const bool want_db = record_grad && bias.defined() && bias.requires_grad();
-  // Every block writes its rows of dx; the first block writes dW, the others add to it.
   Tensor dx = want_dx ? Tensor::empty({rows, d}) : Tensor();
-  Tensor dw = !want_dw ? Tensor() : rows > 0 ? Tensor::empty({c, d}) : Tensor::zeros({c, d});
   Tensor db = want_db ? Tensor::zeros({c}) : Tensor();
   if (options.predictions) options.predictions->assign(static_cast<std::size_t>(rows), 0);
 
@@ -218,53 +299,35 @@ Tensor linear_cross_entropy(const Tensor& x, const Tensor& weight, const Tensor&
   const int64_t budget =
       options.chunk_rows > 0 ? options.chunk_rows : std::max<int64_t>(1, (int64_t{1} << 24) / c);
   const int64_t blocks = std::max<int64_t>(1, (rows + budget - 1) / budget);
-  const int64_t block_rows = (rows + blocks - 1) / std::max<int64_t>(blocks, 1);
-  Tensor logits = Tensor::empty({std::min(block_rows, std::max<int64_t>(rows, 1)), c});
+  const HeadBlocks head{x.detach(),
+                        weight,
+                        bias.defined() ? bias.detach() : Tensor(),
+                        targets,
+                        options.ignore_index,
+                        options.label_smoothing,
+                        count ? 1.0f / static_cast<float>(count) : 0.0f,
+                        rows,
+                        c,
+                        d,
+                        (rows + blocks - 1) / std::max<int64_t>(blocks, 1)};
   Tensor row_loss_of = Tensor::empty({rows});
-  const float scale = count ? 1.0f / static_cast<float>(count) : 0.0f;
-  const int32_t* t = targets.ints();
-  float* loss_of = row_loss_of.data();
-  for (int64_t r0 = 0; r0 < rows; r0 += block_rows) {
-    const int64_t n = std::min(block_rows, rows - r0);
-    const float* xb = x.data() + r0 * d;
-    float* z = logits.data();
-    if (bias.defined())
-      for (int64_t r = 0; r < n; ++r) std::memcpy(z + r * c, bias.data(), c * sizeof(float));
-    gemm(false, true, n, c, d, 1.0f, xb, d, weight.data(), d, bias.defined() ? 1.0f : 0.0f, z, c);
-    parallel_for(n, std::max<int64_t>(1, kMinElementsPerThread / c), [&](int64_t b, int64_t e) {
-      for (int64_t r = b; r < e; ++r) {
-        float* zr = z + r * c;
-        const int32_t target = t[r0 + r];
-        if (options.predictions)
-          (*options.predictions)[static_cast<std::size_t>(r0 + r)] =
-              static_cast<int32_t>(std::max_element(zr, zr + c) - zr);
-        if (target == ignore) {
-          loss_of[r0 + r] = 0.0f;
-          if (record_grad) std::fill_n(zr, c, 0.0f);
-          continue;
-        }
-        float lse = 0;
-        loss_of[r0 + r] = row_loss(zr, c, target, eps, &lse);
-        if (record_grad) row_gradient<false>(zr, lse, c, target, scale, eps, zr);
-      }
-    });
-    if (!record_grad) continue;
-    if (want_dx)  // dx[n, d] = dz W
-      gemm(false, false, n, d, c, 1.0f, z, c, weight.data(), d, 0.0f, dx.data() + r0 * d, d);
-    if (want_dw)  // dW[V, d] += dz^T x
-      gemm(true, false, c, d, n, 1.0f, z, c, xb, d, r0 == 0 ? 0.0f : 1.0f, dw.data(), d);
-    if (want_db) add_column_sums(db.data(), z, n, c);
-  }
-  Tensor loss = mean_loss(loss_of, rows, count);
+  head.run(row_loss_of.data(), options.predictions, record_grad, want_dx ? dx.data() : nullptr,
+           want_dw ? weight.ensure_grad().data() : nullptr, 1.0f, want_db ? db.data() : nullptr);
+  Tensor loss = mean_loss(row_loss_of.data(), rows, count);
   if (!record_grad) return loss;
 
-  // The gradients above are for a seed of 1: scale them by the actual seed.
-  return record(op, loss, {x, weight, bias}, [x, weight, bias, dx, dw, db](const Tensor& g) {
-    const float seed = g.item();
-    for (auto [input, grad] : {std::pair{x, dx}, {weight, dw}, {bias, db}})
-      if (Tensor acc = grad.defined() ? grad_if_needed(input) : Tensor(); acc.defined())
-        seed == 1.0f ? add_into(acc, grad) : add_scaled_into(acc, grad, seed);
-  });
+  std::shared_ptr<WeightGradientInForward> dw =
+      want_dw ? std::make_shared<WeightGradientInForward>(head) : nullptr;
+  return record(op, loss, {x, weight, bias},
+                [x = x.gradient_handle(), bias = bias.defined() ? bias.gradient_handle() : Tensor(),
+                 dx, db, dw](const Tensor& g) {
+                  const float seed = g.item();
+                  for (auto [input, grad] : {std::pair{x, dx}, {bias, db}})
+                    if (Tensor acc = grad.defined() ? grad_if_needed(input) : Tensor();
+                        acc.defined())
+                      seed == 1.0f ? add_into(acc, grad) : add_scaled_into(acc, grad, seed);
+                  if (dw) dw->settle(seed);
+                });
 }
 
 }  // namespace kiln::ops

@@ -155,6 +155,45 @@ TEST(LinearCrossEntropyOpTest, BackwardMatchesFiniteDifference) {
         {x, w, b});
 }
 
+TEST(LinearCrossEntropyOpTest, WeightGradientMadeInForwardIsSettledOrTakenBack) {
+  // dW goes into w's gradient during forward. Whatever happens next, w's gradient must be
+  // what the unfused pair would leave: seed s gives s * dW on top of what was there, a cleared
+  // tape or a loss backward never reaches leaves it as it was.
+  Tensor x = random_tensor({7, 5}, 31).set_requires_grad(true);
+  Tensor w = random_tensor({11, 5}, 32).set_requires_grad(true);
+  Tensor targets = Tensor::from_ints({7}, random_targets(7, 11, 33, 2));
+  const ops::LinearCrossEntropyOptions blocks{.chunk_rows = 3};
+  auto reference_dw = [&](float seed) {
+    Tensor xr = x.detach(), wr = w.detach().clone().set_requires_grad(true);
+    backward(ops::cross_entropy(ops::linear(xr, wr, Tensor(), ops::WeightLayout::kOutIn), targets),
+             Tensor::full({}, seed));
+    return wr.grad().to_floats();
+  };
+  const std::vector<float> before = random_tensor({11, 5}, 34).to_floats();
+  auto start = [&] { w.ensure_grad(), std::copy(before.begin(), before.end(), w.grad().data()); };
+  auto added = [&] {
+    std::vector<float> g = w.grad().to_floats();
+    for (std::size_t i = 0; i < g.size(); ++i) g[i] -= before[i];
+    return g;
+  };
+  for (float seed : {1.0f, 0.25f, -2.0f}) {
+    SCOPED_TRACE(seed);
+    start();
+    backward(ops::linear_cross_entropy(x, w, Tensor(), targets, blocks), Tensor::full({}, seed));
+    EXPECT_LT(testing::max_abs_diff(added(), reference_dw(seed)), 1e-5f);
+  }
+  start();
+  Tensor unused = ops::linear_cross_entropy(x, w, Tensor(), targets, blocks);
+  clear_tape();
+  EXPECT_LT(testing::max_abs_diff(added(), std::vector<float>(55, 0.0f)), 1e-6f);
+  // Recorded, but the loss backward starts from does not depend on it.
+  start();
+  Tensor ignored = ops::linear_cross_entropy(x, w, Tensor(), targets, blocks);
+  backward(ops::sum_all(ops::scale(x, 2.0f)));
+  EXPECT_LT(testing::max_abs_diff(added(), std::vector<float>(55, 0.0f)), 1e-6f);
+  x.reset_grad(), w.reset_grad();
+}
+
 TEST(LinearCrossEntropyOpTest, OnlyTheInputsThatNeedGradientsGetThem) {
   Tensor x = random_tensor({4, 3}, 11).set_requires_grad(true);
   Tensor w = random_tensor({6, 3}, 12);  // frozen

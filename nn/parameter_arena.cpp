@@ -81,10 +81,16 @@ double sum_of_squares(const float* x, int64_t n) {
   std::vector<double> partial(static_cast<std::size_t>(blocks), 0.0);
   parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
-      double s = 0;
-      for (int64_t i = b * kBlock, e = std::min(n, i + kBlock); i < e; ++i)
-        s += double(x[i]) * x[i];
-      partial[static_cast<std::size_t>(b)] = s;
+      // Eight independent running sums (element i goes to sum i % 8), added in a fixed tree:
+      // one sum would wait on each addition's latency, eight fill a vector register.
+      double lane[8] = {};
+      const int64_t e = std::min(n, (b + 1) * kBlock);
+      int64_t i = b * kBlock;
+      for (; i + 8 <= e; i += 8)
+        for (int k = 0; k < 8; ++k) lane[k] += double(x[i + k]) * x[i + k];
+      for (int k = 0; i < e; ++i, ++k) lane[k] += double(x[i]) * x[i];
+      partial[static_cast<std::size_t>(b)] =
+          ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
     }
   });
   double total = 0;

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "autograd/tape.h"
+#include "autograd/threads.h"
 #include "base/error.h"
 #include "nn/adamw.h"
 #include "nn/layers.h"
@@ -23,6 +24,27 @@ class TwoParams : public Module {
   }
   Tensor weight, bias;
 };
+
+TEST(ParameterArenaTest, SumOfSquaresMatchesALongDoubleLoopAtAnyThreadCount) {
+  // Lengths around the 8-lane stride and the 65,536-element block.
+  for (int64_t n : {int64_t{0}, int64_t{1}, int64_t{7}, int64_t{8}, int64_t{9}, int64_t{65536 + 13},
+                    int64_t{3 * 65536 + 5}}) {
+    SCOPED_TRACE(n);
+    std::vector<float> x(static_cast<std::size_t>(n));
+    for (int64_t i = 0; i < n; ++i) x[i] = float((i * 7919) % 1000) / 333.0f - 1.5f;
+    long double want = 0;
+    for (float v : x) want += (long double)v * v;
+    std::vector<double> got;
+    for (int threads : {1, 2}) {
+      const int saved = num_threads();
+      set_num_threads(threads);
+      got.push_back(sum_of_squares(x.data(), n));
+      set_num_threads(saved);
+    }
+    EXPECT_NEAR(got[0], double(want), 1e-12 * double(want) + 1e-300);
+    EXPECT_EQ(got[0], got[1]);  // bit for bit
+  }
+}
 
 TEST(ParameterArenaTest, MatricesComeFirstAndHandlesSeeTheArena) {
   TwoParams m;

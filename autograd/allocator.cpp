@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <mutex>
 #include <new>
@@ -30,7 +31,13 @@ void count_allocation(std::size_t bytes) {
 // temporaries between them and the holes left by the parameters (moved into the arena) had
 // fragmented it to 1.7x the live bytes (gpt2-124m bench: 740 MB of heap for 443 MB live;
 // peak RSS 2,785 -> 2,681 MB with this cache; gpt-mini 785 -> 627 MB).
+// Under AddressSanitizer every block comes from malloc, which ASan watches: a cached block
+// would hide a use after free.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr std::size_t kLargeBlock = SIZE_MAX;
+#else
 constexpr std::size_t kLargeBlock = std::size_t{1} << 20;
+#endif
 constexpr std::size_t kLargeGranule = std::size_t{64} << 10;  // sizes round up to 64 KB
 
 class LargeBlockCache {

@@ -71,6 +71,11 @@ BroadcastPlan make_broadcast_plan(const Shape& out, const Shape& a, const Shape&
 template <bool kAccumulate, typename F>
 void apply_broadcast(const BroadcastPlan& p, const float* a, const float* b, float* c, F f);
 
+// acc[i] += g[i] * df(x[i]) for i < n, over the team: the chain rule through an elementwise
+// function whose derivative df is inlined, in one pass.
+template <typename DF>
+void add_times_derivative(float* acc, const float* g, const float* x, int64_t n, DF df);
+
 // Sum of n floats in double: fixed 8192-element blocks summed in parallel, then in order, so
 // the result is bit-identical for any thread count.
 double sum_blocks(const float* x, int64_t n);

@@ -15,8 +15,9 @@ using ops::WeightLayout;
 
 namespace {
 
-// residual + dropout(project(residual-free)). Without active dropout the residual is added
-// inside the projection's GEMM, so the block keeps no un-added output and makes no add pass.
+// residual + dropout(projection), where project(r) is the projection plus r (r may be
+// undefined). Without active dropout the residual is added inside the projection's GEMM, so
+// the block keeps no un-added output and makes no add pass.
 template <typename Project>
 Tensor add_projection(const Tensor& residual, Project project, float p, uint64_t seed,
                       bool training) {

@@ -14,8 +14,6 @@
 namespace kiln::ops {
 namespace {
 
-constexpr int64_t kMinPerThread = 1 << 14;  // elements; below this threads cost more than they save
-
 void check_float(const char* name, const Tensor& x) {
   KILN_CHECK(x.defined(), name, ": expected a defined tensor, got an undefined one");
   KILN_CHECK(x.dtype() == DType::kF32, name, ": expected a float32 tensor, got ",
@@ -39,21 +37,14 @@ Tensor pointwise(const char* name, const Tensor& x, F f, DF df) {
   Tensor y = Tensor::empty(x.shape());
   const float* in = x.data();
   float* out = y.data();
-  parallel_for(x.numel(), kMinPerThread, [&](int64_t b, int64_t e) {
+  parallel_for(x.numel(), kMinElementsPerThread, [&](int64_t b, int64_t e) {
 #pragma omp simd
     for (int64_t i = b; i < e; ++i) out[i] = f(in[i]);
   });
   if (!should_record({x})) return y;
   return record(name, y, {x}, [x, df](const Tensor& dy) {
-    Tensor dx = grad_if_needed(x);
-    if (!dx.defined()) return;
-    const float* saved = x.data();
-    const float* g = dy.data();
-    float* acc = dx.data();
-    parallel_for(x.numel(), kMinPerThread, [&](int64_t b, int64_t e) {
-#pragma omp simd
-      for (int64_t i = b; i < e; ++i) acc[i] += g[i] * df(saved[i]);
-    });
+    if (Tensor dx = grad_if_needed(x); dx.defined())
+      add_times_derivative(dx.data(), dy.data(), x.data(), x.numel(), df);
   });
 }
 

@@ -170,6 +170,20 @@ void gelu_tanh_into(const float* h, int64_t n, float* g) {
   });
 }
 
+// gelu_linear's backward for dy: recomputes g = GELU(h), adds linear's gradients (dg into a
+// scratch, since GELU's derivative must then multiply it) and dh += dg * GELU'(h).
+void gelu_linear_gradients(const Tensor& h, const Tensor& weight, const Tensor& bias,
+                           const Tensor& residual, const LinearSizes& z, const Tensor& dy) {
+  Tensor g = Tensor::empty(h.shape());
+  gelu_tanh_into(h.data(), h.numel(), g.data());
+  Tensor dh = grad_if_needed(h);
+  Tensor dg = dh.defined() ? Tensor::zeros(h.shape()) : Tensor();
+  linear_gradients(g.data(), weight, bias, residual, z, dy, dg.defined() ? dg.data() : nullptr);
+  if (dh.defined())
+    add_times_derivative(dh.data(), dg.data(), h.data(), h.numel(),
+                         [](float x) { return gelu_tanh_derivative(x); });
+}
+
 }  // namespace
 
 // x: [..., in], weight: [out, in] (kOutIn) or [in, out] (kInOut), bias: [out] or undefined,
@@ -202,20 +216,7 @@ Tensor gelu_linear(const Tensor& h, const Tensor& weight, const Tensor& bias, We
   if (!should_record({h, weight, bias, residual})) return y;
   return record("gelu_linear", y, {h, weight, bias, residual},
                 [=, residual = gradient_handle_of(residual)](const Tensor& dy) {
-                  Tensor g = Tensor::empty(h.shape());
-                  gelu_tanh_into(h.data(), h.numel(), g.data());
-                  Tensor dh = grad_if_needed(h);
-                  Tensor dg = dh.defined() ? Tensor::zeros(h.shape()) : Tensor();
-                  linear_gradients(g.data(), weight, bias, residual, z, dy,
-                                   dg.defined() ? dg.data() : nullptr);
-                  if (!dh.defined()) return;
-                  const float* hp = h.data();
-                  const float* dgp = dg.data();
-                  float* acc = dh.data();
-                  parallel_for(h.numel(), kMinElementsPerThread, [&](int64_t b, int64_t e) {
-#pragma omp simd
-                    for (int64_t i = b; i < e; ++i) acc[i] += dgp[i] * gelu_tanh_derivative(hp[i]);
-                  });
+                  gelu_linear_gradients(h, weight, bias, residual, z, dy);
                 });
 }
 

@@ -41,8 +41,11 @@ namespace {
 //     512x2048x1024 89 vs 134, 2048x512x1024 89 vs 116, 256x256x2048 64 vs 71.
 //     Other widths are mixed (384x1152x2048 89 vs 140, but 3072x768x1024 117 vs 95 and
 //     50257x768x1024 134 vs 101), so only the power-of-two widths switch.
-// Hence: oneDNN everywhere except the very smallest products and TN products with C 2^k wide;
-// one thread below ~100^3.
+//   On a CPU OpenBLAS does not recognise (2 cores of a 2023 Xeon with AVX-512, which OpenBLAS
+//     0.3.21 runs with its generic "Prescott" kernel) those weight gradients ran at 60-63
+//     against oneDNN's 245-310; with OPENBLAS_CORETYPE=SkylakeX they reach 276-307.
+// Hence: oneDNN everywhere except the very smallest products and, where OpenBLAS has a kernel
+// for the CPU, TN products with C 2^k wide; one thread below ~100^3.
 
 // Below this many multiply-adds OpenBLAS's lower call overhead wins (8^3 vs 16^3 above).
 constexpr int64_t kBlasMacs = 16 * 16 * 16;
@@ -158,10 +161,16 @@ MatmulPrecision matmul_precision() {
   return current_precision.load();
 }
 
-GemmBackend choose_gemm_backend(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k) {
+GemmBackend choose_gemm_backend(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                                bool blas_suits_cpu) {
   if (m * n * k < kBlasMacs) return GemmBackend::kBlas;
   const bool power_of_two_width = n >= 128 && (n & (n - 1)) == 0;
-  return trans_a && !trans_b && power_of_two_width ? GemmBackend::kBlas : GemmBackend::kDnnl;
+  return blas_suits_cpu && trans_a && !trans_b && power_of_two_width ? GemmBackend::kBlas
+                                                                     : GemmBackend::kDnnl;
+}
+
+GemmBackend choose_gemm_backend(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k) {
+  return choose_gemm_backend(trans_a, trans_b, m, n, k, backend::blas_kernel_suits_cpu());
 }
 
 bool gemm_uses_team(int64_t m, int64_t n, int64_t k) {

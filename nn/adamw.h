@@ -29,8 +29,9 @@ class AdamW {
   // Updates only `range` of the arena and keeps moments for it alone.
   AdamW(const ParameterArena& arena, AdamWOptions options, ArenaRange range);
 
-  // One update of the parameters in range from the arena's gradients at learning rate `lr`.
-  void step(float lr);
+  // One update of the parameters in range from the arena's gradients, each multiplied by
+  // grad_scale as it is read (gradient clipping without a pass of its own), at learning rate lr.
+  void step(float lr, float grad_scale = 1.0f);
 
   int64_t steps_taken() const { return steps_taken_; }
   ArenaRange range() const { return range_; }

@@ -111,12 +111,11 @@ StepResult TrainStep::run(int64_t step,
                        " (first non-finite gradient: ", first_nonfinite_gradient(arena_), ")");
     return result;
   }
-  if (grad_clip > 0 && result.grad_norm > grad_clip) {
-    profile::Scope timed("step", "clip");
-    scale_gradients(grads, static_cast<float>(grad_clip / result.grad_norm));
-  }
+  // Clipping scales each gradient as AdamW reads it: one pass over the gradients fewer.
+  const bool clip = grad_clip > 0 && result.grad_norm > grad_clip;
   profile::Scope optimizer_timed("step", "AdamW");
-  optimizer_.step(static_cast<float>(lr));
+  optimizer_.step(static_cast<float>(lr),
+                  clip ? static_cast<float>(grad_clip / result.grad_norm) : 1.0f);
   if (sharded())  // every rank updated its slice: gather them, so all hold the same model
     for_each_bucket(n, [&](int64_t begin, const std::vector<int>& counts, int64_t) {
       comm_.allgather_in_place(std::span<float>(arena_.values().data() + begin,

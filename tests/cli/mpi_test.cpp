@@ -155,8 +155,11 @@ TEST(MpiTest, KilledRankEndsTheJobAndTheRunResumes) {
   const std::string killed = run.config("killed", 120);
   CommandResult first = mpirun(2, "train " + killed + kSet + "2", "KILN_TEST_SIGNAL_AT=70:KILL@1");
   EXPECT_NE(first.exit_code, 0) << first.out;
-  for (const auto& e : fs::directory_iterator(run.dir / "killed"))
-    if (e.path().extension() == ".h5") EXPECT_NO_THROW(kiln::load_checkpoint(e.path().string()));
+  for (const auto& e : fs::directory_iterator(run.dir / "killed")) {
+    if (e.path().extension() == ".h5") {
+      EXPECT_NO_THROW(kiln::load_checkpoint(e.path().string()));
+    }
+  }
   CommandResult resumed = mpirun(2, "train " + killed + kSet + "2 --resume auto");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.out;
   EXPECT_NE(resumed.out.find("at step 50"), std::string::npos) << resumed.out;

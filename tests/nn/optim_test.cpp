@@ -109,6 +109,59 @@ TEST(AdamWTest, MatchesReferenceUpdateWithDecoupledDecayOnMatricesOnly) {
   EXPECT_EQ(optimizer.steps_taken(), 3);
 }
 
+// Big enough that the parallel loop's 16,384-element blocks split it, with the boundary between
+// decayed and undecayed elements inside a block.
+class BigParams : public Module {
+ public:
+  BigParams() {
+    bias = register_parameter("bias", Tensor::zeros({50001}));
+    weight = register_parameter("weight", Tensor::zeros({3, 20011}));
+  }
+  Tensor weight, bias;
+};
+
+// Values after `steps` AdamW updates with generated gradients, each pre-multiplied by
+// `pre_scale` or scaled by the optimizer by `grad_scale`.
+std::vector<float> big_update(int threads, float pre_scale, float grad_scale) {
+  const int saved = num_threads();
+  set_num_threads(threads);
+  BigParams m;
+  ParameterArena arena(m);
+  for (int64_t i = 0; i < arena.size(); ++i) arena.values().data()[i] = float(i % 13) * 0.1f;
+  AdamW optimizer(arena, {0.9f, 0.95f, 1e-8f, 0.1f});
+  for (int t = 1; t <= 3; ++t) {
+    for (int64_t i = 0; i < arena.size(); ++i)
+      arena.grads().data()[i] = (float((i * 7 + t) % 101) - 50.0f) * 0.013f * pre_scale;
+    optimizer.step(0.01f, grad_scale);
+  }
+  set_num_threads(saved);
+  return arena.values().to_floats();
+}
+
+TEST(AdamWTest, ScalingAsItReadsEqualsScaledGradientsAtAnyThreadCount) {
+  const std::vector<float> prescaled = big_update(1, 0.37f, 1.0f);
+  EXPECT_EQ(big_update(1, 1.0f, 0.37f), prescaled);  // bit for bit
+  EXPECT_EQ(big_update(2, 1.0f, 0.37f), prescaled);
+  // The decay reaches exactly the matrices: an undecayed element with a zero gradient stays.
+  BigParams m;
+  ParameterArena arena(m);
+  EXPECT_EQ(arena.decayed_size(), 3 * 20011);
+  const std::vector<float> unscaled = big_update(2, 1.0f, 1.0f);
+  EXPECT_NE(unscaled, prescaled);
+  // Element 0 (decayed) and the first bias element against the reference update in double.
+  for (int64_t i : {int64_t{0}, int64_t{3 * 20011}}) {
+    double p = float(i % 13) * 0.1f, mm = 0, vv = 0;
+    for (int t = 1; t <= 3; ++t) {
+      const double g = float((float((i * 7 + t) % 101) - 50.0f) * 0.013f);
+      if (i < 3 * 20011) p *= 1 - 0.01 * 0.1;
+      mm = 0.9 * mm + 0.1 * g;
+      vv = 0.95 * vv + 0.05 * g * g;
+      p -= 0.01 * (mm / (1 - std::pow(0.9, t))) / (std::sqrt(vv / (1 - std::pow(0.95, t))) + 1e-8);
+    }
+    EXPECT_NEAR(unscaled[static_cast<std::size_t>(i)], p, 1e-6) << i;
+  }
+}
+
 TEST(ScheduleTest, WarmupThenCosineReachesTheFloor) {
   Schedule s{ScheduleKind::kCosine, 1.0, 0.1, 10, 110};
   EXPECT_DOUBLE_EQ(s.lr(0), 0.1);

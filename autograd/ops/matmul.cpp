@@ -136,15 +136,16 @@ Tensor linear_values(const float* x, const Shape& x_shape, const Tensor& weight,
   return y;
 }
 
-// Adds linear's gradients for dy [rows, out]: into dx [rows, in] when given, and into the
-// weight's, bias's and residual's (a gradient handle) gradients when they need them. x is the
-// forward input's values.
+// Adds linear's gradients for dy [rows, out]: into dx [rows, in] when given (or writes it there
+// when dx_beta is 0), and into the weight's, bias's and residual's (a gradient handle)
+// gradients when they need them. x is the forward input's values.
 void linear_gradients(const float* x, const Tensor& weight, const Tensor& bias,
-                      const Tensor& residual, const LinearSizes& z, const Tensor& dy, float* dx) {
+                      const Tensor& residual, const LinearSizes& z, const Tensor& dy, float* dx,
+                      float dx_beta = 1.0f) {
   if (Tensor dr = grad_if_needed(residual); dr.defined()) add_into(dr, dy);
   if (dx)  // dx[rows,in] += dy W (kOutIn) or dy W^T
-    gemm(false, !z.out_in, z.rows, z.in, z.out, 1.0f, dy.data(), z.out, weight.data(), z.ldw, 1.0f,
-         dx, z.in);
+    gemm(false, !z.out_in, z.rows, z.in, z.out, 1.0f, dy.data(), z.out, weight.data(), z.ldw,
+         dx_beta, dx, z.in);
   if (Tensor dw = grad_if_needed(weight); dw.defined()) {
     if (z.out_in)  // dW[out,in] += dy^T x
       gemm(true, false, z.out, z.in, z.rows, 1.0f, dy.data(), z.out, x, z.in, 1.0f, dw.data(),
@@ -177,8 +178,9 @@ void gelu_linear_gradients(const Tensor& h, const Tensor& weight, const Tensor& 
   Tensor g = Tensor::empty(h.shape());
   gelu_tanh_into(h.data(), h.numel(), g.data());
   Tensor dh = grad_if_needed(h);
-  Tensor dg = dh.defined() ? Tensor::zeros(h.shape()) : Tensor();
-  linear_gradients(g.data(), weight, bias, residual, z, dy, dg.defined() ? dg.data() : nullptr);
+  Tensor dg = dh.defined() ? Tensor::empty(h.shape()) : Tensor();  // written, not added to
+  linear_gradients(g.data(), weight, bias, residual, z, dy, dg.defined() ? dg.data() : nullptr,
+                   0.0f);
   if (dh.defined())
     add_times_derivative(dh.data(), dg.data(), h.data(), h.numel(),
                          [](float x) { return gelu_tanh_derivative(x); });

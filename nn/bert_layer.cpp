@@ -39,8 +39,10 @@ BertResidualOutput::BertResidualOutput(int64_t in, const BertConfig& c) : dropou
 
 Tensor BertResidualOutput::forward(const Tensor& h, const Tensor& residual,
                                    SeedStream& seeds) const {
-  Tensor y = ops::dropout(dense->forward(h), dropout_, seeds.next(), is_training());  // [B, T, d]
-  return layer_norm->forward(ops::add(y, residual));                                  // [B, T, d]
+  Tensor y = add_projection(
+      residual, [&](const Tensor& r) { return dense->forward(h, r); }, dropout_, seeds.next(),
+      is_training());             // [B, T, d]
+  return layer_norm->forward(y);  // [B, T, d]
 }
 
 BertAttention::BertAttention(const BertConfig& c) {

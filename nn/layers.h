@@ -42,6 +42,16 @@ class Linear : public Module {
   ops::WeightLayout layout_;
 };
 
+// residual + dropout(projection), where project(r) is the projection plus r (r may be
+// undefined). Without active dropout the residual is added inside the projection's GEMM, so
+// the block keeps no un-added output and makes no add pass.
+template <typename Project>
+Tensor add_projection(const Tensor& residual, Project project, float p, uint64_t seed,
+                      bool training) {
+  if (p == 0.0f || !training) return project(residual);
+  return ops::add(residual, ops::dropout(project(Tensor()), p, seed, training));
+}
+
 // ids: int32 [...] -> [..., dim]
 class Embedding : public Module {
  public:

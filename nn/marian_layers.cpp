@@ -117,10 +117,12 @@ namespace {
 Tensor feed_forward_block(const Tensor& h, const Linear& fc1, const Linear& fc2,
                           const LayerNorm& norm, const MarianLayerConfig& c, bool training,
                           SeedStream& seeds) {
-  Tensor f = activate(fc1.forward(h), c.activation);                    // [B, T, d_ff]
-  f = ops::dropout(f, c.activation_dropout, seeds.next(), training);    // [B, T, d_ff]
-  f = ops::dropout(fc2.forward(f), c.dropout, seeds.next(), training);  // [B, T, d]
-  return norm.forward(ops::add(h, f));                                  // [B, T, d]
+  Tensor f = activate(fc1.forward(h), c.activation);                  // [B, T, d_ff]
+  f = ops::dropout(f, c.activation_dropout, seeds.next(), training);  // [B, T, d_ff]
+  Tensor y = add_projection(
+      h, [&](const Tensor& r) { return fc2.forward(f, r); }, c.dropout, seeds.next(),
+      training);           // [B, T, d]
+  return norm.forward(y);  // [B, T, d]
 }
 
 void check_layer_config(const MarianLayerConfig& c, const char* where) {

@@ -23,11 +23,13 @@ enum class WeightLayout { kOutIn, kInOut };
 // connection then costs no add pass and no un-added output; its gradient is dy.
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, WeightLayout layout,
               const Tensor& residual = Tensor());
-// linear(gelu(h, GeluForm::kTanh), weight, bias, layout, residual), saving h alone: the GELU
-// output is recomputed in backward instead of kept from forward to backward (a GPT MLP's
-// largest activation). -> [..., out].
+// GELU's tanh form (GPT-2's "gelu_new") or its exact erf form (BERT's "gelu").
+enum class GeluForm { kTanh, kErf };
+// linear(gelu(h, form), weight, bias, layout, residual), saving h alone: the GELU output is
+// recomputed in backward instead of kept from forward to backward (an MLP's largest
+// activation). -> [..., out].
 Tensor gelu_linear(const Tensor& h, const Tensor& weight, const Tensor& bias, WeightLayout layout,
-                   const Tensor& residual = Tensor());
+                   const Tensor& residual = Tensor(), GeluForm form = GeluForm::kTanh);
 
 // ---- elementwise.cpp --------------------------------------------------------------------
 // Broadcasting follows NumPy: shapes align at the right; a size-1 or missing dim stretches.
@@ -67,8 +69,7 @@ Tensor embedding(const Tensor& weight, const Tensor& ids);
 Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps);
 
 // ---- activations.cpp --------------------------------------------------------------------
-enum class GeluForm { kTanh, kErf };
-Tensor gelu(const Tensor& x, GeluForm form);  // -> x.shape, oneDNN eltwise
+Tensor gelu(const Tensor& x, GeluForm form);  // -> x.shape
 Tensor tanh(const Tensor& x);                 // -> x.shape, oneDNN eltwise
 Tensor silu(const Tensor& x);                 // x * sigmoid(x) (HF "swish") -> x.shape
 Tensor relu(const Tensor& x);                 // max(x, 0) -> x.shape

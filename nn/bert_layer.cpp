@@ -31,7 +31,8 @@ Tensor BertSelfAttention::forward(const Tensor& x, const Tensor& attention_mask,
   return ops::reshape(ops::permute(y, {0, 2, 1, 3}), {B, T, d});  // [B, T, d]
 }
 
-BertResidualOutput::BertResidualOutput(int64_t in, const BertConfig& c) : dropout_(c.dropout) {
+BertResidualOutput::BertResidualOutput(int64_t in, const BertConfig& c, bool gelu_of_input)
+    : dropout_(c.dropout), gelu_of_input_(gelu_of_input) {
   dense = register_module("dense", std::make_shared<Linear>(in, c.d_model, WeightLayout::kOutIn));
   layer_norm =
       register_module("LayerNorm", std::make_shared<LayerNorm>(c.d_model, c.layer_norm_eps));
@@ -40,9 +41,14 @@ BertResidualOutput::BertResidualOutput(int64_t in, const BertConfig& c) : dropou
 Tensor BertResidualOutput::forward(const Tensor& h, const Tensor& residual,
                                    SeedStream& seeds) const {
   Tensor y = add_projection(
-      residual, [&](const Tensor& r) { return dense->forward(h, r); }, dropout_, seeds.next(),
-      is_training());             // [B, T, d]
-  return layer_norm->forward(y);  // [B, T, d]
+      residual,
+      [&](const Tensor& r) {
+        // HF's "gelu" is the exact erf form.
+        return gelu_of_input_ ? dense->forward_gelu_of(h, r, ops::GeluForm::kErf)
+                              : dense->forward(h, r);
+      },
+      dropout_, seeds.next(), is_training());  // [B, T, d]
+  return layer_norm->forward(y);               // [B, T, d]
 }
 
 BertAttention::BertAttention(const BertConfig& c) {
@@ -61,14 +67,15 @@ BertIntermediate::BertIntermediate(const BertConfig& c) {
 }
 
 Tensor BertIntermediate::forward(const Tensor& x) const {
-  return ops::gelu(dense->forward(x), ops::GeluForm::kErf);  // HF "gelu" is the exact erf form
+  return dense->forward(x);
 }
 
 BertLayer::BertLayer(const BertConfig& c) {
   KILN_CHECK(c.d_ff > 0, "BertLayer: expected a resolved d_ff > 0, got ", c.d_ff);
   attention = register_module("attention", std::make_shared<BertAttention>(c));
   intermediate = register_module("intermediate", std::make_shared<BertIntermediate>(c));
-  output = register_module("output", std::make_shared<BertResidualOutput>(c.d_ff, c));
+  output = register_module("output",
+                           std::make_shared<BertResidualOutput>(c.d_ff, c, /*gelu_of_input=*/true));
 }
 
 Tensor BertLayer::forward(const Tensor& x, const Tensor& attention_mask, SeedStream& seeds) const {

@@ -24,10 +24,11 @@ class BertSelfAttention : public Module {
   float attention_dropout_;
 };
 
-// LayerNorm(dropout(dense(h)) + residual): HF's BertSelfOutput and BertOutput alike.
+// LayerNorm(dropout(dense(h)) + residual): HF's BertSelfOutput, and with gelu_of_input
+// HF's BertOutput, whose input GELU (BertIntermediate's, in HF) it applies inside its GEMM.
 class BertResidualOutput : public Module {
  public:
-  BertResidualOutput(int64_t in, const BertConfig& c);
+  BertResidualOutput(int64_t in, const BertConfig& c, bool gelu_of_input = false);
   // h: [B, T, in], residual: [B, T, d] -> [B, T, d]
   Tensor forward(const Tensor& h, const Tensor& residual, SeedStream& seeds) const;
 
@@ -36,6 +37,7 @@ class BertResidualOutput : public Module {
 
  private:
   float dropout_;
+  bool gelu_of_input_;
 };
 
 // HF BertAttention: the self-attention and its residual output, as attention.{self,output}.
@@ -49,11 +51,12 @@ class BertAttention : public Module {
   std::shared_ptr<BertResidualOutput> output;
 };
 
-// HF BertIntermediate: x -> GELU_erf(dense(x)).
+// HF BertIntermediate: x -> GELU_erf(dense(x)), less the GELU: the layer's output applies it
+// inside its own GEMM, so the [B, T, d_ff] activation is not kept from forward to backward.
 class BertIntermediate : public Module {
  public:
   explicit BertIntermediate(const BertConfig& c);
-  // x: [B, T, d] -> [B, T, d_ff]
+  // x: [B, T, d] -> dense(x) [B, T, d_ff], before the GELU
   Tensor forward(const Tensor& x) const;
 
   std::shared_ptr<Linear> dense;

@@ -31,9 +31,10 @@ class Linear : public Module {
   Tensor forward(const Tensor& x, const Tensor& residual = Tensor()) const {
     return ops::linear(x, weight, bias, layout_, residual);
   }
-  // forward(gelu(h, kTanh), residual) without keeping the activation alive until backward.
-  Tensor forward_gelu_of(const Tensor& h, const Tensor& residual = Tensor()) const {
-    return ops::gelu_linear(h, weight, bias, layout_, residual);
+  // forward(gelu(h, form), residual) without keeping the activation alive until backward.
+  Tensor forward_gelu_of(const Tensor& h, const Tensor& residual = Tensor(),
+                         ops::GeluForm form = ops::GeluForm::kTanh) const {
+    return ops::gelu_linear(h, weight, bias, layout_, residual, form);
   }
 
   Tensor weight, bias;

@@ -266,8 +266,6 @@ namespace {
 // tanh uses the variant whose backward reads the forward output, so the op saves y, not x.
 dnnl::algorithm to_dnnl(Eltwise alg) {
   switch (alg) {
-    case Eltwise::kGeluErf:
-      return dnnl::algorithm::eltwise_gelu_erf;
     case Eltwise::kTanh:
       return dnnl::algorithm::eltwise_tanh_use_dst_for_bwd;
   }

@@ -34,15 +34,16 @@ void layer_norm_backward(int64_t rows, int64_t channels, const float* x, const f
                          const float* mean, const float* variance, const float* dy, float eps,
                          float* dx, float* dgamma, float* dbeta);
 
-// Elementwise functions. kGeluErf is 0.5x(1 + erf(x / sqrt(2))). (GELU's tanh form runs on
-// kiln's own loop in ops/activations.cpp: oneDNN 2.6's was 5x slower than its erf form.)
-enum class Eltwise { kGeluErf, kTanh };
+// Elementwise functions on oneDNN. (Both GELU forms run on kiln's own loops, see
+// ops/gelu.h: oneDNN 2.6's tanh form was 5x slower than its erf form, and the erf form is
+// shared with the fused gelu_linear.)
+enum class Eltwise { kTanh };
 
 // y[i] = f(x[i]) for i < n.
 void eltwise_forward(Eltwise alg, int64_t n, const float* x, float* y);
 
-// dx[i] = f'(x[i]) * dy[i]. `saved` is the forward INPUT x for the GELUs but the forward
-// OUTPUT y for kTanh (whose derivative 1 - y^2 needs only the output).
+// dx[i] = f'(x[i]) * dy[i]. `saved` is the forward OUTPUT y for kTanh (whose derivative
+// 1 - y^2 needs only the output).
 void eltwise_backward(Eltwise alg, int64_t n, const float* saved, const float* dy, float* dx);
 
 // y = softmax(x) (or log_softmax when `log`) over each row of x: [rows, channels].

@@ -1,11 +1,11 @@
-// Elementwise activations: GELU's erf form and tanh on oneDNN's eltwise primitives, GELU's
-// tanh form (GPT-2's), SiLU and ReLU on kiln's own loops.
+// Elementwise activations: tanh on oneDNN's eltwise primitive; GELU (both forms), SiLU and
+// ReLU on kiln's own loops.
 #include <cstdint>
 
 #include "autograd/backend/dnnl.h"
 #include "autograd/kernels.h"
 #include "autograd/ops.h"
-#include "autograd/ops/gelu_tanh.h"
+#include "autograd/ops/gelu.h"
 #include "autograd/tape.h"
 #include "autograd/threads.h"
 #include "autograd/vector_exp.h"
@@ -51,13 +51,6 @@ Tensor pointwise(const char* name, const Tensor& x, F f, DF df) {
 }  // namespace
 
 // x: [...] -> x.shape. Saves x.
-Tensor gelu_tanh(const Tensor& x) {
-  return pointwise(
-      "gelu", x, [](float v) { return gelu_tanh_value(v); },
-      [](float v) { return gelu_tanh_derivative(v); });
-}
-
-// x: [...] -> x.shape. Saves x.
 Tensor silu(const Tensor& x) {
   return pointwise(
       "silu", x, [](float v) { return v * sigmoid(v); },
@@ -76,15 +69,15 @@ Tensor relu(const Tensor& x) {
 
 namespace {
 
-// x: [...] -> x.shape. Backward reads the forward input x, or the output y when
-// `saves_output` (tanh, whose derivative 1 - y^2 needs only y).
-Tensor eltwise(const char* name, const Tensor& x, backend::Eltwise alg, bool saves_output) {
+// x: [...] -> x.shape on oneDNN. Backward reads the output y (tanh's derivative 1 - y^2
+// needs only y).
+Tensor eltwise(const char* name, const Tensor& x, backend::Eltwise alg) {
   check_float(name, x);
   Tensor y = Tensor::empty(x.shape());
   backend::eltwise_forward(alg, x.numel(), x.data(), y.data());
   if (!should_record({x})) return y;
-  // Saves x (GELU) or y's storage without its autograd state (tanh), and x's gradient handle.
-  Tensor saved = saves_output ? y.detach() : x;
+  // Saves y's storage without its autograd state, and x's gradient handle.
+  Tensor saved = y.detach();
   return record(name, y, {x}, [x = x.gradient_handle(), saved, alg](const Tensor& dy) {
     Tensor dx = grad_if_needed(x);
     if (!dx.defined()) return;
@@ -97,15 +90,16 @@ Tensor eltwise(const char* name, const Tensor& x, backend::Eltwise alg, bool sav
 
 }  // namespace
 
-// x: [...] -> x.shape. Saves x.
+// x: [...] -> x.shape. Saves x. Not oneDNN: its 2.6 gelu_tanh is slow (see gelu.h), and the
+// erf form shares its scalar function with gelu_linear, so the fused op equals this one.
 Tensor gelu(const Tensor& x, GeluForm form) {
-  if (form == GeluForm::kTanh) return gelu_tanh(x);
-  return eltwise("gelu", x, backend::Eltwise::kGeluErf, /*saves_output=*/false);
+  return with_gelu_form(
+      form, [&](auto value, auto derivative) { return pointwise("gelu", x, value, derivative); });
 }
 
 // x: [...] -> x.shape. Saves the output.
 Tensor tanh(const Tensor& x) {
-  return eltwise("tanh", x, backend::Eltwise::kTanh, /*saves_output=*/true);
+  return eltwise("tanh", x, backend::Eltwise::kTanh);
 }
 
 }  // namespace kiln::ops

@@ -6,7 +6,7 @@
 #include "autograd/gemm.h"
 #include "autograd/kernels.h"
 #include "autograd/ops.h"
-#include "autograd/ops/gelu_tanh.h"
+#include "autograd/ops/gelu.h"
 #include "autograd/tape.h"
 #include "autograd/threads.h"
 #include "base/error.h"
@@ -163,27 +163,31 @@ Tensor gradient_handle_of(const Tensor& x) {
   return x.defined() ? x.gradient_handle() : Tensor();
 }
 
-// GELU (tanh form) of n values of h into g.
-void gelu_tanh_into(const float* h, int64_t n, float* g) {
-  parallel_for(n, kMinElementsPerThread, [&](int64_t b, int64_t e) {
+// GELU (of `form`) of n values of h into g.
+void gelu_into(GeluForm form, const float* h, int64_t n, float* g) {
+  with_gelu_form(form, [&](auto value, auto) {
+    parallel_for(n, kMinElementsPerThread, [&](int64_t b, int64_t e) {
 #pragma omp simd
-    for (int64_t i = b; i < e; ++i) g[i] = gelu_tanh_value(h[i]);
+      for (int64_t i = b; i < e; ++i) g[i] = value(h[i]);
+    });
   });
 }
 
 // gelu_linear's backward for dy: recomputes g = GELU(h), adds linear's gradients (dg into a
 // scratch, since GELU's derivative must then multiply it) and dh += dg * GELU'(h).
 void gelu_linear_gradients(const Tensor& h, const Tensor& weight, const Tensor& bias,
-                           const Tensor& residual, const LinearSizes& z, const Tensor& dy) {
+                           const Tensor& residual, const LinearSizes& z, GeluForm form,
+                           const Tensor& dy) {
   Tensor g = Tensor::empty(h.shape());
-  gelu_tanh_into(h.data(), h.numel(), g.data());
+  gelu_into(form, h.data(), h.numel(), g.data());
   Tensor dh = grad_if_needed(h);
   Tensor dg = dh.defined() ? Tensor::empty(h.shape()) : Tensor();  // written, not added to
   linear_gradients(g.data(), weight, bias, residual, z, dy, dg.defined() ? dg.data() : nullptr,
                    0.0f);
   if (dh.defined())
-    add_times_derivative(dh.data(), dg.data(), h.data(), h.numel(),
-                         [](float x) { return gelu_tanh_derivative(x); });
+    with_gelu_form(form, [&](auto, auto derivative) {
+      add_times_derivative(dh.data(), dg.data(), h.data(), h.numel(), derivative);
+    });
 }
 
 }  // namespace
@@ -204,21 +208,21 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, WeightL
                 });
 }
 
-// linear(gelu(h, kTanh), ...) saving only h: backward recomputes the activation, so the
+// linear(gelu(h, form), ...) saving only h: backward recomputes the activation, so the
 // [rows, in] GELU output lives only inside each pass instead of from forward to backward.
 Tensor gelu_linear(const Tensor& h, const Tensor& weight, const Tensor& bias, WeightLayout layout,
-                   const Tensor& residual) {
+                   const Tensor& residual, GeluForm form) {
   const LinearSizes z = linear_sizes("gelu_linear", h, weight, bias, layout, residual);
   Tensor y;
   {
     Tensor g = Tensor::empty(h.shape());
-    gelu_tanh_into(h.data(), h.numel(), g.data());
+    gelu_into(form, h.data(), h.numel(), g.data());
     y = linear_values(g.data(), h.shape(), weight, bias, residual, z);
   }
   if (!should_record({h, weight, bias, residual})) return y;
   return record("gelu_linear", y, {h, weight, bias, residual},
                 [=, residual = gradient_handle_of(residual)](const Tensor& dy) {
-                  gelu_linear_gradients(h, weight, bias, residual, z, dy);
+                  gelu_linear_gradients(h, weight, bias, residual, z, form, dy);
                 });
 }
 

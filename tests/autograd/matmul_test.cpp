@@ -346,40 +346,44 @@ TEST(GeluLinearOpTest, EqualsGeluThenLinearBitForBit) {
   // The same arithmetic in the same order, only the activation's lifetime differs.
   const int64_t in = 13, out = 7;
   testing::ScopedThreads threads(2);
-  for (const LinearCase& c : linear_cases()) {
-    SCOPED_TRACE(describe(c));
-    Tensor h = random_tensor(c.x, 20, -3.0f, 3.0f).set_requires_grad(true);
-    Tensor w =
-        random_tensor(c.layout == ops::WeightLayout::kOutIn ? Shape{out, in} : Shape{in, out}, 21)
-            .set_requires_grad(true);
-    Tensor b = c.bias ? random_tensor({out}, 22).set_requires_grad(true) : Tensor();
-    std::vector<std::vector<float>> grads[2];
-    std::vector<float> values[2];
-    for (int fused = 0; fused < 2; ++fused) {
-      Tensor y = fused ? ops::gelu_linear(h, w, b, c.layout)
-                       : ops::linear(ops::gelu(h, ops::GeluForm::kTanh), w, b, c.layout);
-      values[fused] = y.to_floats();
-      backward(y, random_tensor(y.shape(), 26));
-      for (const Tensor& t : {h, w, b})
-        if (t.defined()) {
-          grads[fused].push_back(t.grad().to_floats());
-          t.reset_grad();
-        }
+  for (const LinearCase& c : linear_cases())
+    for (ops::GeluForm form : {ops::GeluForm::kTanh, ops::GeluForm::kErf}) {
+      SCOPED_TRACE(describe(c) + (form == ops::GeluForm::kErf ? " erf" : " tanh"));
+      Tensor h = random_tensor(c.x, 20, -3.0f, 3.0f).set_requires_grad(true);
+      Tensor w =
+          random_tensor(c.layout == ops::WeightLayout::kOutIn ? Shape{out, in} : Shape{in, out}, 21)
+              .set_requires_grad(true);
+      Tensor b = c.bias ? random_tensor({out}, 22).set_requires_grad(true) : Tensor();
+      std::vector<std::vector<float>> grads[2];
+      std::vector<float> values[2];
+      for (int fused = 0; fused < 2; ++fused) {
+        Tensor y = fused ? ops::gelu_linear(h, w, b, c.layout, Tensor(), form)
+                         : ops::linear(ops::gelu(h, form), w, b, c.layout);
+        values[fused] = y.to_floats();
+        backward(y, random_tensor(y.shape(), 26));
+        for (const Tensor& t : {h, w, b})
+          if (t.defined()) {
+            grads[fused].push_back(t.grad().to_floats());
+            t.reset_grad();
+          }
+      }
+      EXPECT_EQ(values[0], values[1]);
+      EXPECT_EQ(grads[0], grads[1]);
     }
-    EXPECT_EQ(values[0], values[1]);
-    EXPECT_EQ(grads[0], grads[1]);
-  }
 }
 
 TEST(GeluLinearOpTest, BackwardMatchesFiniteDifference) {
   Tensor h = random_tensor({2, 3, 5}, 23, -2.0f, 2.0f).set_requires_grad(true);
   Tensor w = random_tensor({5, 4}, 24).set_requires_grad(true);
   Tensor b = random_tensor({4}, 25).set_requires_grad(true);
-  EXPECT_GRADIENTS_MATCH(
-      [](const std::vector<Tensor>& t) {
-        return ops::gelu_linear(t[0], t[1], t[2], ops::WeightLayout::kInOut);
-      },
-      {h, w, b});
+  for (ops::GeluForm form : {ops::GeluForm::kTanh, ops::GeluForm::kErf}) {
+    SCOPED_TRACE(form == ops::GeluForm::kErf ? "erf" : "tanh");
+    EXPECT_GRADIENTS_MATCH(
+        [form](const std::vector<Tensor>& t) {
+          return ops::gelu_linear(t[0], t[1], t[2], ops::WeightLayout::kInOut, Tensor(), form);
+        },
+        {h, w, b});
+  }
 }
 
 TEST(LinearOpTest, ResidualIsAddedToTheOutputAndGetsDy) {

@@ -198,8 +198,14 @@ struct HeadBlocks {
       const int64_t n = std::min(block_rows, rows - r0);
       const float* xb = x.data() + r0 * d;
       float* z = logits.data();
-      if (bias.defined())
-        for (int64_t r = 0; r < n; ++r) std::memcpy(z + r * c, bias.data(), c * sizeof(float));
+      if (bias.defined()) {  // every row starts as the bias, then the GEMM adds (beta = 1)
+        const float* b = bias.data();
+        parallel_for(n, std::max<int64_t>(1, kMinElementsPerThread / c),
+                     [&](int64_t r0, int64_t r1) {
+                       for (int64_t r = r0; r < r1; ++r)
+                         std::memcpy(z + r * c, b, c * sizeof(float));
+                     });
+      }
       gemm(false, true, n, c, d, 1.0f, xb, d, weight.data(), d, bias.defined() ? 1.0f : 0.0f, z, c);
       parallel_for(n, std::max<int64_t>(1, kMinElementsPerThread / c), [&](int64_t b, int64_t e) {
         for (int64_t r = b; r < e; ++r) {

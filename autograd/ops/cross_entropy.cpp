@@ -201,8 +201,8 @@ struct HeadBlocks {
       if (bias.defined()) {  // every row starts as the bias, then the GEMM adds (beta = 1)
         const float* b = bias.data();
         parallel_for(n, std::max<int64_t>(1, kMinElementsPerThread / c),
-                     [&](int64_t r0, int64_t r1) {
-                       for (int64_t r = r0; r < r1; ++r)
+                     [&](int64_t first, int64_t end) {
+                       for (int64_t r = first; r < end; ++r)
                          std::memcpy(z + r * c, b, c * sizeof(float));
                      });
       }

@@ -25,15 +25,19 @@ int64_t offset_of(int64_t i, const std::vector<int64_t>& sizes,
 
 // ---- accumulation -------------------------------------------------------------------------
 
-void add_into(float* dst, const float* src, int64_t n) {
+void add_into(float* dst, const float* src, int64_t n, bool accumulate) {
   parallel_for(n, kMinElementsPerThread, [&](int64_t b, int64_t e) {
+    if (!accumulate) return static_cast<void>(std::copy(src + b, src + e, dst + b));
     for (int64_t i = b; i < e; ++i) dst[i] += src[i];
   });
 }
 
-void add_scaled_into(float* dst, const float* src, float alpha, int64_t n) {
+void add_scaled_into(float* dst, const float* src, float alpha, int64_t n, bool accumulate) {
   parallel_for(n, kMinElementsPerThread, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) dst[i] += alpha * src[i];
+    if (accumulate)
+      for (int64_t i = b; i < e; ++i) dst[i] += alpha * src[i];
+    else
+      for (int64_t i = b; i < e; ++i) dst[i] = alpha * src[i];
   });
 }
 
@@ -213,9 +217,10 @@ std::vector<bool> kept_dims(const Shape& in, const Shape& out) {
   return kept;
 }
 
-void add_reduced(const Tensor& g, const Tensor& dy, float scale) {
-  if (g.numel() == dy.numel()) return add_scaled_into(g.data(), dy.data(), scale, g.numel());
-  reduce_into(g.data(), dy.data(), dy.shape(), kept_dims(g.shape(), dy.shape()), scale, true);
+void add_reduced(const Tensor& g, const Tensor& dy, float scale, bool accumulate) {
+  if (g.numel() == dy.numel())
+    return add_scaled_into(g.data(), dy.data(), scale, g.numel(), accumulate);
+  reduce_into(g.data(), dy.data(), dy.shape(), kept_dims(g.shape(), dy.shape()), scale, accumulate);
 }
 
 }  // namespace kiln

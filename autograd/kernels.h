@@ -19,9 +19,9 @@ inline constexpr int64_t kMinElementsPerThread = 1 << 14;
 void add_into(const Tensor& dst, const Tensor& src);
 // dst += alpha * src.
 void add_scaled_into(const Tensor& dst, const Tensor& src, float alpha);
-// Raw forms over n floats.
-void add_into(float* dst, const float* src, int64_t n);
-void add_scaled_into(float* dst, const float* src, float alpha, int64_t n);
+// Raw forms over n floats; with accumulate false they write dst = src (or alpha * src).
+void add_into(float* dst, const float* src, int64_t n, bool accumulate = true);
+void add_scaled_into(float* dst, const float* src, float alpha, int64_t n, bool accumulate = true);
 
 // db[j] += sum over the rows of dy[r, j], dy: [rows, cols] (a bias gradient). Each column is
 // summed in row order in double, so the result is the same for any thread count.
@@ -73,8 +73,10 @@ void apply_broadcast(const BroadcastPlan& p, const float* a, const float* b, flo
 
 // acc[i] += g[i] * df(x[i]) for i < n, over the team: the chain rule through an elementwise
 // function whose derivative df is inlined, in one pass.
+// With accumulate false, acc[i] = g[i] * df(x[i]) (acc need not be initialised).
 template <typename DF>
-void add_times_derivative(float* acc, const float* g, const float* x, int64_t n, DF df);
+void add_times_derivative(float* acc, const float* g, const float* x, int64_t n, DF df,
+                          bool accumulate = true);
 
 // Sum of n floats in double: fixed 8192-element blocks summed in parallel, then in order, so
 // the result is bit-identical for any thread count.
@@ -87,8 +89,9 @@ void reduce_into(float* dst, const float* src, const Shape& shape, const std::ve
                  float scale, bool accumulate);
 // Which dims of `out` a gradient for `in` (aligned right) keeps: those `in` does not stretch.
 std::vector<bool> kept_dims(const Shape& in, const Shape& out);
-// g += scale * dy summed down to g's shape (g's shape broadcasts to dy's).
-void add_reduced(const Tensor& g, const Tensor& dy, float scale);
+// g += scale * dy summed down to g's shape (g's shape broadcasts to dy's); g = that when not
+// accumulate.
+void add_reduced(const Tensor& g, const Tensor& dy, float scale, bool accumulate = true);
 
 }  // namespace kiln
 

@@ -85,10 +85,16 @@ void apply_broadcast(const BroadcastPlan& p, const float* a, const float* b, flo
 }
 
 template <typename DF>
-void add_times_derivative(float* acc, const float* g, const float* x, int64_t n, DF df) {
+void add_times_derivative(float* acc, const float* g, const float* x, int64_t n, DF df,
+                          bool accumulate) {
   parallel_for(n, kMinElementsPerThread, [&](int64_t b, int64_t e) {
+    if (accumulate) {
 #pragma omp simd
-    for (int64_t i = b; i < e; ++i) acc[i] += g[i] * df(x[i]);
+      for (int64_t i = b; i < e; ++i) acc[i] += g[i] * df(x[i]);
+    } else {
+#pragma omp simd
+      for (int64_t i = b; i < e; ++i) acc[i] = g[i] * df(x[i]);
+    }
   });
 }
 

@@ -1,7 +1,10 @@
 // The tape's records and the reverse walk that runs their backward functions.
 #include "autograd/tape.h"
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <string>
 
 #include "autograd/kernels.h"
@@ -77,6 +80,30 @@ Tensor record(const char* name, const Tensor& output, const std::vector<Tensor>&
 
 Tensor grad_if_needed(const Tensor& x) {
   return x.requires_grad() ? x.ensure_grad() : Tensor();
+}
+
+GradTarget grad_target(const Tensor& x) {
+  if (!x.requires_grad()) return {};
+  if (Tensor g = x.grad(); g.defined()) return {g, true};
+  Tensor fresh = Tensor::empty(x.shape());
+  // The test suite sets KILN_POISON_NEW_GRADIENTS=1, which fills a new gradient with NaN: an
+  // op that leaves part of it unwritten then fails its tests instead of passing on memory that
+  // happened to be zero.
+  static const bool poison = [] {
+    const char* v = std::getenv("KILN_POISON_NEW_GRADIENTS");
+    return v != nullptr && std::string(v) == "1";
+  }();
+  if (poison) std::fill_n(fresh.data(), fresh.numel(), std::numeric_limits<float>::quiet_NaN());
+  x.set_grad(fresh);
+  return {fresh, false};
+}
+
+void write_or_add(const GradTarget& target, const Tensor& src) {
+  if (!target) return;
+  if (target.accumulate) return add_into(target.grad, src);
+  KILN_CHECK(src.numel() == target.grad.numel(), "write_or_add: expected ", target.grad.numel(),
+             " elements, got ", src.numel());
+  add_into(target.data(), src.data(), src.numel(), /*accumulate=*/false);
 }
 
 void backward(const Tensor& loss) {

@@ -43,6 +43,24 @@ Tensor record(const char* name, const Tensor& output, const std::vector<Tensor>&
 // Backward functions add into it and skip the work when it is undefined.
 Tensor grad_if_needed(const Tensor& x);
 
+// Where a backward writes x's gradient when it will cover every element: x's gradient buffer,
+// and whether to add to it. The first contribution to a gradient gets a new, uninitialised
+// buffer with accumulate == false and writes it (GEMM beta 0, stores instead of adds), so no
+// pass fills it with zeros and no pass reads those zeros back (330 MB each a gpt-mini step).
+// Take a target only when about to write it in full: a second target of the same tensor taken
+// before then would see the unwritten buffer as a gradient to add to.
+struct GradTarget {
+  Tensor grad;  // undefined when x needs no gradient
+  bool accumulate = true;
+
+  explicit operator bool() const { return grad.defined(); }
+  float* data() const { return grad.data(); }
+  float beta() const { return accumulate ? 1.0f : 0.0f; }  // for a GEMM writing it
+};
+GradTarget grad_target(const Tensor& x);
+// target = src, or target += src when it accumulates. No-op for an undefined target.
+void write_or_add(const GradTarget& target, const Tensor& src);
+
 // Back-propagates from a one-element `loss` (seed 1), then releases the tape and every
 // saved activation. Errors: a non-scalar loss, a loss that needs no gradient, or a tape
 // already consumed by an earlier backward().

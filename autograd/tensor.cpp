@@ -205,7 +205,7 @@ Tensor Tensor::grad() const {
   return defined() && impl_->autograd ? impl_->autograd->grad : Tensor();
 }
 
-void Tensor::set_grad(const Tensor& g) {
+void Tensor::set_grad(const Tensor& g) const {
   KILN_CHECK(g.shape() == shape() && g.dtype() == DType::kF32,
              "set_grad: expected a float32 gradient of shape ", shape_str(shape()), ", got ",
              shape_str(g.shape()));

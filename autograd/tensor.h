@@ -69,7 +69,7 @@ class Tensor {
   // The accumulated gradient, or an undefined tensor when none has been produced.
   Tensor grad() const;
   // Uses `g` (same shape, float) as this tensor's gradient buffer, e.g. a view into an arena.
-  void set_grad(const Tensor& g);
+  void set_grad(const Tensor& g) const;
   // Returns the gradient buffer, allocating zeros if there is none yet.
   Tensor ensure_grad() const;
   // Drops the gradient buffer (intermediates free theirs after backward uses them).

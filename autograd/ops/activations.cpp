@@ -43,8 +43,8 @@ Tensor pointwise(const char* name, const Tensor& x, F f, DF df) {
   });
   if (!should_record({x})) return y;
   return record(name, y, {x}, [x, df](const Tensor& dy) {
-    if (Tensor dx = grad_if_needed(x); dx.defined())
-      add_times_derivative(dx.data(), dy.data(), x.data(), x.numel(), df);
+    if (GradTarget dx = grad_target(x))
+      add_times_derivative(dx.data(), dy.data(), x.data(), x.numel(), df, dx.accumulate);
   });
 }
 
@@ -79,12 +79,12 @@ Tensor eltwise(const char* name, const Tensor& x, backend::Eltwise alg) {
   // Saves y's storage without its autograd state, and x's gradient handle.
   Tensor saved = y.detach();
   return record(name, y, {x}, [x = x.gradient_handle(), saved, alg](const Tensor& dy) {
-    Tensor dx = grad_if_needed(x);
-    if (!dx.defined()) return;
-    // oneDNN overwrites its output; the gradient may already hold other contributions.
-    Tensor dx_new = Tensor::empty(x.shape());
+    const GradTarget dx = grad_target(x);
+    if (!dx) return;
+    // oneDNN overwrites its output: a new gradient directly, else scratch that is then added.
+    Tensor dx_new = dx.accumulate ? Tensor::empty(x.shape()) : dx.grad;
     backend::eltwise_backward(alg, x.numel(), saved.data(), dy.data(), dx_new.data());
-    add_into(dx, dx_new);
+    if (dx.accumulate) add_into(dx.grad, dx_new);
   });
 }
 

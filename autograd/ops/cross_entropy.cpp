@@ -329,9 +329,8 @@ Tensor linear_cross_entropy(const Tensor& x, const Tensor& weight, const Tensor&
                  dx, db, dw](const Tensor& g) {
                   const float seed = g.item();
                   for (auto [input, grad] : {std::pair{x, dx}, {bias, db}})
-                    if (Tensor acc = grad.defined() ? grad_if_needed(input) : Tensor();
-                        acc.defined())
-                      seed == 1.0f ? add_into(acc, grad) : add_scaled_into(acc, grad, seed);
+                    if (GradTarget acc = grad.defined() ? grad_target(input) : GradTarget())
+                      add_scaled_into(acc.data(), grad.data(), seed, grad.numel(), acc.accumulate);
                   if (dw) dw->settle(seed);
                 });
 }

@@ -38,13 +38,14 @@ Tensor dropout(const Tensor& x, float p, uint64_t seed, bool training) {
   if (!recording) return y;
   // Saves the mask; dx += dy * mask.
   return record("dropout", y, {x}, [x = x.gradient_handle(), mask](const Tensor& dy) {
-    Tensor gx = grad_if_needed(x);
-    if (!gx.defined()) return;
+    const GradTarget gx = grad_target(x);
+    if (!gx) return;
     float* g = gx.data();
     const float* d = dy.data();
     const float* mk = mask.data();
-    parallel_for(gx.numel(), kMinPerThread, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) g[i] += d[i] * mk[i];
+    const bool accumulate = gx.accumulate;
+    parallel_for(dy.numel(), kMinPerThread, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) g[i] = (accumulate ? g[i] : 0.0f) + d[i] * mk[i];
     });
   });
 }

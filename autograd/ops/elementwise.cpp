@@ -31,8 +31,9 @@ Tensor add_or_sub(const char* op, const Tensor& a, const Tensor& b, float sign_b
   if (!should_record({a, b})) return c;
   return record(op, c, {a, b},
                 [a = a.gradient_handle(), b = b.gradient_handle(), sign_b](const Tensor& dc) {
-                  if (Tensor da = grad_if_needed(a); da.defined()) add_reduced(da, dc, 1.0f);
-                  if (Tensor db = grad_if_needed(b); db.defined()) add_reduced(db, dc, sign_b);
+                  if (GradTarget da = grad_target(a)) add_reduced(da.grad, dc, 1.0f, da.accumulate);
+                  if (GradTarget db = grad_target(b))
+                    add_reduced(db.grad, dc, sign_b, db.accumulate);
                 });
 }
 
@@ -128,7 +129,8 @@ Tensor scale(const Tensor& x, float s) {
   });
   if (!should_record({x})) return y;
   return record("scale", y, {x}, [x = x.gradient_handle(), s](const Tensor& dy) {
-    if (Tensor dx = grad_if_needed(x); dx.defined()) add_scaled_into(dx, dy, s);
+    if (GradTarget dx = grad_target(x))
+      add_scaled_into(dx.data(), dy.data(), s, dy.numel(), dx.accumulate);
   });
 }
 

@@ -40,15 +40,17 @@ Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, floa
   // Saves x and gamma (the handles: backward also asks them for their gradient buffers; beta is
   // kept only for that), mean and variance.
   return record("layer_norm", y, {x, gamma, beta}, [=](const Tensor& dy) {
-    Tensor dx = grad_if_needed(x), dgamma = grad_if_needed(gamma), dbeta = grad_if_needed(beta);
     // oneDNN overwrites its outputs, while gradients accumulate (fan-out), so it writes
-    // scratch that is then added. One call yields all three, needed or not.
-    Tensor dx_new = Tensor::empty(x.shape());
+    // scratch that is then added, or x's new gradient directly. One call yields all three,
+    // needed or not. dx is written in full before gamma's and beta's targets are taken.
+    const GradTarget dx = grad_target(x);
+    Tensor dx_new = dx && !dx.accumulate ? dx.grad : Tensor::empty(x.shape());
     Tensor dgamma_new = Tensor::empty({channels}), dbeta_new = Tensor::empty({channels});
     backend::layer_norm_backward(rows, channels, x.data(), gamma.data(), mean.data(),
                                  variance.data(), dy.data(), eps, dx_new.data(), dgamma_new.data(),
                                  dbeta_new.data());
-    if (dx.defined()) add_into(dx, dx_new);
+    if (dx && dx.accumulate) add_into(dx.grad, dx_new);
+    Tensor dgamma = grad_if_needed(gamma), dbeta = grad_if_needed(beta);
     if (dgamma.defined()) add_into(dgamma, dgamma_new);
     if (dbeta.defined()) add_into(dbeta, dbeta_new);
   });

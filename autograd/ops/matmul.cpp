@@ -136,22 +136,29 @@ Tensor linear_values(const float* x, const Shape& x_shape, const Tensor& weight,
   return y;
 }
 
-// Adds linear's gradients for dy [rows, out]: into dx [rows, in] when given (or writes it there
-// when dx_beta is 0), and into the weight's, bias's and residual's (a gradient handle)
-// gradients when they need them. x is the forward input's values.
-void linear_gradients(const float* x, const Tensor& weight, const Tensor& bias,
-                      const Tensor& residual, const LinearSizes& z, const Tensor& dy, float* dx,
-                      float dx_beta = 1.0f) {
-  if (Tensor dr = grad_if_needed(residual); dr.defined()) add_into(dr, dy);
-  if (dx)  // dx[rows,in] += dy W (kOutIn) or dy W^T
-    gemm(false, !z.out_in, z.rows, z.in, z.out, 1.0f, dy.data(), z.out, weight.data(), z.ldw,
-         dx_beta, dx, z.in);
-  if (Tensor dw = grad_if_needed(weight); dw.defined()) {
-    if (z.out_in)  // dW[out,in] += dy^T x
-      gemm(true, false, z.out, z.in, z.rows, 1.0f, dy.data(), z.out, x, z.in, 1.0f, dw.data(),
+// Linear's gradients for dy [rows, out]: dx [rows, in] written into dx_scratch when given, else
+// into x_grad's gradient (x_grad: x or its gradient handle; undefined for no dx), and the
+// residual's, weight's and bias's gradients when they need them. x is the forward input's
+// values. Each gradient target is taken just before it is written in full (see GradTarget).
+void linear_gradients(const float* x, const Tensor& x_grad, float* dx_scratch, const Tensor& weight,
+                      const Tensor& bias, const Tensor& residual, const LinearSizes& z,
+                      const Tensor& dy) {
+  write_or_add(grad_target(residual), dy);
+  // dx[rows,in] = dy W (kOutIn) or dy W^T
+  const auto dx_gemm = [&](float beta, float* dx) {
+    gemm(false, !z.out_in, z.rows, z.in, z.out, 1.0f, dy.data(), z.out, weight.data(), z.ldw, beta,
+         dx, z.in);
+  };
+  if (dx_scratch)
+    dx_gemm(0.0f, dx_scratch);
+  else if (GradTarget dx = grad_target(x_grad))
+    dx_gemm(dx.beta(), dx.data());
+  if (GradTarget dw = grad_target(weight)) {
+    if (z.out_in)  // dW[out,in] (+)= dy^T x
+      gemm(true, false, z.out, z.in, z.rows, 1.0f, dy.data(), z.out, x, z.in, dw.beta(), dw.data(),
            z.in);
-    else  // dW[in,out] += x^T dy
-      gemm(true, false, z.in, z.out, z.rows, 1.0f, x, z.in, dy.data(), z.out, 1.0f, dw.data(),
+    else  // dW[in,out] (+)= x^T dy
+      gemm(true, false, z.in, z.out, z.rows, 1.0f, x, z.in, dy.data(), z.out, dw.beta(), dw.data(),
            z.out);
   }
   if (Tensor db = grad_if_needed(bias); db.defined())
@@ -180,13 +187,12 @@ void gelu_linear_gradients(const Tensor& h, const Tensor& weight, const Tensor& 
                            const Tensor& dy) {
   Tensor g = Tensor::empty(h.shape());
   gelu_into(form, h.data(), h.numel(), g.data());
-  Tensor dh = grad_if_needed(h);
-  Tensor dg = dh.defined() ? Tensor::empty(h.shape()) : Tensor();  // written, not added to
-  linear_gradients(g.data(), weight, bias, residual, z, dy, dg.defined() ? dg.data() : nullptr,
-                   0.0f);
-  if (dh.defined())
+  Tensor dg = h.requires_grad() ? Tensor::empty(h.shape()) : Tensor();
+  linear_gradients(g.data(), Tensor(), dg.defined() ? dg.data() : nullptr, weight, bias, residual,
+                   z, dy);
+  if (GradTarget dh = grad_target(h))
     with_gelu_form(form, [&](auto, auto derivative) {
-      add_times_derivative(dh.data(), dg.data(), h.data(), h.numel(), derivative);
+      add_times_derivative(dh.data(), dg.data(), h.data(), h.numel(), derivative, dh.accumulate);
     });
 }
 
@@ -202,9 +208,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, WeightL
   if (!should_record({x, weight, bias, residual})) return y;
   return record("linear", y, {x, weight, bias, residual},
                 [=, residual = gradient_handle_of(residual)](const Tensor& dy) {  // dy: [rows, out]
-                  Tensor dx = grad_if_needed(x);
-                  linear_gradients(x.data(), weight, bias, residual, z, dy,
-                                   dx.defined() ? dx.data() : nullptr);
+                  linear_gradients(x.data(), x, nullptr, weight, bias, residual, z, dy);
                 });
 }
 

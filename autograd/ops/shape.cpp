@@ -172,9 +172,7 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
   Tensor y = x.view(out);
   if (!should_record({x})) return y;
   // Saves nothing but x's handle (for its gradient buffer).
-  return record("reshape", y, {x}, [x](const Tensor& dy) {
-    if (Tensor gx = grad_if_needed(x); gx.defined()) add_into(gx, dy);
-  });
+  return record("reshape", y, {x}, [x](const Tensor& dy) { write_or_add(grad_target(x), dy); });
 }
 
 // x: [d0, ..., dn] -> [d_dims[0], ..., d_dims[n]]. Copies. Saves nothing but x's gradient
@@ -198,8 +196,8 @@ Tensor permute(const Tensor& x, const std::vector<int>& dims) {
   if (!should_record({x})) return y;
   // Saves the inverse permutation; backward permutes dy back onto x's layout and adds.
   return record("permute", y, {x}, [x = x.gradient_handle(), out, inverse](const Tensor& dy) {
-    if (Tensor gx = grad_if_needed(x); gx.defined())
-      permute_into(dy.data(), out, inverse, gx.data(), /*accumulate=*/true);
+    if (GradTarget gx = grad_target(x))
+      permute_into(dy.data(), out, inverse, gx.data(), gx.accumulate);
   });
 }
 
@@ -243,11 +241,11 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, in
   if (!should_record({x})) return pieces;
   // Saves the layout; each piece's gradient (zeros when it got none) lands in its slice.
   record("split", pieces, {x}, [x = x.gradient_handle(), l](const std::vector<Tensor>& grads) {
-    Tensor gx = grad_if_needed(x);
-    if (!gx.defined()) return;
+    const GradTarget gx = grad_target(x);  // the pieces cover x: written in full
+    if (!gx) return;
     std::vector<float*> g;
     for (const Tensor& t : grads) g.push_back(t.data());
-    transfer(gx.data(), g, l, /*to_pieces=*/false, /*accumulate=*/true);
+    transfer(gx.data(), g, l, /*to_pieces=*/false, gx.accumulate);
   });
   return pieces;
 }
@@ -281,12 +279,16 @@ std::vector<Tensor> split_heads(const Tensor& qkv, int64_t parts, int64_t n_head
   if (!should_record({qkv})) return out;
   record("split_heads", out, {qkv},
          [qkv = qkv.gradient_handle(), for_rows, hd](const std::vector<Tensor>& grads) {
-           Tensor gx = grad_if_needed(qkv);
-           if (!gx.defined()) return;
+           const GradTarget gx = grad_target(qkv);  // the parts cover qkv: written in full
+           if (!gx) return;
            float* g = gx.data();
+           const bool accumulate = gx.accumulate;
            for_rows([&](int64_t to, int64_t p, int64_t from) {
              const float* src = grads[static_cast<std::size_t>(p)].data() + from;
-             for (int64_t i = 0; i < hd; ++i) g[to + i] += src[i];
+             if (accumulate)
+               for (int64_t i = 0; i < hd; ++i) g[to + i] += src[i];
+             else
+               std::copy_n(src, hd, g + to);
            });
          });
   return out;

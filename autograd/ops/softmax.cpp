@@ -25,12 +25,12 @@ Tensor softmax_op(const char* name, const Tensor& x, bool log) {
   return record(
       name, y, {x},
       [x = x.gradient_handle(), y_saved = y.detach(), rows, channels, log](const Tensor& dy) {
-        Tensor dx = grad_if_needed(x);
-        if (!dx.defined()) return;
-        // oneDNN overwrites its output; the gradient may already hold other contributions.
-        Tensor dx_new = Tensor::empty(x.shape());
+        const GradTarget dx = grad_target(x);
+        if (!dx) return;
+        // oneDNN overwrites its output: a new gradient directly, else scratch then added.
+        Tensor dx_new = dx.accumulate ? Tensor::empty(x.shape()) : dx.grad;
         backend::softmax_backward(rows, channels, y_saved.data(), dy.data(), dx_new.data(), log);
-        add_into(dx, dx_new);
+        if (dx.accumulate) add_into(dx.grad, dx_new);
       });
 }
 

@@ -18,6 +18,52 @@ TEST(TapeTest, FanOutSumsGradients) {
   EXPECT_EQ(x.grad().to_floats(), (std::vector<float>{3.f, -3.f, 2.f}));
 }
 
+TEST(TapeTest, AFirstGradientIsWrittenAndLaterOnesAdded) {
+  // The first contribution to a gradient writes a new, unfilled buffer (GradTarget); every
+  // later one, from the same op or another, adds to it. The same tensor in two input slots of
+  // one op is the case where the order matters.
+  using testing::random_tensor;
+  Tensor x = Tensor::from_floats({4}, {1.f, -2.f, 0.5f, 3.f}).set_requires_grad(true);
+  backward(ops::sum_all(ops::add(x, x)));
+  EXPECT_EQ(x.grad().to_floats(), (std::vector<float>(4, 2.f)));
+  x.reset_grad();
+  backward(ops::sum_all(ops::sub(ops::scale(x, 3.f), x)));  // scale writes, sub's b adds
+  EXPECT_EQ(x.grad().to_floats(), (std::vector<float>(4, 2.f)));
+
+  const int64_t d = 6;
+  Tensor h = random_tensor({5, d}, 1).set_requires_grad(true);
+  Tensor w = random_tensor({d, d}, 2).set_requires_grad(true);
+  Tensor b = random_tensor({d}, 3).set_requires_grad(true);
+  for (auto layout : {ops::WeightLayout::kOutIn, ops::WeightLayout::kInOut}) {
+    // x as both the input and the residual of linear and gelu_linear; x fanning out to the
+    // shape ops, layer norm, softmax and the activations, each of which writes a new gradient.
+    EXPECT_GRADIENTS_MATCH(
+        [layout](const std::vector<Tensor>& t) {
+          return ops::add(ops::linear(t[0], t[1], t[2], layout, t[0]),
+                          ops::gelu_linear(t[0], t[1], t[2], layout, t[0], ops::GeluForm::kErf));
+        },
+        {h, w, b});
+  }
+  EXPECT_GRADIENTS_MATCH(
+      [](const std::vector<Tensor>& t) {
+        const Tensor& v = t[0];
+        Tensor y = ops::add(ops::reshape(v, {d, 5}), ops::permute(v, {1, 0}));
+        y = ops::add(y, ops::permute(ops::layer_norm(v, t[2], t[2], 1e-5f), {1, 0}));
+        y = ops::add(y, ops::permute(ops::softmax(v), {1, 0}));
+        y = ops::add(
+            y, ops::permute(ops::mul(ops::gelu(v, ops::GeluForm::kTanh), ops::tanh(v)), {1, 0}));
+        std::vector<Tensor> halves = ops::split(v, {2, 4}, 1);
+        y = ops::add(y, ops::permute(ops::concat({halves[1], halves[0]}, 1), {1, 0}));
+        std::vector<Tensor> heads = ops::split_heads(ops::reshape(v, {1, 5, d}), 2, 1);
+        Tensor merged =
+            ops::concat({ops::reshape(heads[1], {5, d / 2}),
+                         ops::reshape(ops::dropout(heads[0], 0.5f, 7, true), {5, d / 2})},
+                        1);
+        return ops::add(y, ops::permute(merged, {1, 0}));
+      },
+      {h, w, b});
+}
+
 TEST(TapeTest, AnOutputNoBackwardReadsIsFreedWhenTheCallerDropsIt) {
   // y = 2x feeds only add, whose backward needs no values: once the caller lets go of y, its
   // storage must be gone although the tape still routes y's gradient.

@@ -41,7 +41,8 @@ struct Workload {
 };
 
 // The rate (GFLOP/s) kiln::gemm attains on a step's weight GEMMs: each kind's forward, data
-// and weight gradient GEMMs timed on the current thread team (best of repeats), weighted by
+// and weight gradient GEMMs timed on the current thread team (best over three rounds of every
+// shape), weighted by
 // their FLOPs in the step. The denominator of model FLOP utilisation.
 double attainable_gemm_gflops(const std::vector<LinearGemm>& linears);
 

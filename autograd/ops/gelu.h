@@ -69,8 +69,8 @@ inline float gelu_erf_derivative(float x) {
   return normal_cdf(x) + x * 0.3989422804014327f * exp_in_range(z);
 }
 
-// Runs body(value, derivative) with the scalar functions of `form`, each inlined in the loop
-// body brings them into.
+// Calls body(value, derivative) with `form`'s two scalar functions as lambdas, so that a loop
+// inside body inlines them.
 template <typename Body>
 decltype(auto) with_gelu_form(GeluForm form, Body&& body) {
   if (form == GeluForm::kErf)

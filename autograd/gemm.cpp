@@ -43,7 +43,8 @@ namespace {
 //     50257x768x1024 134 vs 101), so only the power-of-two widths switch.
 //   On a CPU OpenBLAS does not recognise (2 cores of a 2023 Xeon with AVX-512, which OpenBLAS
 //     0.3.21 runs with its generic "Prescott" kernel) those weight gradients ran at 60-63
-//     against oneDNN's 245-310; with OPENBLAS_CORETYPE=SkylakeX they reach 276-307.
+//     against oneDNN's 245-310; with OPENBLAS_CORETYPE=SkylakeX they reach 211-298 against
+//     oneDNN's 227-309, each ahead on some shapes.
 // Hence: oneDNN everywhere except the very smallest products and, where OpenBLAS has a kernel
 // for the CPU, TN products with C 2^k wide; one thread below ~100^3.
 

@@ -27,8 +27,10 @@ int64_t offset_of(int64_t i, const std::vector<int64_t>& sizes,
 
 void add_into(float* dst, const float* src, int64_t n, bool accumulate) {
   parallel_for(n, kMinElementsPerThread, [&](int64_t b, int64_t e) {
-    if (!accumulate) return static_cast<void>(std::copy(src + b, src + e, dst + b));
-    for (int64_t i = b; i < e; ++i) dst[i] += src[i];
+    if (accumulate)
+      for (int64_t i = b; i < e; ++i) dst[i] += src[i];
+    else
+      std::copy(src + b, src + e, dst + b);
   });
 }
 

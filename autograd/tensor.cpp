@@ -228,6 +228,7 @@ void Tensor::zero_grad() const {
 }
 
 Tensor Tensor::gradient_handle() const {
+  if (!defined()) return Tensor();
   auto impl = impl_of_shape(shape());
   impl->dtype = dtype();
   impl_->autograd_state();  // shared from now on, even if still empty

@@ -324,15 +324,15 @@ Tensor linear_cross_entropy(const Tensor& x, const Tensor& weight, const Tensor&
 
   std::shared_ptr<WeightGradientInForward> dw =
       want_dw ? std::make_shared<WeightGradientInForward>(head) : nullptr;
-  return record(op, loss, {x, weight, bias},
-                [x = x.gradient_handle(), bias = bias.defined() ? bias.gradient_handle() : Tensor(),
-                 dx, db, dw](const Tensor& g) {
-                  const float seed = g.item();
-                  for (auto [input, grad] : {std::pair{x, dx}, {bias, db}})
-                    if (GradTarget acc = grad.defined() ? grad_target(input) : GradTarget())
-                      add_scaled_into(acc.data(), grad.data(), seed, grad.numel(), acc.accumulate);
-                  if (dw) dw->settle(seed);
-                });
+  return record(
+      op, loss, {x, weight, bias},
+      [x = x.gradient_handle(), bias = bias.gradient_handle(), dx, db, dw](const Tensor& g) {
+        const float seed = g.item();
+        for (auto [input, grad] : {std::pair{x, dx}, {bias, db}})
+          if (GradTarget acc = grad.defined() ? grad_target(input) : GradTarget())
+            add_scaled_into(acc.data(), grad.data(), seed, grad.numel(), acc.accumulate);
+        if (dw) dw->settle(seed);
+      });
 }
 
 }  // namespace kiln::ops

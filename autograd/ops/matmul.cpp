@@ -165,11 +165,6 @@ void linear_gradients(const float* x, const Tensor& x_grad, float* dx_scratch, c
     add_column_sums(db.data(), dy.data(), z.rows, z.out);
 }
 
-// The gradient handle of an optional input (undefined stays undefined).
-Tensor gradient_handle_of(const Tensor& x) {
-  return x.defined() ? x.gradient_handle() : Tensor();
-}
-
 // GELU (of `form`) of n values of h into g.
 void gelu_into(GeluForm form, const float* h, int64_t n, float* g) {
   with_gelu_form(form, [&](auto value, auto) {
@@ -207,7 +202,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, WeightL
   Tensor y = linear_values(x.data(), x.shape(), weight, bias, residual, z);
   if (!should_record({x, weight, bias, residual})) return y;
   return record("linear", y, {x, weight, bias, residual},
-                [=, residual = gradient_handle_of(residual)](const Tensor& dy) {  // dy: [rows, out]
+                [=, residual = residual.gradient_handle()](const Tensor& dy) {  // dy: [rows, out]
                   linear_gradients(x.data(), x, nullptr, weight, bias, residual, z, dy);
                 });
 }
@@ -225,7 +220,7 @@ Tensor gelu_linear(const Tensor& h, const Tensor& weight, const Tensor& bias, We
   }
   if (!should_record({h, weight, bias, residual})) return y;
   return record("gelu_linear", y, {h, weight, bias, residual},
-                [=, residual = gradient_handle_of(residual)](const Tensor& dy) {
+                [=, residual = residual.gradient_handle()](const Tensor& dy) {
                   gelu_linear_gradients(h, weight, bias, residual, z, form, dy);
                 });
 }

@@ -85,6 +85,7 @@ TEST(TapeTest, AGradientHandleSharesTheGradientButHasNoValues) {
   handle.ensure_grad().data()[1] = 5.f;
   EXPECT_EQ(x.grad().to_floats(), (std::vector<float>{0.f, 5.f}));
   EXPECT_THROW(handle.data(), Error);
+  EXPECT_FALSE(Tensor().gradient_handle().defined());  // an absent optional input stays absent
 }
 
 TEST(TapeTest, GradientsAccumulateAcrossBackwardCallsUntilZeroed) {

@@ -199,20 +199,25 @@ double attainable_gemm_gflops(const std::vector<LinearGemm>& linears) {
          p.dw.data(), g.in);
   };
   for (Probe& p : probes) triple(p);  // warm: oneDNN's kernel generation and first touches
-  // Rounds over every shape, the best of each shape kept: on a shared machine a slow spell of
-  // a second or two then spoils one round of a shape, not its rate (one round of 0.3 s per
-  // shape moved this probe by +-20% between runs).
+  // A shape's rate is a sustained one, as ../shared/bench/blas_peak.c measures it: a sample is
+  // back-to-back calls for at least kSampleSeconds, its time divided by its calls. The fastest
+  // single call would overstate it: on products of a fraction of a millisecond the fastest of
+  // hundreds ran 1.2-1.8x their mean (gpt-char's shapes, 2 threads), a rate no run of calls
+  // keeps up. Three rounds over every shape keep each shape's best sample: on a shared machine
+  // a slow spell then spoils one sample of a shape, not its rate.
   constexpr int kRounds = 3;
+  constexpr double kSampleSeconds = 0.1;
   for (int round = 0; round < kRounds; ++round)
     for (Probe& p : probes) {
+      const auto start = std::chrono::steady_clock::now();
       double spent = 0;
-      for (int rep = 0; rep < 2 || (spent < 0.1 && rep < 1000); ++rep) {
-        const auto start = std::chrono::steady_clock::now();
+      int calls = 0;
+      while (calls < 2 || spent < kSampleSeconds) {
         triple(p);
-        const double t =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        p.best = std::min(p.best, t), spent += t;
+        ++calls;
+        spent = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       }
+      p.best = std::min(p.best, spent / calls);
     }
   double flops = 0, seconds = 0;
   for (const Probe& p : probes) {

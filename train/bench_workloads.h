@@ -41,8 +41,9 @@ struct Workload {
 };
 
 // The rate (GFLOP/s) kiln::gemm attains on a step's weight GEMMs: each kind's forward, data
-// and weight gradient GEMMs timed on the current thread team (best over three rounds of every
-// shape), weighted by their FLOPs in the step. The denominator of model FLOP utilisation.
+// and weight gradient GEMMs timed back to back on the current thread team (the best of three
+// sustained samples of every shape), weighted by their FLOPs in the step. The denominator of model
+// FLOP utilisation.
 double attainable_gemm_gflops(const std::vector<LinearGemm>& linears);
 
 // Next-token batches of random ids for a GPT of shape `s`.

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include <fmt/format.h>
@@ -239,30 +240,50 @@ void run_bench(const BenchOptions& o) {
   const dist::Communicator& comm = dist::Communicator::world();
   const int ranks = comm.size();
   TrainStep train_step(arena, optimizer, comm, plan_step(ranks, s.B, comm.rank(), ranks));
-  std::vector<double> times, comm_times;
-  double loss_first = 0, loss_last = 0;
-  for (int step = 0; step < warmup + steps; ++step) {
-    if (o.profile && step == warmup) profile::enable(true);
+  // One training step on every rank, and its wall time.
+  struct TimedStep {
+    StepResult r;
+    double seconds;
+  };
+  const auto timed_step = [&](int step) {
     comm.barrier();  // every rank starts the step together, so the time is the slowest's
-    auto start = std::chrono::steady_clock::now();
+    const auto start = std::chrono::steady_clock::now();
     const StepResult r = train_step.run(
         step,
         [&](int micro, Shard) {
           return TrainLoss{w.loss(step * ranks + micro, static_cast<uint64_t>(step)), {}};
         },
         clip, lr);
-    double ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    const std::chrono::duration<double> seconds = std::chrono::steady_clock::now() - start;
     KILN_CHECK(r.finite, "kiln bench: ", r.problem);
+    return TimedStep{r, seconds.count()};
+  };
+  std::vector<double> times, comm_times;
+  double loss_first = 0, loss_last = 0;
+  for (int step = 0; step < warmup + steps; ++step) {
+    if (o.profile && step == warmup) profile::enable(true);
+    const auto [r, seconds] = timed_step(step);
     (step == 0 ? loss_first : loss_last) = r.loss;
     if (step >= warmup) {
-      times.push_back(ms);
+      times.push_back(1e3 * seconds);
       comm_times.push_back(1e3 * r.comm_seconds);
     }
   }
   profile::enable(false);
+  const double rss = peak_rss_mb(), tensor_mb = double(peak_tensor_bytes()) / (1 << 20);
+  // Model FLOP utilisation, from pairs of a step and a GEMM probe round timed right after it:
+  // on a shared machine the rate moves by tens of percent from one second to the next, and a
+  // pair sees one machine. Its matrices come after the training steps' peak RSS is read.
+  std::vector<double> step_seconds, probe_rates;
+  if (o.peak_gflops <= 0) {
+    std::optional<GemmProbe> probe;
+    if (comm.is_root()) probe.emplace(w.linears);
+    for (int pair = 0; pair < steps; ++pair) {
+      step_seconds.push_back(timed_step(warmup + steps + pair).seconds);
+      if (probe) probe_rates.push_back(probe->round());
+    }
+  }
   if (!comm.is_root()) return;  // rank 0 reports
-
   auto median_of = [](std::vector<double> v) {
     std::sort(v.begin(), v.end());
     const std::size_t n = v.size();
@@ -288,9 +309,13 @@ void run_bench(const BenchOptions& o) {
       w.head_rows > 0 ? 6.0 * double(s.d) * double(s.vocab) * (tokens - double(w.head_rows) * ranks)
                       : 0.0;
   const double kiln_gflop = gflop - head_skipped / 1e9;
-  const double rss = peak_rss_mb(), tensor_mb = double(peak_tensor_bytes()) / (1 << 20);
-  // The probe's matrices come after the training steps' peak is read.
-  const double peak = o.peak_gflops > 0 ? o.peak_gflops : attainable_gemm_gflops(w.linears);
+  // Each pair's utilisation, and the median: a slow spell spoils a pair, not the figure.
+  std::vector<double> utilisations;
+  for (std::size_t i = 0; i < probe_rates.size(); ++i)
+    utilisations.push_back(kiln_gflop / step_seconds[i] / probe_rates[i]);
+  const double peak = o.peak_gflops > 0 ? o.peak_gflops : median_of(probe_rates);
+  const double mfu =
+      o.peak_gflops > 0 ? kiln_gflop / (median / 1e3) / o.peak_gflops : median_of(utilisations);
   // Rounded as a person reads them; the JSON writer prints the shortest exact form.
   const auto rounded = [](double x, double scale) { return std::round(x * scale) / scale; };
   json::Writer out = json::Writer::spaced();
@@ -309,7 +334,7 @@ void run_bench(const BenchOptions& o) {
   out.key("model_gflop_per_step").number(rounded(gflop, 1e4));
   out.key("achieved_gflops").number(rounded(gflop / (median / 1e3), 1e2));
   out.key("gemm_gflops").number(rounded(peak, 1e1));
-  out.key("mfu").number(rounded(kiln_gflop / (median / 1e3) / peak, 1e3));
+  out.key("mfu").number(rounded(mfu, 1e3));
   out.key("n_params").integer(params);
   // A diverged run still reports its timings: its loss is null.
   for (auto [name, loss] : {std::pair{"loss_first", loss_first}, {"loss_last", loss_last}})

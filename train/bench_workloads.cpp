@@ -173,57 +173,40 @@ Workload marian_workload(const BenchShape& s, uint64_t seed, int batches) {
   return w;
 }
 
-double attainable_gemm_gflops(const std::vector<LinearGemm>& linears) {
-  struct Probe {
-    const LinearGemm* g;
-    std::vector<float> x, w, y, dx, dw;
-    double best = 1e30;
-  };
-  std::vector<Probe> probes;
+GemmProbe::GemmProbe(const std::vector<LinearGemm>& linears) {
   for (const LinearGemm& g : linears) {
     if (g.rows == 0 || g.count == 0) continue;
     // Small nonzero values: no denormals, no overflow.
-    probes.push_back({&g, std::vector<float>(std::size_t(g.rows * g.in), 0.01f),
+    kinds_.push_back({g, std::vector<float>(std::size_t(g.rows * g.in), 0.01f),
                       std::vector<float>(std::size_t(g.out * g.in), 0.02f),
                       std::vector<float>(std::size_t(g.rows * g.out)),
                       std::vector<float>(std::size_t(g.rows * g.in)),
                       std::vector<float>(std::size_t(g.out * g.in), 0.0f)});
   }
-  const auto triple = [](Probe& p) {
-    const LinearGemm& g = *p.g;
-    gemm(false, true, g.rows, g.out, g.in, 1.0f, p.x.data(), g.in, p.w.data(), g.in, 0.0f,
-         p.y.data(), g.out);
-    gemm(false, false, g.rows, g.in, g.out, 1.0f, p.y.data(), g.out, p.w.data(), g.in, 0.0f,
-         p.dx.data(), g.in);
-    gemm(true, false, g.out, g.in, g.rows, 1.0f, p.y.data(), g.out, p.x.data(), g.in, 1.0f,
-         p.dw.data(), g.in);
-  };
-  for (Probe& p : probes) triple(p);  // warm: oneDNN's kernel generation and first touches
-  // A shape's rate is a sustained one, as ../shared/bench/blas_peak.c measures it: a sample is
-  // back-to-back calls for at least kSampleSeconds, its time divided by its calls. The fastest
-  // single call would overstate it: on products of a fraction of a millisecond the fastest of
-  // hundreds ran 1.2-1.8x their mean (gpt-char's shapes, 2 threads), a rate no run of calls
-  // keeps up. Three rounds over every shape keep each shape's best sample: on a shared machine
-  // a slow spell then spoils one sample of a shape, not its rate.
-  constexpr int kRounds = 3;
-  constexpr double kSampleSeconds = 0.1;
-  for (int round = 0; round < kRounds; ++round)
-    for (Probe& p : probes) {
-      const auto start = std::chrono::steady_clock::now();
-      double spent = 0;
-      int calls = 0;
-      while (calls < 2 || spent < kSampleSeconds) {
-        triple(p);
-        ++calls;
-        spent = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      }
-      p.best = std::min(p.best, spent / calls);
-    }
+  round();
+}
+
+void GemmProbe::run(Kind& k) {
+  const LinearGemm& g = k.g;
+  gemm(false, true, g.rows, g.out, g.in, 1.0f, k.x.data(), g.in, k.w.data(), g.in, 0.0f, k.y.data(),
+       g.out);
+  gemm(false, false, g.rows, g.in, g.out, 1.0f, k.y.data(), g.out, k.w.data(), g.in, 0.0f,
+       k.dx.data(), g.in);
+  gemm(true, false, g.out, g.in, g.rows, 1.0f, k.y.data(), g.out, k.x.data(), g.in, 1.0f,
+       k.dw.data(), g.in);
+}
+
+double GemmProbe::round() {
   double flops = 0, seconds = 0;
-  for (const Probe& p : probes) {
-    const LinearGemm& g = *p.g;
+  for (Kind& k : kinds_) {
+    run(k);  // untimed: the step before left other data in the caches
+    const auto start = std::chrono::steady_clock::now();
+    run(k);
+    const double t =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const LinearGemm& g = k.g;
     flops += 6.0 * double(g.rows) * double(g.out) * double(g.in) * double(g.count);
-    seconds += p.best * double(g.count);
+    seconds += t * double(g.count);
   }
   return seconds > 0 ? flops / seconds / 1e9 : 0.0;
 }

@@ -40,11 +40,26 @@ struct Workload {
   int64_t head_rows = 0;            // rows the LM head runs on, when not every token (BERT)
 };
 
-// The rate (GFLOP/s) kiln::gemm attains on a step's weight GEMMs: each kind's forward, data
-// and weight gradient GEMMs timed back to back on the current thread team (the best of three
-// sustained samples of every shape), weighted by their FLOPs in the step. The denominator of model
-// FLOP utilisation.
-double attainable_gemm_gflops(const std::vector<LinearGemm>& linears);
+// The rate (GFLOP/s) kiln::gemm attains on a step's weight GEMMs, the denominator of model FLOP
+// utilisation. A round runs every kind's forward, data and weight gradient GEMMs twice, back to
+// back on the current thread team, times the second run (the first warms the caches, so the
+// rate is the one a GEMM reaches on data it has just touched), and weights each kind's time by
+// its count in the step.
+// Timed next to a training step, a round sees the machine as that step did.
+class GemmProbe {
+ public:
+  // Allocates every kind's matrices and runs a round untimed (oneDNN's kernel generation).
+  explicit GemmProbe(const std::vector<LinearGemm>& linears);
+  double round();
+
+ private:
+  struct Kind {
+    LinearGemm g;
+    std::vector<float> x, w, y, dx, dw;
+  };
+  void run(Kind& k);
+  std::vector<Kind> kinds_;
+};
 
 // Next-token batches of random ids for a GPT of shape `s`.
 Workload gpt_workload(const BenchShape& s, uint64_t seed, int batches);

@@ -120,5 +120,10 @@ struct AttentionOptions {
 // recomputes the weights, so no [Tq, Tk] tensor outlives the op).
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v,
                  const AttentionOptions& options = {});
+// Self-attention over a fused projection, without copying heads in or out: qkv [B, T, 3 d]
+// holds each token's queries, keys and values (GPT-2's c_attn output), each part the n_head
+// heads of D = d / n_head side by side -> [B, T, d], the heads side by side. The same as
+// attention() on the parts split into [B, H, T, D] heads, output permuted back to [B, T, d].
+Tensor attention_packed(const Tensor& qkv, int64_t n_head, const AttentionOptions& options = {});
 
 }  // namespace kiln::ops

@@ -117,6 +117,7 @@ BENCHMARK(BM_CrossEntropyForwardBackward)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(BM_GeluTanhForwardBackward)
+    ->Arg(768 * 512)
     ->Arg(2048 * 1536)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();

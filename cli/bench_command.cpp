@@ -127,7 +127,8 @@ void add_bench_command(CLI::App& kiln) {
       "bench/torch_marian_bench.py on the same flags. Under mpirun each rank computes one\n"
       "micro-batch of --batch-size and rank 0 reports the global tokens/s.\n"
       "mfu is kiln's model FLOPs per second (BERT's MLM head at masked positions only) over\n"
-      "gemm_gflops, the rate kiln's GEMMs attain on this step's weight shapes, probed first.");
+      "gemm_gflops, the rate kiln's GEMMs attain on this step's weight shapes: after the timed\n"
+      "steps, --steps more steps each followed by a probe round, mfu the median of the pairs.");
   bench->callback([o] {
     KILN_CHECK(o->precision == "fp32" || cpu_supports_bf16(),
                "kiln bench --precision bf16: ", kBf16CpuRequirement);

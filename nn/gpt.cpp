@@ -24,14 +24,12 @@ class GptAttention : public Module {
   }
   // x: [B, T, d] -> residual + attention(x), [B, T, d]
   Tensor forward(const Tensor& x, const Tensor& residual, SeedStream& seeds) const {
-    const int64_t B = x.dim(0), T = x.dim(1), d = x.dim(2);
-    std::vector<Tensor> qkv = ops::split_heads(c_attn->forward(x), 3, n_head_);  // [B, H, T, hd]
     ops::AttentionOptions options;
     options.causal = true;
     options.dropout = is_training() ? dropout_ : 0.0f;
     options.seed = seeds.next();
-    Tensor y = ops::attention(qkv[0], qkv[1], qkv[2], options);  // [B, H, T, hd]
-    y = ops::reshape(ops::permute(y, {0, 2, 1, 3}), {B, T, d});  // [B, T, d]
+    // The heads are read from c_attn's [B, T, 3d] output and written side by side, no copies.
+    Tensor y = ops::attention_packed(c_attn->forward(x), n_head_, options);  // [B, T, d]
     return add_projection(
         residual, [&](const Tensor& r) { return c_proj->forward(y, r); }, dropout_, seeds.next(),
         is_training());

@@ -44,9 +44,21 @@ inline float exp_or_zero(float x) {
   return std::bit_cast<float>(std::bit_cast<uint32_t>(e) & alive);
 }
 
+// Where the heads of a [B, H, T, D] operand live: element (b, h, t, e) of head bh = b H + h is
+// at base + head_offset(bh) + t * row + e. A dense [B, H, T, D] tensor is one such layout; the
+// heads inside a [B, T, parts * H * D] projection, read where they lie, are another.
+struct HeadLayout {
+  int64_t batch, head, row;  // element strides
+  int64_t head_offset(int64_t bh, int64_t H) const { return (bh / H) * batch + (bh % H) * head; }
+};
+HeadLayout dense_heads(int64_t H, int64_t T, int64_t D) {
+  return {H * T * D, T * D, D};
+}
+
 // What forward and backward share about one call.
 struct Geometry {
   int64_t B, H, Tq, Tk, D;
+  HeadLayout q, kv, out;  // q's (and dq's), k's and v's (and their gradients'), out's (and dout's)
   float scale;
   bool causal;
   float p;           // dropout probability
@@ -84,18 +96,20 @@ void dropout_row(const Geometry& g, int64_t bh, int64_t i, int64_t n, float* kee
 }
 
 // out rows [r0, r1) of head bh and their log-sum-exp (when lse is non-null).
-// q, out: [Tq, D] of this head, k, v: [Tk, D], bias: [Tk] (0 or -inf) or null.
+// q, out: this head's Tq rows of D, k, v: its Tk rows (row strides in g), bias: [Tk] (0 or
+// -inf) or null, lse: [Tq].
 void forward_tile(const Geometry& g, int64_t bh, int64_t r0, int64_t r1, const float* q,
                   const float* k, const float* v, const float* bias, float* out, float* lse) {
   const int64_t rows = r1 - r0, n = tile_cols(g, r1), D = g.D;
+  const int64_t ldq = g.q.row, ldkv = g.kv.row, ldo = g.out.row;
   if (n == 0) {  // every row of the tile is fully masked
-    std::fill(out + r0 * D, out + r1 * D, 0.0f);
+    for (int64_t i = r0; i < r1; ++i) std::fill_n(out + i * ldo, D, 0.0f);
     if (lse) std::fill(lse + r0, lse + r1, kInf);
     return;
   }
   float* s = scratch.get(scratch.s, rows * n);  // [rows, n]
   float* keep = g.p > 0 ? scratch.get(scratch.keep, n) : nullptr;
-  gemm(false, true, rows, n, D, g.scale, q + r0 * D, D, k, D, 0.0f, s, n);
+  gemm(false, true, rows, n, D, g.scale, q + r0 * ldq, ldq, k, ldkv, 0.0f, s, n);
   for (int64_t i = r0; i < r1; ++i) {
     float* row = s + (i - r0) * n;
     const int64_t end = row_end(g, i, n);
@@ -120,21 +134,22 @@ void forward_tile(const Geometry& g, int64_t bh, int64_t r0, int64_t r1, const f
       for (int64_t j = 0; j < end; ++j) row[j] *= keep[j];
     }
   }
-  gemm(false, false, rows, D, n, 1.0f, s, n, v, D, 0.0f, out + r0 * D, D);
+  gemm(false, false, rows, D, n, 1.0f, s, n, v, ldkv, 0.0f, out + r0 * ldo, ldo);
 }
 
 // Adds the gradients of rows [r0, r1) of head bh into dq (those rows), dk and dv (the tile's
 // keys); any of the three may be null. Recomputes the tile's weights P = exp(S - lse).
-// Same layout as forward_tile, plus dout: [Tq, D], lse: [Tq].
+// Same layout as forward_tile; dout is laid out as out, and dq, dk, dv as q, k, v.
 void backward_tile(const Geometry& g, int64_t bh, int64_t r0, int64_t r1, const float* q,
                    const float* k, const float* v, const float* bias, const float* lse,
                    const float* dout, float* dq, float* dk, float* dv) {
   const int64_t rows = r1 - r0, n = tile_cols(g, r1), D = g.D;
+  const int64_t ldq = g.q.row, ldkv = g.kv.row, ldo = g.out.row;
   if (n == 0) return;                             // no visible key: all weights and gradients are 0
   float* p = scratch.get(scratch.s, rows * n);    // [rows, n] the weights P
   float* ds = scratch.get(scratch.ds, rows * n);  // [rows, n] P with dropout, then dP, then dS
   float* keep = g.p > 0 ? scratch.get(scratch.keep, rows * n) : nullptr;  // [rows, n]
-  gemm(false, true, rows, n, D, g.scale, q + r0 * D, D, k, D, 0.0f, p, n);
+  gemm(false, true, rows, n, D, g.scale, q + r0 * ldq, ldq, k, ldkv, 0.0f, p, n);
   for (int64_t i = r0; i < r1; ++i) {
     float* row = p + (i - r0) * n;
     const int64_t end = row_end(g, i, n);
@@ -150,18 +165,18 @@ void backward_tile(const Geometry& g, int64_t bh, int64_t r0, int64_t r1, const 
       std::fill(keep_row + end, keep_row + n, 0.0f);
     }
   }
-  const float* dout_tile = dout + r0 * D;
+  const float* dout_tile = dout + r0 * ldo;
   if (dv) {  // dV += P_drop^T dO
     const float* p_drop = p;
     if (keep) {
       for (int64_t e = 0; e < rows * n; ++e) ds[e] = p[e] * keep[e];
       p_drop = ds;
     }
-    gemm(true, false, n, D, rows, 1.0f, p_drop, n, dout_tile, D, 1.0f, dv, D);
+    gemm(true, false, n, D, rows, 1.0f, p_drop, n, dout_tile, ldo, 1.0f, dv, ldkv);
   }
   if (!dq && !dk) return;
   // dP_drop = dO V^T; dP = dP_drop * keep; dS = P * (dP - rowsum(P * dP)), the softmax backward.
-  gemm(false, true, rows, n, D, 1.0f, dout_tile, D, v, D, 0.0f, ds, n);
+  gemm(false, true, rows, n, D, 1.0f, dout_tile, ldo, v, ldkv, 0.0f, ds, n);
   for (int64_t r = 0; r < rows; ++r) {
     const float* p_row = p + r * n;
     float* ds_row = ds + r * n;
@@ -171,39 +186,24 @@ void backward_tile(const Geometry& g, int64_t bh, int64_t r0, int64_t r1, const 
     for (int64_t j = 0; j < n; ++j) ds_row[j] = p_row[j] * (ds_row[j] - dot);
   }
   // S = scale * Q K^T, so dQ += scale * dS K and dK += scale * dS^T Q.
-  if (dq) gemm(false, false, rows, D, n, g.scale, ds, n, k, D, 1.0f, dq + r0 * D, D);
-  if (dk) gemm(true, false, n, D, rows, g.scale, ds, n, q + r0 * D, D, 1.0f, dk, D);
+  if (dq) gemm(false, false, rows, D, n, g.scale, ds, n, k, ldkv, 1.0f, dq + r0 * ldq, ldq);
+  if (dk) gemm(true, false, n, D, rows, g.scale, ds, n, q + r0 * ldq, ldq, 1.0f, dk, ldkv);
 }
 
-// Checks q, k, v and the options; returns the call's geometry.
-Geometry check_and_describe(const Tensor& q, const Tensor& k, const Tensor& v,
-                            const AttentionOptions& options) {
-  for (const Tensor* x : {&q, &k, &v}) {
-    const char* name = x == &q ? "q" : x == &k ? "k" : "v";
-    KILN_CHECK(x->defined(), "attention: expected a defined ", name, ", got an undefined tensor");
-    KILN_CHECK(x->dtype() == DType::kF32, "attention: expected float32 ", name, ", got ",
-               dtype_name(x->dtype()));
-    KILN_CHECK(x->rank() == 4, "attention: expected ", name, " of rank 4 [B, H, T, D], got ",
-               shape_str(x->shape()));
-  }
-  KILN_CHECK(k.shape() == v.shape(), "attention: expected k and v of the same shape, got k ",
-             shape_str(k.shape()), " and v ", shape_str(v.shape()));
-  KILN_CHECK(k.dim(0) == q.dim(0) && k.dim(1) == q.dim(1) && k.dim(3) == q.dim(3),
-             "attention: expected k, v [B, H, Tk, D] to match q ", shape_str(q.shape()),
-             " in B, H and D, got ", shape_str(k.shape()));
-  KILN_CHECK(q.dim(3) >= 1, "attention: expected a head dimension D >= 1, got q ",
-             shape_str(q.shape()));
+// Checks the options for a call of B sequences, Tq queries and Tk keys; returns the geometry
+// with everything but the operands' layouts.
+Geometry describe(const char* op, int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t D,
+                  const AttentionOptions& options) {
   const float p = options.dropout;
-  KILN_CHECK(p >= 0.0f && p < 1.0f, "attention: expected dropout in [0, 1), got ", p);
-  KILN_CHECK(std::isfinite(options.scale), "attention: expected a finite scale, got ",
-             options.scale);
+  KILN_CHECK(p >= 0.0f && p < 1.0f, op, ": expected dropout in [0, 1), got ", p);
+  KILN_CHECK(std::isfinite(options.scale), op, ": expected a finite scale, got ", options.scale);
   const Tensor& mask = options.key_padding_mask;
   if (mask.defined())
-    KILN_CHECK(mask.shape() == Shape({q.dim(0), k.dim(2)}),
-               "attention: expected key_padding_mask of shape [B, Tk] = ",
-               shape_str({q.dim(0), k.dim(2)}), ", got ", shape_str(mask.shape()));
+    KILN_CHECK(mask.shape() == Shape({B, Tk}), op,
+               ": expected key_padding_mask of shape [B, Tk] = ", shape_str({B, Tk}), ", got ",
+               shape_str(mask.shape()));
   Geometry g{};
-  g.B = q.dim(0), g.H = q.dim(1), g.Tq = q.dim(2), g.Tk = k.dim(2), g.D = q.dim(3);
+  g.B = B, g.H = H, g.Tq = Tq, g.Tk = Tk, g.D = D;
   g.scale = options.scale != 0.0f ? options.scale : 1.0f / std::sqrt(static_cast<float>(g.D));
   g.causal = options.causal;
   g.p = p;
@@ -211,6 +211,14 @@ Geometry check_and_describe(const Tensor& q, const Tensor& k, const Tensor& v,
   g.seed = options.seed;
   g.tiles = (g.Tq + kTileRows - 1) / kTileRows;
   return g;
+}
+
+void check_float(const char* op, const char* name, const Tensor& x, int rank, const char* dims) {
+  KILN_CHECK(x.defined(), op, ": expected a defined ", name, ", got an undefined tensor");
+  KILN_CHECK(x.dtype() == DType::kF32, op, ": expected float32 ", name, ", got ",
+             dtype_name(x.dtype()));
+  KILN_CHECK(x.rank() == rank, op, ": expected ", name, " of rank ", rank, " ", dims, ", got ",
+             shape_str(x.shape()));
 }
 
 // Work items per thread for items of `flops` each: waking the OpenMP team costs microseconds
@@ -230,51 +238,116 @@ std::vector<float> padding_bias(const Tensor& mask) {
   return bias;
 }
 
+// The operands of one call, each the base its layout in Geometry starts from; a null gradient
+// pointer skips that gradient.
+struct Operands {
+  const float *q, *k, *v;
+};
+struct Gradients {
+  float *dq, *dk, *dv;
+};
+
+// Fills out (and lse [B, H, Tq] when non-null). Work items are (head, row tile) pairs, each
+// writing only its own rows; the fixed partition keeps whole heads together on a thread.
+void attention_forward(const Geometry& g, const Operands& in, const std::vector<float>& bias,
+                       float* out, float* lse) {
+  parallel_for(g.B * g.H * g.tiles, grain(4 * std::min(g.Tq, kTileRows) * g.Tk * g.D),
+               [&](int64_t begin, int64_t end) {
+                 for (int64_t item = begin; item < end; ++item) {
+                   const int64_t bh = item / g.tiles, r0 = (item % g.tiles) * kTileRows;
+                   const int64_t kv = g.kv.head_offset(bh, g.H);
+                   forward_tile(g, bh, r0, std::min(g.Tq, r0 + kTileRows),
+                                in.q + g.q.head_offset(bh, g.H), in.k + kv, in.v + kv,
+                                bias.empty() ? nullptr : bias.data() + (bh / g.H) * g.Tk,
+                                out + g.out.head_offset(bh, g.H), lse ? lse + bh * g.Tq : nullptr);
+                 }
+               });
+}
+
+// Adds the gradients for dout into d. One head per work item: its dK and dV gather every row
+// tile, so a head belongs to one thread, which adds its tiles in order (no races, no
+// scheduling-dependent sums). The operands may share memory (one tensor passed as q, k and v,
+// or one projection holding all three): a head's slices of it still have one owner.
+void attention_backward(const Geometry& g, const Operands& in, const std::vector<float>& bias,
+                        const float* lse, const float* dout, const Gradients& d) {
+  parallel_for(g.B * g.H, grain(10 * g.Tq * g.Tk * g.D), [&](int64_t begin, int64_t end) {
+    for (int64_t bh = begin; bh < end; ++bh) {
+      const int64_t q = g.q.head_offset(bh, g.H), kv = g.kv.head_offset(bh, g.H);
+      for (int64_t r0 = 0; r0 < g.Tq; r0 += kTileRows)
+        backward_tile(g, bh, r0, std::min(g.Tq, r0 + kTileRows), in.q + q, in.k + kv, in.v + kv,
+                      bias.empty() ? nullptr : bias.data() + (bh / g.H) * g.Tk, lse + bh * g.Tq,
+                      dout + g.out.head_offset(bh, g.H), d.dq ? d.dq + q : nullptr,
+                      d.dk ? d.dk + kv : nullptr, d.dv ? d.dv + kv : nullptr);
+    }
+  });
+}
+
+float* data_or_null(const Tensor& t) {
+  return t.defined() ? t.data() : nullptr;
+}
+
 }  // namespace
 
-// q: [B, H, Tq, D], k, v: [B, H, Tk, D] -> [B, H, Tq, D]. Saves the per-row log-sum-exp [B, H, Tq].
+// q: [B, H, Tq, D], k, v: [B, H, Tk, D] -> [B, H, Tq, D]. Saves q, k, v (their data, and their
+// autograd state for grad_if_needed), the per-row log-sum-exp [B, H, Tq] and the padding bias;
+// the weights are recomputed per tile.
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v,
                  const AttentionOptions& options) {
-  const Geometry g = check_and_describe(q, k, v, options);
+  const char* op = "attention";
+  check_float(op, "q", q, 4, "[B, H, T, D]");
+  check_float(op, "k", k, 4, "[B, H, T, D]");
+  check_float(op, "v", v, 4, "[B, H, T, D]");
+  KILN_CHECK(k.shape() == v.shape(), op, ": expected k and v of the same shape, got k ",
+             shape_str(k.shape()), " and v ", shape_str(v.shape()));
+  KILN_CHECK(k.dim(0) == q.dim(0) && k.dim(1) == q.dim(1) && k.dim(3) == q.dim(3), op,
+             ": expected k, v [B, H, Tk, D] to match q ", shape_str(q.shape()),
+             " in B, H and D, got ", shape_str(k.shape()));
+  KILN_CHECK(q.dim(3) >= 1, op, ": expected a head dimension D >= 1, got q ", shape_str(q.shape()));
+  Geometry g = describe(op, q.dim(0), q.dim(1), q.dim(2), k.dim(2), q.dim(3), options);
+  g.q = g.out = dense_heads(g.H, g.Tq, g.D);
+  g.kv = dense_heads(g.H, g.Tk, g.D);
   std::vector<float> bias = padding_bias(options.key_padding_mask);
   const bool needs_grad = should_record({q, k, v});
   Tensor out = Tensor::empty({g.B, g.H, g.Tq, g.D});
   Tensor lse = needs_grad ? Tensor::empty({g.B, g.H, g.Tq}) : Tensor();
-  // Work items are (head, row tile) pairs, each writing only its own rows; the fixed partition
-  // keeps whole heads together on a thread.
-  auto forward_items = [&](int64_t begin, int64_t end) {
-    for (int64_t item = begin; item < end; ++item) {
-      const int64_t bh = item / g.tiles, r0 = (item % g.tiles) * kTileRows;
-      const float* key_bias = bias.empty() ? nullptr : bias.data() + (bh / g.H) * g.Tk;
-      forward_tile(g, bh, r0, std::min(g.Tq, r0 + kTileRows), q.data() + bh * g.Tq * g.D,
-                   k.data() + bh * g.Tk * g.D, v.data() + bh * g.Tk * g.D, key_bias,
-                   out.data() + bh * g.Tq * g.D, needs_grad ? lse.data() + bh * g.Tq : nullptr);
-    }
-  };
-  parallel_for(g.B * g.H * g.tiles, grain(4 * std::min(g.Tq, kTileRows) * g.Tk * g.D),
-               forward_items);
+  attention_forward(g, {q.data(), k.data(), v.data()}, bias, out.data(), data_or_null(lse));
   if (!needs_grad) return out;
-  // Saves q, k, v (their data, and their autograd state for grad_if_needed), the log-sum-exp
-  // and the padding bias; the weights are recomputed per tile.
   return record(
       "attention", out, {q, k, v}, [q, k, v, lse, bias = std::move(bias), g](const Tensor& dout) {
         const Tensor dq = grad_if_needed(q), dk = grad_if_needed(k), dv = grad_if_needed(v);
-        auto head = [&](const Tensor& t, int64_t bh, int64_t rows) {
-          return t.defined() ? t.data() + bh * rows * g.D : nullptr;
-        };
-        // One head per work item: its dK and dV gather every row tile, so a head belongs to one
-        // thread, which adds its tiles in order (no races, no scheduling-dependent sums).
-        // q, k, v may be one tensor: its gradient slice still has one owner.
-        parallel_for(g.B * g.H, grain(10 * g.Tq * g.Tk * g.D), [&](int64_t begin, int64_t end) {
-          for (int64_t bh = begin; bh < end; ++bh)
-            for (int64_t r0 = 0; r0 < g.Tq; r0 += kTileRows)
-              backward_tile(g, bh, r0, std::min(g.Tq, r0 + kTileRows), head(q, bh, g.Tq),
-                            head(k, bh, g.Tk), head(v, bh, g.Tk),
-                            bias.empty() ? nullptr : bias.data() + (bh / g.H) * g.Tk,
-                            lse.data() + bh * g.Tq, head(dout, bh, g.Tq), head(dq, bh, g.Tq),
-                            head(dk, bh, g.Tk), head(dv, bh, g.Tk));
-        });
+        attention_backward(g, {q.data(), k.data(), v.data()}, bias, lse.data(), dout.data(),
+                           {data_or_null(dq), data_or_null(dk), data_or_null(dv)});
       });
+}
+
+// qkv: [B, T, 3 d] (each row: the queries, then keys, then values of every head, head h at
+// columns h D .. (h + 1) D of its part), d = n_head D -> [B, T, d], the heads side by side.
+// Reads and writes the heads where they lie. Saves qkv, the log-sum-exp and the padding bias.
+Tensor attention_packed(const Tensor& qkv, int64_t n_head, const AttentionOptions& options) {
+  const char* op = "attention_packed";
+  check_float(op, "qkv", qkv, 3, "[B, T, 3 d]");
+  KILN_CHECK(n_head > 0 && qkv.dim(2) % (3 * n_head) == 0 && qkv.dim(2) > 0, op,
+             ": expected qkv [B, T, 3 d] with d a multiple of n_head = ", n_head, ", got ",
+             shape_str(qkv.shape()));
+  const int64_t B = qkv.dim(0), T = qkv.dim(1), d = qkv.dim(2) / 3, D = d / n_head;
+  Geometry g = describe(op, B, n_head, T, T, D, options);
+  g.q = g.kv = HeadLayout{T * 3 * d, D, 3 * d};
+  g.out = HeadLayout{T * d, D, d};
+  std::vector<float> bias = padding_bias(options.key_padding_mask);
+  const bool needs_grad = should_record({qkv});
+  Tensor out = Tensor::empty({B, T, d});
+  Tensor lse = needs_grad ? Tensor::empty({B, n_head, T}) : Tensor();
+  const auto parts = [d](const float* x) { return Operands{x, x + d, x + 2 * d}; };
+  attention_forward(g, parts(qkv.data()), bias, out.data(), data_or_null(lse));
+  if (!needs_grad) return out;
+  return record("attention", out, {qkv},
+                [qkv, lse, bias = std::move(bias), g, d, parts](const Tensor& dout) {
+                  const Tensor dqkv = grad_if_needed(qkv);
+                  if (!dqkv.defined()) return;
+                  float* dx = dqkv.data();
+                  attention_backward(g, parts(qkv.data()), bias, lse.data(), dout.data(),
+                                     {dx, dx + d, dx + 2 * d});
+                });
 }
 
 }  // namespace kiln::ops

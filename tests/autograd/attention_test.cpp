@@ -310,6 +310,116 @@ TEST(AttentionOpTest, ParallelResultsMatchOneThreadBitForBit) {
   EXPECT_EQ(one, two);
 }
 
+// ---- attention_packed: the heads read from a [B, T, 3 d] projection where they lie ----------
+
+// Part `part` (0 q, 1 k, 2 v) of qkv [B, T, 3 H D] as a dense [B, H, T, D] tensor, by index.
+Tensor heads_of(const Tensor& qkv, int64_t part, int64_t H) {
+  const int64_t B = qkv.dim(0), T = qkv.dim(1), d = qkv.dim(2) / 3, D = d / H;
+  std::vector<float> out;
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t t = 0; t < T; ++t)
+        for (int64_t e = 0; e < D; ++e)
+          out.push_back(qkv.data()[(b * T + t) * 3 * d + part * d + h * D + e]);
+  return Tensor::from_floats({B, H, T, D}, out);
+}
+
+TEST(AttentionPackedTest, ForwardMatchesReferenceOnTheSplitHeads) {
+  const int64_t H = 3, D = 4;
+  AttentionOptions causal_dropout;
+  causal_dropout.causal = true;
+  causal_dropout.dropout = 0.2f;
+  causal_dropout.seed = 9;
+  AttentionOptions masked;
+  masked.key_padding_mask = prefix_mask(70, {70, 33}, /*as_int=*/true);
+  for (const AttentionOptions& o : {AttentionOptions{}, causal_dropout, masked}) {
+    const int64_t B = 2, T = 70;  // more than one row tile
+    Tensor qkv = random_tensor({B, T, 3 * H * D}, 5);
+    std::vector<float> want = reference_attention(heads_of(qkv, 0, H), heads_of(qkv, 1, H),
+                                                  heads_of(qkv, 2, H), o);  // [B, H, T, D]
+    Tensor got = ops::attention_packed(qkv, H, o);
+    ASSERT_EQ(got.shape(), Shape({B, T, H * D}));
+    float worst = 0;
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t h = 0; h < H; ++h)
+        for (int64_t t = 0; t < T; ++t)
+          for (int64_t e = 0; e < D; ++e)
+            worst = std::max(worst, std::fabs(got.data()[(b * T + t) * H * D + h * D + e] -
+                                              want[((b * H + h) * T + t) * D + e]));
+    EXPECT_LT(worst, 2e-5f) << "causal " << o.causal << " dropout " << o.dropout;
+  }
+}
+
+TEST(AttentionPackedTest, BackwardMatchesFiniteDifference) {
+  AttentionOptions o;
+  o.causal = true;
+  o.dropout = 0.25f;
+  o.seed = 4;
+  std::vector<Tensor> in = {random_tensor({2, 5, 3 * 2 * 3}, 31).set_requires_grad(true)};
+  auto fn = [o](const std::vector<Tensor>& x) { return ops::attention_packed(x[0], 2, o); };
+  EXPECT_GRADIENTS_MATCH(fn, in);
+  AttentionOptions masked;
+  masked.key_padding_mask = prefix_mask(6, {6, 2}, /*as_int=*/false);
+  in = {random_tensor({2, 6, 3 * 3 * 2}, 32).set_requires_grad(true)};
+  auto masked_fn = [masked](const std::vector<Tensor>& x) {
+    return ops::attention_packed(x[0], 3, masked);
+  };
+  EXPECT_GRADIENTS_MATCH(masked_fn, in);
+}
+
+TEST(AttentionPackedTest, MatchesAttentionOnSplitHeadsBitForBitAtAnyThreadCount) {
+  // The same tiles and GEMM shapes as attention() on copied heads, only other leading
+  // dimensions: outputs and gradients agree exactly, on one thread and on two.
+  AttentionOptions o;
+  o.causal = true;
+  o.dropout = 0.1f;
+  o.seed = 3;
+  const int64_t B = 2, T = 130, H = 2, D = 16, d = H * D;
+  auto packed = [&](int threads) {
+    set_num_threads(threads);
+    Tensor qkv = random_tensor({B, T, 3 * d}, 1).set_requires_grad(true);
+    Tensor out = ops::attention_packed(qkv, H, o);
+    backward(out, random_tensor(out.shape(), 4));
+    std::vector<float> all = out.to_floats();
+    for (float g : qkv.grad().to_floats()) all.push_back(g);
+    return all;
+  };
+  auto split = [&] {
+    Tensor qkv = random_tensor({B, T, 3 * d}, 1).set_requires_grad(true);
+    std::vector<Tensor> heads = ops::split_heads(qkv, 3, H);
+    Tensor out = ops::reshape(
+        ops::permute(ops::attention(heads[0], heads[1], heads[2], o), {0, 2, 1, 3}), {B, T, d});
+    backward(out, random_tensor(out.shape(), 4));
+    std::vector<float> all = out.to_floats();
+    for (float g : qkv.grad().to_floats()) all.push_back(g);
+    return all;
+  };
+  const int saved = num_threads();
+  std::vector<float> one = packed(1), two = packed(2);
+  set_num_threads(saved);
+  EXPECT_EQ(one, two);
+  EXPECT_EQ(one, split());
+}
+
+TEST(AttentionPackedTest, RejectsBadInputsWithHelpfulMessages) {
+  auto expect_message = [](const Tensor& qkv, int64_t H, const AttentionOptions& o,
+                           const std::vector<std::string>& fragments) {
+    try {
+      ops::attention_packed(qkv, H, o);
+      ADD_FAILURE() << "expected kiln::Error containing " << fragments[0];
+    } catch (const Error& e) {
+      for (const std::string& f : fragments)
+        EXPECT_NE(std::string(e.what()).find(f), std::string::npos) << e.what();
+    }
+  };
+  expect_message(Tensor::zeros({2, 5, 12, 1}), 2, {}, {"attention_packed", "qkv of rank 3"});
+  expect_message(Tensor::zeros({2, 5, 12}), 3, {},
+                 {"attention_packed", "multiple of n_head = 3", "[2, 5, 12]"});
+  AttentionOptions o;
+  o.key_padding_mask = Tensor::zeros({2, 4});
+  expect_message(Tensor::zeros({2, 5, 12}), 2, o, {"key_padding_mask", "[2, 5]", "[2, 4]"});
+}
+
 // Expects attention(q, k, v, o) to throw a kiln::Error whose message contains every fragment.
 void expect_error(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o,
                   const std::vector<std::string>& fragments) {

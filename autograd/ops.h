@@ -120,6 +120,10 @@ struct AttentionOptions {
 // recomputes the weights, so no [Tq, Tk] tensor outlives the op).
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v,
                  const AttentionOptions& options = {});
+// The same with the heads side by side in each token's row, as projections make them: q
+// [B, Tq, d], k, v [B, Tk, d], d = n_head D -> [B, Tq, d]. No head is copied in or out.
+Tensor attention_heads(const Tensor& q, const Tensor& k, const Tensor& v, int64_t n_head,
+                       const AttentionOptions& options = {});
 // Self-attention over a fused projection, without copying heads in or out: qkv [B, T, 3 d]
 // holds each token's queries, keys and values (GPT-2's c_attn output), each part the n_head
 // heads of D = d / n_head side by side -> [B, T, d], the heads side by side. The same as

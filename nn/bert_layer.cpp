@@ -17,18 +17,14 @@ BertSelfAttention::BertSelfAttention(const BertConfig& c)
 
 Tensor BertSelfAttention::forward(const Tensor& x, const Tensor& attention_mask,
                                   SeedStream& seeds) const {
-  const int64_t B = x.dim(0), T = x.dim(1), d = x.dim(2), hd = d / n_head_;
-  auto heads = [&](const Tensor& t) {  // [B, T, d] -> [B, H, T, hd]
-    return ops::permute(ops::reshape(t, {B, T, n_head_, hd}), {0, 2, 1, 3});
-  };
   ops::AttentionOptions options;
   // The fused op masks padded keys with -inf where HF adds finfo.min: the same weights (zero).
   options.key_padding_mask = attention_mask;
   options.dropout = is_training() ? attention_dropout_ : 0.0f;
   options.seed = seeds.next();
-  Tensor y = ops::attention(heads(query->forward(x)), heads(key->forward(x)),
-                            heads(value->forward(x)), options);   // [B, H, T, hd]
-  return ops::reshape(ops::permute(y, {0, 2, 1, 3}), {B, T, d});  // [B, T, d]
+  // The heads are read from the projections and written side by side, no copies.
+  return ops::attention_heads(query->forward(x), key->forward(x), value->forward(x), n_head_,
+                              options);  // [B, T, d]
 }
 
 BertResidualOutput::BertResidualOutput(int64_t in, const BertConfig& c, bool gelu_of_input)

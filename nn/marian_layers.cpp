@@ -105,10 +105,11 @@ Tensor MarianAttention::forward(const Tensor& x, const Tensor& memory, const Ten
   options.key_padding_mask = key_mask;
   options.dropout = is_training() ? attention_dropout_ : 0.0f;
   options.seed = seeds.next();
-  // HF scales q by hd^-0.5 before the product: the op's default scale.
-  Tensor y = ops::attention(project_queries(x), project_keys(memory), project_values(memory),
-                            options);  // [B, H, Tq, hd]
-  return merge_and_project(y);         // [B, Tq, d]
+  // HF scales q by hd^-0.5 before the product: the op's default scale. The heads are read
+  // from the projections and written side by side, no copies.
+  Tensor y = ops::attention_heads(q_proj->forward(x), k_proj->forward(memory),
+                                  v_proj->forward(memory), n_head_, options);  // [B, Tq, d]
+  return out_proj->forward(y);                                                 // [B, Tq, d]
 }
 
 namespace {

@@ -2,6 +2,7 @@
 // query rows, scores -> masks -> softmax -> dropout -> weighted sum. Backward recomputes the
 // weights from the saved per-row log-sum-exp, so no [Tq, Tk] tensor outlives a tile.
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -286,11 +287,24 @@ float* data_or_null(const Tensor& t) {
   return t.defined() ? t.data() : nullptr;
 }
 
+// Records the backward of a call on separate q, k, v tensors (laid out as g says); saves them
+// (their data, and their autograd state for grad_if_needed), the per-row log-sum-exp
+// [B, H, Tq] and the padding bias. The weights are recomputed per tile.
+Tensor record_attention_backward(const Tensor& out, std::array<Tensor, 3> qkv, Tensor lse,
+                                 std::vector<float> bias, const Geometry& g) {
+  return record(
+      "attention", out, {qkv[0], qkv[1], qkv[2]},
+      [qkv, lse, bias = std::move(bias), g](const Tensor& dout) {
+        const auto& [q, k, v] = qkv;
+        const Tensor dq = grad_if_needed(q), dk = grad_if_needed(k), dv = grad_if_needed(v);
+        attention_backward(g, {q.data(), k.data(), v.data()}, bias, lse.data(), dout.data(),
+                           {data_or_null(dq), data_or_null(dk), data_or_null(dv)});
+      });
+}
+
 }  // namespace
 
-// q: [B, H, Tq, D], k, v: [B, H, Tk, D] -> [B, H, Tq, D]. Saves q, k, v (their data, and their
-// autograd state for grad_if_needed), the per-row log-sum-exp [B, H, Tq] and the padding bias;
-// the weights are recomputed per tile.
+// q: [B, H, Tq, D], k, v: [B, H, Tk, D] -> [B, H, Tq, D].
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v,
                  const AttentionOptions& options) {
   const char* op = "attention";
@@ -312,12 +326,36 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v,
   Tensor lse = needs_grad ? Tensor::empty({g.B, g.H, g.Tq}) : Tensor();
   attention_forward(g, {q.data(), k.data(), v.data()}, bias, out.data(), data_or_null(lse));
   if (!needs_grad) return out;
-  return record(
-      "attention", out, {q, k, v}, [q, k, v, lse, bias = std::move(bias), g](const Tensor& dout) {
-        const Tensor dq = grad_if_needed(q), dk = grad_if_needed(k), dv = grad_if_needed(v);
-        attention_backward(g, {q.data(), k.data(), v.data()}, bias, lse.data(), dout.data(),
-                           {data_or_null(dq), data_or_null(dk), data_or_null(dv)});
-      });
+  return record_attention_backward(out, {q, k, v}, std::move(lse), std::move(bias), g);
+}
+
+// q: [B, Tq, d], k, v: [B, Tk, d], d = n_head D, the heads side by side in each row
+// -> [B, Tq, d]. Reads and writes the heads where they lie.
+Tensor attention_heads(const Tensor& q, const Tensor& k, const Tensor& v, int64_t n_head,
+                       const AttentionOptions& options) {
+  const char* op = "attention_heads";
+  check_float(op, "q", q, 3, "[B, T, d]");
+  check_float(op, "k", k, 3, "[B, T, d]");
+  check_float(op, "v", v, 3, "[B, T, d]");
+  KILN_CHECK(k.shape() == v.shape(), op, ": expected k and v of the same shape, got k ",
+             shape_str(k.shape()), " and v ", shape_str(v.shape()));
+  KILN_CHECK(k.dim(0) == q.dim(0) && k.dim(2) == q.dim(2), op,
+             ": expected k, v [B, Tk, d] to match q ", shape_str(q.shape()), " in B and d, got ",
+             shape_str(k.shape()));
+  const int64_t B = q.dim(0), Tq = q.dim(1), Tk = k.dim(1), d = q.dim(2);
+  KILN_CHECK(n_head > 0 && d > 0 && d % n_head == 0, op,
+             ": expected q, k, v [B, T, d] with d a multiple of n_head = ", n_head, ", got q ",
+             shape_str(q.shape()));
+  Geometry g = describe(op, B, n_head, Tq, Tk, d / n_head, options);
+  g.q = g.out = HeadLayout{Tq * d, g.D, d};
+  g.kv = HeadLayout{Tk * d, g.D, d};
+  std::vector<float> bias = padding_bias(options.key_padding_mask);
+  const bool needs_grad = should_record({q, k, v});
+  Tensor out = Tensor::empty({B, Tq, d});
+  Tensor lse = needs_grad ? Tensor::empty({B, n_head, Tq}) : Tensor();
+  attention_forward(g, {q.data(), k.data(), v.data()}, bias, out.data(), data_or_null(lse));
+  if (!needs_grad) return out;
+  return record_attention_backward(out, {q, k, v}, std::move(lse), std::move(bias), g);
 }
 
 // qkv: [B, T, 3 d] (each row: the queries, then keys, then values of every head, head h at

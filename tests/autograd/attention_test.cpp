@@ -420,6 +420,103 @@ TEST(AttentionPackedTest, RejectsBadInputsWithHelpfulMessages) {
   expect_message(Tensor::zeros({2, 5, 12}), 2, o, {"key_padding_mask", "[2, 5]", "[2, 4]"});
 }
 
+// ---- attention_heads: q, k, v [B, T, d] with the heads side by side in each row ----------
+
+// x [B, T, H D] as dense heads [B, H, T, D], by index.
+Tensor split_rows(const Tensor& x, int64_t H) {
+  const int64_t B = x.dim(0), T = x.dim(1), d = x.dim(2), D = d / H;
+  std::vector<float> out;
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t t = 0; t < T; ++t)
+        for (int64_t e = 0; e < D; ++e) out.push_back(x.data()[(b * T + t) * d + h * D + e]);
+  return Tensor::from_floats({B, H, T, D}, out);
+}
+
+TEST(AttentionHeadsTest, ForwardMatchesReferenceOnTheSplitHeads) {
+  const int64_t B = 2, H = 2, D = 3, d = H * D;
+  AttentionOptions masked_dropout;
+  masked_dropout.key_padding_mask = prefix_mask(67, {67, 20}, /*as_int=*/true);
+  masked_dropout.dropout = 0.2f;
+  masked_dropout.seed = 5;
+  AttentionOptions causal;
+  causal.causal = true;
+  for (const AttentionOptions& o : {masked_dropout, causal}) {
+    const int64_t Tq = 70, Tk = 67;  // cross-attention shapes, more than one row tile
+    Tensor q = random_tensor({B, Tq, d}, 1), k = random_tensor({B, Tk, d}, 2),
+           v = random_tensor({B, Tk, d}, 3);
+    std::vector<float> want = reference_attention(split_rows(q, H), split_rows(k, H),
+                                                  split_rows(v, H), o);  // [B, H, Tq, D]
+    Tensor got = ops::attention_heads(q, k, v, H, o);
+    ASSERT_EQ(got.shape(), Shape({B, Tq, d}));
+    EXPECT_LT(testing::max_abs_diff(split_rows(got, H).to_floats(), want), 2e-5f)
+        << "causal " << o.causal;
+  }
+}
+
+TEST(AttentionHeadsTest, BackwardMatchesFiniteDifference) {
+  AttentionOptions o;
+  o.key_padding_mask = prefix_mask(6, {6, 3}, /*as_int=*/false);
+  o.dropout = 0.25f;
+  o.seed = 8;
+  std::vector<Tensor> in = {random_tensor({2, 4, 6}, 41), random_tensor({2, 6, 6}, 42),
+                            random_tensor({2, 6, 6}, 43)};
+  for (Tensor& x : in) x.set_requires_grad(true);
+  auto fn = [o](const std::vector<Tensor>& x) {
+    return ops::attention_heads(x[0], x[1], x[2], 3, o);
+  };
+  EXPECT_GRADIENTS_MATCH(fn, in);
+}
+
+TEST(AttentionHeadsTest, MatchesAttentionOnPermutedHeadsBitForBit) {
+  AttentionOptions o;
+  o.causal = true;
+  o.dropout = 0.1f;
+  o.seed = 3;
+  const int64_t B = 2, T = 130, H = 2, d = 32;
+  auto run = [&](bool heads_op) {
+    std::vector<Tensor> in = {random_tensor({B, T, d}, 1), random_tensor({B, T, d}, 2),
+                              random_tensor({B, T, d}, 3)};
+    for (Tensor& x : in) x.set_requires_grad(true);
+    Tensor out;
+    if (heads_op) {
+      out = ops::attention_heads(in[0], in[1], in[2], H, o);
+    } else {
+      auto heads = [&](const Tensor& x) {
+        return ops::permute(ops::reshape(x, {B, T, H, d / H}), {0, 2, 1, 3});
+      };
+      out = ops::reshape(
+          ops::permute(ops::attention(heads(in[0]), heads(in[1]), heads(in[2]), o), {0, 2, 1, 3}),
+          {B, T, d});
+    }
+    backward(out, random_tensor(out.shape(), 4));
+    std::vector<float> all = out.to_floats();
+    for (const Tensor& x : in)
+      for (float g : x.grad().to_floats()) all.push_back(g);
+    return all;
+  };
+  EXPECT_EQ(run(true), run(false));
+}
+
+TEST(AttentionHeadsTest, RejectsBadInputsWithHelpfulMessages) {
+  auto expect_message = [](const Tensor& q, const Tensor& kv, int64_t H,
+                           const std::vector<std::string>& fragments) {
+    try {
+      ops::attention_heads(q, kv, kv, H);
+      ADD_FAILURE() << "expected kiln::Error containing " << fragments[0];
+    } catch (const Error& e) {
+      for (const std::string& f : fragments)
+        EXPECT_NE(std::string(e.what()).find(f), std::string::npos) << e.what();
+    }
+  };
+  expect_message(Tensor::zeros({2, 5}), Tensor::zeros({2, 5, 6}), 2,
+                 {"attention_heads", "q of rank 3"});
+  expect_message(Tensor::zeros({2, 5, 6}), Tensor::zeros({2, 7, 4}), 2,
+                 {"attention_heads", "match q [2, 5, 6]", "[2, 7, 4]"});
+  expect_message(Tensor::zeros({2, 5, 6}), Tensor::zeros({2, 7, 6}), 4,
+                 {"attention_heads", "multiple of n_head = 4"});
+}
+
 // Expects attention(q, k, v, o) to throw a kiln::Error whose message contains every fragment.
 void expect_error(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o,
                   const std::vector<std::string>& fragments) {

@@ -2,7 +2,6 @@
 // query rows, scores -> masks -> softmax -> dropout -> weighted sum. Backward recomputes the
 // weights from the saved per-row log-sum-exp, so no [Tq, Tk] tensor outlives a tile.
 #include <algorithm>
-#include <array>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -287,15 +286,29 @@ float* data_or_null(const Tensor& t) {
   return t.defined() ? t.data() : nullptr;
 }
 
-// Records the backward of a call on separate q, k, v tensors (laid out as g says); saves them
-// (their data, and their autograd state for grad_if_needed), the per-row log-sum-exp
-// [B, H, Tq] and the padding bias. The weights are recomputed per tile.
-Tensor record_attention_backward(const Tensor& out, std::array<Tensor, 3> qkv, Tensor lse,
-                                 std::vector<float> bias, const Geometry& g) {
+// Checks that q, k, v are float32 of rank `rank` ("dims" names the axes) and k, v alike.
+void check_separate(const char* op, const Tensor& q, const Tensor& k, const Tensor& v, int rank,
+                    const char* dims) {
+  check_float(op, "q", q, rank, dims);
+  check_float(op, "k", k, rank, dims);
+  check_float(op, "v", v, rank, dims);
+  KILN_CHECK(k.shape() == v.shape(), op, ": expected k and v of the same shape, got k ",
+             shape_str(k.shape()), " and v ", shape_str(v.shape()));
+}
+
+// A call on separate q, k, v tensors laid out as g says, into a new `out_shape` tensor. Saves
+// q, k, v (their data, and their autograd state for grad_if_needed), the per-row log-sum-exp
+// [B, H, Tq] and the padding bias; backward recomputes the weights per tile.
+Tensor attend_separate(const Geometry& g, const Tensor& q, const Tensor& k, const Tensor& v,
+                       const Shape& out_shape, const AttentionOptions& options) {
+  std::vector<float> bias = padding_bias(options.key_padding_mask);
+  const bool needs_grad = should_record({q, k, v});
+  Tensor out = Tensor::empty(out_shape);
+  Tensor lse = needs_grad ? Tensor::empty({g.B, g.H, g.Tq}) : Tensor();
+  attention_forward(g, {q.data(), k.data(), v.data()}, bias, out.data(), data_or_null(lse));
+  if (!needs_grad) return out;
   return record(
-      "attention", out, {qkv[0], qkv[1], qkv[2]},
-      [qkv, lse, bias = std::move(bias), g](const Tensor& dout) {
-        const auto& [q, k, v] = qkv;
+      "attention", out, {q, k, v}, [q, k, v, lse, bias = std::move(bias), g](const Tensor& dout) {
         const Tensor dq = grad_if_needed(q), dk = grad_if_needed(k), dv = grad_if_needed(v);
         attention_backward(g, {q.data(), k.data(), v.data()}, bias, lse.data(), dout.data(),
                            {data_or_null(dq), data_or_null(dk), data_or_null(dv)});
@@ -308,11 +321,7 @@ Tensor record_attention_backward(const Tensor& out, std::array<Tensor, 3> qkv, T
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v,
                  const AttentionOptions& options) {
   const char* op = "attention";
-  check_float(op, "q", q, 4, "[B, H, T, D]");
-  check_float(op, "k", k, 4, "[B, H, T, D]");
-  check_float(op, "v", v, 4, "[B, H, T, D]");
-  KILN_CHECK(k.shape() == v.shape(), op, ": expected k and v of the same shape, got k ",
-             shape_str(k.shape()), " and v ", shape_str(v.shape()));
+  check_separate(op, q, k, v, 4, "[B, H, T, D]");
   KILN_CHECK(k.dim(0) == q.dim(0) && k.dim(1) == q.dim(1) && k.dim(3) == q.dim(3), op,
              ": expected k, v [B, H, Tk, D] to match q ", shape_str(q.shape()),
              " in B, H and D, got ", shape_str(k.shape()));
@@ -320,13 +329,7 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v,
   Geometry g = describe(op, q.dim(0), q.dim(1), q.dim(2), k.dim(2), q.dim(3), options);
   g.q = g.out = dense_heads(g.H, g.Tq, g.D);
   g.kv = dense_heads(g.H, g.Tk, g.D);
-  std::vector<float> bias = padding_bias(options.key_padding_mask);
-  const bool needs_grad = should_record({q, k, v});
-  Tensor out = Tensor::empty({g.B, g.H, g.Tq, g.D});
-  Tensor lse = needs_grad ? Tensor::empty({g.B, g.H, g.Tq}) : Tensor();
-  attention_forward(g, {q.data(), k.data(), v.data()}, bias, out.data(), data_or_null(lse));
-  if (!needs_grad) return out;
-  return record_attention_backward(out, {q, k, v}, std::move(lse), std::move(bias), g);
+  return attend_separate(g, q, k, v, {g.B, g.H, g.Tq, g.D}, options);
 }
 
 // q: [B, Tq, d], k, v: [B, Tk, d], d = n_head D, the heads side by side in each row
@@ -334,11 +337,7 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v,
 Tensor attention_heads(const Tensor& q, const Tensor& k, const Tensor& v, int64_t n_head,
                        const AttentionOptions& options) {
   const char* op = "attention_heads";
-  check_float(op, "q", q, 3, "[B, T, d]");
-  check_float(op, "k", k, 3, "[B, T, d]");
-  check_float(op, "v", v, 3, "[B, T, d]");
-  KILN_CHECK(k.shape() == v.shape(), op, ": expected k and v of the same shape, got k ",
-             shape_str(k.shape()), " and v ", shape_str(v.shape()));
+  check_separate(op, q, k, v, 3, "[B, T, d]");
   KILN_CHECK(k.dim(0) == q.dim(0) && k.dim(2) == q.dim(2), op,
              ": expected k, v [B, Tk, d] to match q ", shape_str(q.shape()), " in B and d, got ",
              shape_str(k.shape()));
@@ -349,13 +348,7 @@ Tensor attention_heads(const Tensor& q, const Tensor& k, const Tensor& v, int64_
   Geometry g = describe(op, B, n_head, Tq, Tk, d / n_head, options);
   g.q = g.out = HeadLayout{Tq * d, g.D, d};
   g.kv = HeadLayout{Tk * d, g.D, d};
-  std::vector<float> bias = padding_bias(options.key_padding_mask);
-  const bool needs_grad = should_record({q, k, v});
-  Tensor out = Tensor::empty({B, Tq, d});
-  Tensor lse = needs_grad ? Tensor::empty({B, n_head, Tq}) : Tensor();
-  attention_forward(g, {q.data(), k.data(), v.data()}, bias, out.data(), data_or_null(lse));
-  if (!needs_grad) return out;
-  return record_attention_backward(out, {q, k, v}, std::move(lse), std::move(bias), g);
+  return attend_separate(g, q, k, v, {B, Tq, d}, options);
 }
 
 // qkv: [B, T, 3 d] (each row: the queries, then keys, then values of every head, head h at

@@ -51,10 +51,6 @@ Tensor permute(const Tensor& x, const std::vector<int>& dims);
 Tensor transpose(const Tensor& x, int dim0, int dim1);
 // Splits dimension `dim` into pieces of the given sizes (which sum to x.dim(dim)).
 std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int dim);
-// qkv: [B, T, parts * d] (a fused projection) -> `parts` tensors [B, H, T, d / H], each part's
-// heads made contiguous: split + reshape + permute in one pass, without their intermediate
-// copies.
-std::vector<Tensor> split_heads(const Tensor& qkv, int64_t parts, int64_t n_head);
 // Joins tensors that agree on every dimension but `dim`.
 Tensor concat(const std::vector<Tensor>& xs, int dim);
 // x: [N, ...] -> [end - begin, ...], sharing storage with x.

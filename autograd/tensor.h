@@ -84,7 +84,7 @@ class Tensor {
 
   // A handle with this tensor's shape and autograd state but no values. The tape keeps these
   // for ops' outputs, and a backward function captures one for an input whose values it never
-  // reads (add, split_heads), so that an activation no backward reads is freed as soon as the
+  // reads (add, split), so that an activation no backward reads is freed as soon as the
   // forward pass drops it. data() on it is an error. An undefined tensor (an absent optional
   // input) gives an undefined handle.
   Tensor gradient_handle() const;

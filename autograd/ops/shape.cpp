@@ -250,50 +250,6 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, in
   return pieces;
 }
 
-// Saves nothing but the gradient handle of qkv: the backward writes each row's slices back.
-std::vector<Tensor> split_heads(const Tensor& qkv, int64_t parts, int64_t n_head) {
-  check_float("split_heads", qkv);
-  KILN_CHECK(qkv.rank() == 3 && parts > 0 && n_head > 0 && qkv.dim(2) % (parts * n_head) == 0,
-             "split_heads: expected [B, T, parts * d] with n_head dividing d, got ",
-             shape_str(qkv.shape()), " for ", parts, " parts of ", n_head, " heads");
-  const int64_t B = qkv.dim(0), T = qkv.dim(1), width = qkv.dim(2), d = width / parts;
-  const int64_t H = n_head, hd = d / H;
-  std::vector<Tensor> out;
-  for (int64_t p = 0; p < parts; ++p) out.push_back(Tensor::empty({B, H, T, hd}));
-  // Row (b, t) of qkv holds, for each part p and head h, the hd values of out[p][b, h, t].
-  const auto for_rows = [=](auto&& move) {
-    parallel_for(B * T, std::max<int64_t>(1, kMinElementsPerThread / width),
-                 [&](int64_t r0, int64_t r1) {
-                   for (int64_t r = r0; r < r1; ++r) {
-                     const int64_t b = r / T, t = r % T;
-                     for (int64_t p = 0; p < parts; ++p)
-                       for (int64_t h = 0; h < H; ++h)
-                         move(r * width + p * d + h * hd, p, ((b * H + h) * T + t) * hd);
-                   }
-                 });
-  };
-  const float* x = qkv.data();
-  for_rows([&](int64_t from, int64_t p, int64_t to) {
-    std::copy_n(x + from, hd, out[static_cast<std::size_t>(p)].data() + to);
-  });
-  if (!should_record({qkv})) return out;
-  record("split_heads", out, {qkv},
-         [qkv = qkv.gradient_handle(), for_rows, hd](const std::vector<Tensor>& grads) {
-           const GradTarget gx = grad_target(qkv);  // the parts cover qkv: written in full
-           if (!gx) return;
-           float* g = gx.data();
-           const bool accumulate = gx.accumulate;
-           for_rows([&](int64_t to, int64_t p, int64_t from) {
-             const float* src = grads[static_cast<std::size_t>(p)].data() + from;
-             if (accumulate)
-               for (int64_t i = 0; i < hd; ++i) g[to + i] += src[i];
-             else
-               std::copy_n(src, hd, g + to);
-           });
-         });
-  return out;
-}
-
 // xs[i]: [..., n_i, ...] (equal elsewhere) -> [..., sum n_i, ...]. Saves the inputs' gradient
 // handles.
 Tensor concat(const std::vector<Tensor>& xs, int dim) {

@@ -367,7 +367,7 @@ TEST(AttentionPackedTest, BackwardMatchesFiniteDifference) {
   EXPECT_GRADIENTS_MATCH(masked_fn, in);
 }
 
-TEST(AttentionPackedTest, MatchesAttentionOnSplitHeadsBitForBitAtAnyThreadCount) {
+TEST(AttentionPackedTest, MatchesAttentionOnPermutedPartsBitForBitAtAnyThreadCount) {
   // The same tiles and GEMM shapes as attention() on copied heads, only other leading
   // dimensions: outputs and gradients agree exactly, on one thread and on two.
   AttentionOptions o;
@@ -386,9 +386,14 @@ TEST(AttentionPackedTest, MatchesAttentionOnSplitHeadsBitForBitAtAnyThreadCount)
   };
   auto split = [&] {
     Tensor qkv = random_tensor({B, T, 3 * d}, 1).set_requires_grad(true);
-    std::vector<Tensor> heads = ops::split_heads(qkv, 3, H);
+    std::vector<Tensor> parts = ops::split(qkv, {d, d, d}, 2);
+    auto heads = [&](const Tensor& x) {  // [B, T, d] -> [B, H, T, D]
+      return ops::permute(ops::reshape(x, {B, T, H, d / H}), {0, 2, 1, 3});
+    };
     Tensor out = ops::reshape(
-        ops::permute(ops::attention(heads[0], heads[1], heads[2], o), {0, 2, 1, 3}), {B, T, d});
+        ops::permute(ops::attention(heads(parts[0]), heads(parts[1]), heads(parts[2]), o),
+                     {0, 2, 1, 3}),
+        {B, T, d});
     backward(out, random_tensor(out.shape(), 4));
     std::vector<float> all = out.to_floats();
     for (float g : qkv.grad().to_floats()) all.push_back(g);

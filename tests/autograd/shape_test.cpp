@@ -230,50 +230,6 @@ TEST(SplitOpTest, BadSizesThrow) {
   expect_error([&] { ops::split(x, {4}, 2); }, {"split", "[-2, 2)", "got 2"});
 }
 
-TEST(SplitHeadsOpTest, ForwardMatchesPlainLoop) {
-  const int64_t B = 2, T = 3, parts = 3, H = 2, hd = 4, d = H * hd;
-  Tensor qkv = random_tensor({B, T, parts * d}, 15);
-  ScopedThreads threads(2);
-  std::vector<Tensor> out = ops::split_heads(qkv, parts, H);
-  ASSERT_EQ(out.size(), 3u);
-  for (int64_t p = 0; p < parts; ++p) {
-    ASSERT_EQ(out[p].shape(), (Shape{B, H, T, hd}));
-    for (int64_t b = 0; b < B; ++b)
-      for (int64_t h = 0; h < H; ++h)
-        for (int64_t t = 0; t < T; ++t)
-          for (int64_t i = 0; i < hd; ++i)
-            ASSERT_EQ(out[p].data()[((b * H + h) * T + t) * hd + i],
-                      qkv.data()[(b * T + t) * parts * d + p * d + h * hd + i])
-                << "part " << p << " b " << b << " h " << h << " t " << t << " i " << i;
-  }
-}
-
-TEST(SplitHeadsOpTest, BackwardMatchesFiniteDifference) {
-  // All three parts used, weighted differently; then only one (the others get zeros).
-  Tensor qkv = leaf({2, 3, 12}, 16);
-  EXPECT_GRADIENTS_MATCH(
-      [](const std::vector<Tensor>& v) {
-        std::vector<Tensor> p = ops::split_heads(v[0], 3, 2);
-        return ops::add(ops::mul(p[0], p[1]), p[2]);
-      },
-      {qkv});
-  EXPECT_GRADIENTS_MATCH(
-      [](const std::vector<Tensor>& v) { return ops::split_heads(v[0], 3, 2)[1]; }, {qkv});
-}
-
-TEST(SplitHeadsOpTest, BadShapesThrow) {
-  expect_error(
-      [] {
-        ops::split_heads(random_tensor({2, 3, 10}, 17), 3, 2);
-      },
-      {"split_heads", "n_head dividing d", "[2, 3, 10]", "3 parts of 2 heads"});
-  expect_error(
-      [] {
-        ops::split_heads(random_tensor({6, 12}, 18), 3, 2);
-      },
-      {"split_heads", "[6, 12]"});
-}
-
 TEST(ConcatOpTest, ForwardMatchesReference) {
   Tensor a = random_tensor({2, 3, 4}, 15), b = random_tensor({2, 5, 4}, 16);
   Tensor c = random_tensor({2, 1, 4}, 17);

@@ -54,7 +54,7 @@ TEST(TapeTest, AFirstGradientIsWrittenAndLaterOnesAdded) {
             y, ops::permute(ops::mul(ops::gelu(v, ops::GeluForm::kTanh), ops::tanh(v)), {1, 0}));
         std::vector<Tensor> halves = ops::split(v, {2, 4}, 1);
         y = ops::add(y, ops::permute(ops::concat({halves[1], halves[0]}, 1), {1, 0}));
-        std::vector<Tensor> heads = ops::split_heads(ops::reshape(v, {1, 5, d}), 2, 1);
+        std::vector<Tensor> heads = ops::split(v, {d / 2, d / 2}, 1);
         Tensor merged =
             ops::concat({ops::reshape(heads[1], {5, d / 2}),
                          ops::reshape(ops::dropout(heads[0], 0.5f, 7, true), {5, d / 2})},

@@ -107,6 +107,7 @@ BENCHMARK(BM_LinearForward)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(BM_LayerNormForwardBackward)
+    ->Args({768, 128})
     ->Args({2048, 384})
     ->Args({2048, 768})
     ->Unit(benchmark::kMicrosecond)

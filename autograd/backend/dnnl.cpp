@@ -1,4 +1,4 @@
-// oneDNN wrapper: the engine and stream, a per-thread primitive cache, and the layer norm,
+// oneDNN wrapper: the engine and stream, a per-thread primitive cache, and the bf16 matmul,
 // eltwise and softmax primitives. oneDNN errors are rethrown as kiln::Error naming the call.
 #include "autograd/backend/dnnl.h"
 
@@ -46,17 +46,7 @@ dnnl::stream& stream() {
 
 // ---- the primitive cache ----------------------------------------------------------------
 
-enum class Kind {
-  kLayerNormTrain,
-  kLayerNormInfer,
-  kLayerNormBwd,
-  kEltFwd,
-  kEltBwd,
-  kSmFwd,
-  kSmBwd,
-  kMatmulBf16,
-  kMatmulBf16Sum
-};
+enum class Kind { kEltFwd, kEltBwd, kSmFwd, kSmBwd, kMatmulBf16, kMatmulBf16Sum };
 
 // What identifies a primitive: its kind, up to two sizes, and one word of flags (eps bits,
 // algorithm, log; a matmul's K). A plain struct so that a lookup allocates nothing.
@@ -157,20 +147,6 @@ Cached make_matmul_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_
   return with_args(dnnl::matmul(pd), pd, {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST});
 }
 
-// ---- layer normalization ----------------------------------------------------------------
-
-// Scale (gamma) and shift (beta) as two separate [C] buffers, as kiln stores them.
-dnnl::normalization_flags scale_shift() {
-  return dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
-}
-
-dnnl::layer_normalization_forward::primitive_desc layer_norm_pd(int64_t rows, int64_t channels,
-                                                                float eps, prop_kind prop) {
-  memory::desc data_md({rows, channels}, kF32, Tag::ab);
-  memory::desc stat_md({rows}, kF32, Tag::a);
-  return {{prop, data_md, stat_md, eps, scale_shift()}, engine()};
-}
-
 }  // namespace
 
 void dnnl_matmul_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
@@ -187,75 +163,6 @@ void dnnl_matmul_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t 
     Cached& cached =
         lookup(key, [&] { return make_matmul_bf16(trans_a, trans_b, m, n, k, ldc, accumulate); });
     execute(cached, {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}});
-  });
-}
-
-void layer_norm_forward(int64_t rows, int64_t channels, const float* x, const float* gamma,
-                        const float* beta, float eps, float* y, float* mean, float* variance) {
-  if (rows == 0 || channels == 0) return;
-  bool training = mean != nullptr;
-  guarded("layer_normalization_forward", rows, channels, [&] {
-    Key key{training ? Kind::kLayerNormTrain : Kind::kLayerNormInfer, rows, channels,
-            std::bit_cast<uint32_t>(eps)};
-    Cached& c = lookup(key, [&] {
-      auto pd =
-          layer_norm_pd(rows, channels, eps,
-                        training ? prop_kind::forward_training : prop_kind::forward_inference);
-      if (training)
-        return with_args(dnnl::layer_normalization_forward(pd), pd,
-                         {DNNL_ARG_SRC, DNNL_ARG_SCALE, DNNL_ARG_SHIFT, DNNL_ARG_DST, DNNL_ARG_MEAN,
-                          DNNL_ARG_VARIANCE});
-      return with_args(dnnl::layer_normalization_forward(pd), pd,
-                       {DNNL_ARG_SRC, DNNL_ARG_SCALE, DNNL_ARG_SHIFT, DNNL_ARG_DST});
-    });
-    if (training)
-      execute(c, {{DNNL_ARG_SRC, x},
-                  {DNNL_ARG_SCALE, gamma},
-                  {DNNL_ARG_SHIFT, beta},
-                  {DNNL_ARG_DST, y},
-                  {DNNL_ARG_MEAN, mean},
-                  {DNNL_ARG_VARIANCE, variance}});
-    else
-      execute(
-          c,
-          {{DNNL_ARG_SRC, x}, {DNNL_ARG_SCALE, gamma}, {DNNL_ARG_SHIFT, beta}, {DNNL_ARG_DST, y}});
-  });
-}
-
-void layer_norm_backward(int64_t rows, int64_t channels, const float* x, const float* gamma,
-                         const float* mean, const float* variance, const float* dy, float eps,
-                         float* dx, float* dgamma, float* dbeta) {
-  if (channels == 0) return;
-  if (rows == 0) {  // no rows contribute: the parameter gradients are zero
-    std::memset(dgamma, 0, sizeof(float) * channels);
-    std::memset(dbeta, 0, sizeof(float) * channels);
-    return;
-  }
-  guarded("layer_normalization_backward", rows, channels, [&] {
-    Key key{Kind::kLayerNormBwd, rows, channels, std::bit_cast<uint32_t>(eps)};
-    Cached& c = lookup(key, [&] {
-      // prop_kind::backward (not backward_data) so diff_scale / diff_shift are computed too.
-      auto fwd_pd = layer_norm_pd(rows, channels, eps, prop_kind::forward_training);
-      memory::desc data_md = fwd_pd.src_desc();
-      dnnl::layer_normalization_backward::primitive_desc pd(
-          {prop_kind::backward, data_md, data_md, fwd_pd.mean_desc(), eps, scale_shift()}, engine(),
-          fwd_pd);
-      return with_args(
-          dnnl::layer_normalization_backward(pd), pd,
-          {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_MEAN, DNNL_ARG_VARIANCE, DNNL_ARG_SCALE,
-           DNNL_ARG_SHIFT, DNNL_ARG_DIFF_SRC, DNNL_ARG_DIFF_SCALE, DNNL_ARG_DIFF_SHIFT});
-    });
-    execute(c, {{DNNL_ARG_SRC, x},
-                {DNNL_ARG_DIFF_DST, dy},
-                {DNNL_ARG_MEAN, mean},
-                {DNNL_ARG_VARIANCE, variance},
-                {DNNL_ARG_SCALE, gamma},
-                // oneDNN 2.6 insists on a shift argument although the gradient does not depend
-                // on beta and nothing reads it; gamma's [C] buffer stands in for it.
-                {DNNL_ARG_SHIFT, gamma},
-                {DNNL_ARG_DIFF_SRC, dx},
-                {DNNL_ARG_DIFF_SCALE, dgamma},
-                {DNNL_ARG_DIFF_SHIFT, dbeta}});
   });
 }
 

@@ -1,5 +1,5 @@
 // The only code that includes oneDNN: engine and stream, sgemm, and the primitives kiln
-// uses (layer norm, eltwise, softmax), each built once per shape and cached.
+// uses (bf16 matmul, eltwise, softmax), each built once per shape and cached.
 #pragma once
 
 #include <cstdint>
@@ -21,18 +21,6 @@ void dnnl_matmul_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t 
 // All functions below take dense row-major float32 buffers, OVERWRITE their outputs, and
 // throw kiln::Error naming the primitive and the sizes when oneDNN fails. Primitives are
 // cached per thread, keyed by kind, sizes and flags, so a training step builds none.
-
-// x, y: [rows, channels], gamma, beta: [channels] -> y = gamma * (x - mean) / sqrt(var + eps)
-// + beta per row. With mean and variance ([rows]) non-null they receive the row statistics
-// (forward_training); with both null the inference primitive runs and keeps none.
-void layer_norm_forward(int64_t rows, int64_t channels, const float* x, const float* gamma,
-                        const float* beta, float eps, float* y, float* mean, float* variance);
-
-// Gradients of layer_norm_forward given its saved x, mean and variance: dx [rows, channels],
-// dgamma, dbeta [channels]. All three are written.
-void layer_norm_backward(int64_t rows, int64_t channels, const float* x, const float* gamma,
-                         const float* mean, const float* variance, const float* dy, float eps,
-                         float* dx, float* dgamma, float* dbeta);
 
 // Elementwise functions on oneDNN. (Both GELU forms run on kiln's own loops, see
 // ops/gelu.h: oneDNN 2.6's tanh form was 5x slower than its erf form, and the erf form is

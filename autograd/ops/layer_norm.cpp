@@ -1,15 +1,122 @@
-// layer_norm: normalisation over the last dimension with a learned scale and shift. Both
-// directions run on oneDNN's layer_normalization primitives (see backend/dnnl.h).
-#include "autograd/backend/dnnl.h"
+// layer_norm: normalisation over the last dimension with a learned scale and shift, on kiln's
+// own row loops.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
 #include "autograd/kernels.h"
 #include "autograd/ops.h"
 #include "autograd/tape.h"
+#include "autograd/threads.h"
 #include "base/error.h"
 
 namespace kiln::ops {
+namespace {
+
+// Independent partial sums in a row reduction: four 8-wide accumulators, so the adds overlap
+// instead of waiting on one another (one 8-wide accumulator was latency-bound).
+constexpr int kLanes = 32;
+
+float row_sum(int64_t n, auto term) {
+  return lane_reduce<kLanes, TailOrder::kBeforeLanes>(n, 0.0f, term,
+                                                      [](float a, float b) { return a + b; });
+}
+
+// Rows of C floats per work item: enough to repay a thread's share of a parallel region.
+int64_t rows_per_thread(int64_t channels) {
+  return std::max<int64_t>(1, kMinElementsPerThread / std::max<int64_t>(1, channels));
+}
+
+// y = gamma (x - mean) / sigma + beta for each row of x [rows, C], sigma = sqrt(var + eps) with
+// the biased variance, as PyTorch's layer_norm. Two passes over a row (mean, then the squared
+// deviations). mean and rstd (1 / sigma), [rows], are stored when non-null.
+void normalize_rows(int64_t rows, int64_t C, const float* x, const float* gamma, const float* beta,
+                    float eps, float* y, float* mean, float* rstd) {
+  parallel_for(rows, rows_per_thread(C), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* xr = x + r * C;
+      float* yr = y + r * C;
+      const float mu = row_sum(C, [xr](int64_t j) { return xr[j]; }) / static_cast<float>(C);
+      const float var = row_sum(C,
+                                [xr, mu](int64_t j) {
+                                  const float c = xr[j] - mu;
+                                  return c * c;
+                                }) /
+                        static_cast<float>(C);
+      const float inv = 1.0f / std::sqrt(var + eps);
+#pragma omp simd
+      for (int64_t j = 0; j < C; ++j) yr[j] = (xr[j] - mu) * inv * gamma[j] + beta[j];
+      if (mean) mean[r] = mu, rstd[r] = inv;
+    }
+  });
+}
+
+// dx for dy, each row written (or added to, when accumulate): with xhat = (x - mean) rstd and
+// g = dy gamma, dx = rstd (g - mean_j(g) - xhat mean_j(g xhat)).
+void row_gradients(int64_t rows, int64_t C, const float* x, const float* gamma, const float* mean,
+                   const float* rstd, const float* dy, float* dx, bool accumulate) {
+  parallel_for(rows, rows_per_thread(C), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* xr = x + r * C;
+      const float* dyr = dy + r * C;
+      float* dxr = dx + r * C;
+      const float mu = mean[r], inv = rstd[r];
+      const float g_mean =
+          row_sum(C, [=](int64_t j) { return dyr[j] * gamma[j]; }) / static_cast<float>(C);
+      const float gx_mean =
+          row_sum(C, [=](int64_t j) { return dyr[j] * gamma[j] * (xr[j] - mu) * inv; }) /
+          static_cast<float>(C);
+      if (accumulate) {
+#pragma omp simd
+        for (int64_t j = 0; j < C; ++j)
+          dxr[j] += inv * (dyr[j] * gamma[j] - g_mean - (xr[j] - mu) * inv * gx_mean);
+      } else {
+#pragma omp simd
+        for (int64_t j = 0; j < C; ++j)
+          dxr[j] = inv * (dyr[j] * gamma[j] - g_mean - (xr[j] - mu) * inv * gx_mean);
+      }
+    }
+  });
+}
+
+// dgamma += sum over rows of dy xhat and dbeta += sum over rows of dy (either may be null).
+// Rows are summed in fixed blocks, the blocks' sums then added in block order, so the result
+// does not depend on the thread count.
+void parameter_gradients(int64_t rows, int64_t C, const float* x, const float* mean,
+                         const float* rstd, const float* dy, float* dgamma, float* dbeta) {
+  constexpr int64_t kBlockRows = 64;
+  const int64_t blocks = (rows + kBlockRows - 1) / kBlockRows;
+  std::vector<float> partial(static_cast<std::size_t>(2 * blocks * C), 0.0f);  // gamma, beta
+  parallel_for(blocks, std::max<int64_t>(1, rows_per_thread(C) / kBlockRows),
+               [&](int64_t b0, int64_t b1) {
+                 for (int64_t b = b0; b < b1; ++b) {
+                   float* pg = partial.data() + 2 * b * C;
+                   float* pb = pg + C;
+                   for (int64_t r = b * kBlockRows; r < std::min(rows, (b + 1) * kBlockRows); ++r) {
+                     const float* xr = x + r * C;
+                     const float* dyr = dy + r * C;
+                     const float mu = mean[r], inv = rstd[r];
+#pragma omp simd
+                     for (int64_t j = 0; j < C; ++j) {
+                       pg[j] += dyr[j] * (xr[j] - mu) * inv;
+                       pb[j] += dyr[j];
+                     }
+                   }
+                 }
+               });
+  for (int64_t b = 0; b < blocks; ++b) {
+    const float* pg = partial.data() + 2 * b * C;
+    if (dgamma)
+      for (int64_t j = 0; j < C; ++j) dgamma[j] += pg[j];
+    if (dbeta)
+      for (int64_t j = 0; j < C; ++j) dbeta[j] += pg[C + j];
+  }
+}
+
+}  // namespace
 
 // x: [..., C], gamma, beta: [C] -> [..., C], viewed as rows = numel / C rows of C.
-// Saves x, gamma, and the per-row mean and variance ([rows] each) when recording.
+// Saves x, gamma, and the per-row mean and 1 / sigma ([rows] each) when recording.
 Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps) {
   KILN_CHECK(x.defined() && gamma.defined() && beta.defined(),
              "layer_norm: expected defined x, gamma and beta, got an undefined tensor");
@@ -28,31 +135,23 @@ Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, floa
   KILN_CHECK(eps >= 0.0f, "layer_norm: expected eps >= 0, got ", eps);
 
   Tensor y = Tensor::empty(x.shape());
-  if (!should_record({x, gamma, beta})) {
-    // Null statistics select the inference primitive, which keeps nothing.
-    backend::layer_norm_forward(rows, channels, x.data(), gamma.data(), beta.data(), eps, y.data(),
-                                nullptr, nullptr);
-    return y;
-  }
-  Tensor mean = Tensor::empty({rows}), variance = Tensor::empty({rows});
-  backend::layer_norm_forward(rows, channels, x.data(), gamma.data(), beta.data(), eps, y.data(),
-                              mean.data(), variance.data());
+  const bool needs_grad = should_record({x, gamma, beta});
+  Tensor mean = needs_grad ? Tensor::empty({rows}) : Tensor();
+  Tensor rstd = needs_grad ? Tensor::empty({rows}) : Tensor();
+  normalize_rows(rows, channels, x.data(), gamma.data(), beta.data(), eps, y.data(),
+                 needs_grad ? mean.data() : nullptr, needs_grad ? rstd.data() : nullptr);
+  if (!needs_grad) return y;
   // Saves x and gamma (the handles: backward also asks them for their gradient buffers; beta is
-  // kept only for that), mean and variance.
+  // kept only for that), and each row's mean and 1 / sigma.
   return record("layer_norm", y, {x, gamma, beta}, [=](const Tensor& dy) {
-    // oneDNN overwrites its outputs, while gradients accumulate (fan-out), so it writes
-    // scratch that is then added, or x's new gradient directly. One call yields all three,
-    // needed or not. dx is written in full before gamma's and beta's targets are taken.
-    const GradTarget dx = grad_target(x);
-    Tensor dx_new = dx && !dx.accumulate ? dx.grad : Tensor::empty(x.shape());
-    Tensor dgamma_new = Tensor::empty({channels}), dbeta_new = Tensor::empty({channels});
-    backend::layer_norm_backward(rows, channels, x.data(), gamma.data(), mean.data(),
-                                 variance.data(), dy.data(), eps, dx_new.data(), dgamma_new.data(),
-                                 dbeta_new.data());
-    if (dx && dx.accumulate) add_into(dx.grad, dx_new);
+    if (GradTarget dx = grad_target(x))  // every element written
+      row_gradients(rows, channels, x.data(), gamma.data(), mean.data(), rstd.data(), dy.data(),
+                    dx.data(), dx.accumulate);
     Tensor dgamma = grad_if_needed(gamma), dbeta = grad_if_needed(beta);
-    if (dgamma.defined()) add_into(dgamma, dgamma_new);
-    if (dbeta.defined()) add_into(dbeta, dbeta_new);
+    if (dgamma.defined() || dbeta.defined())
+      parameter_gradients(rows, channels, x.data(), mean.data(), rstd.data(), dy.data(),
+                          dgamma.defined() ? dgamma.data() : nullptr,
+                          dbeta.defined() ? dbeta.data() : nullptr);
   });
 }
 

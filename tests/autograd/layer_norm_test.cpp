@@ -124,6 +124,26 @@ TEST(LayerNormOpTest, BackwardAddsIntoExistingGradient) {
   for (std::size_t i = 0; i < dbeta.size(); ++i) EXPECT_NEAR(dbeta2[i], 2 * dbeta[i], 1e-5) << i;
 }
 
+TEST(LayerNormOpTest, ResultsMatchOneThreadBitForBit) {
+  // Rows split over the threads and gamma's and beta's gradients summed in fixed row blocks:
+  // the thread count cannot change a bit. 1000 rows: several blocks, and a ragged last one.
+  auto run = [](int threads) {
+    testing::ScopedThreads scoped(threads);
+    Tensor x = shifted_input({1000, 96}, 21).set_requires_grad(true);
+    Tensor gamma = random_tensor({96}, 22).set_requires_grad(true);
+    Tensor beta = random_tensor({96}, 23).set_requires_grad(true);
+    Tensor y = ops::layer_norm(x, gamma, beta, 1e-5f);
+    backward(y, random_tensor({1000, 96}, 24));
+    std::vector<float> all = y.to_floats();
+    for (const Tensor& t : {x, gamma, beta})
+      for (float g : t.grad().to_floats()) all.push_back(g);
+    return all;
+  };
+  std::vector<float> one = run(1);
+  EXPECT_EQ(one, run(2));
+  EXPECT_EQ(one, run(1));
+}
+
 TEST(LayerNormOpTest, RejectsBadInputsWithHelpfulMessages) {
   Tensor x = random_tensor({2, 5}, 17), gamma = random_tensor({5}, 18),
          beta = random_tensor({5}, 19);

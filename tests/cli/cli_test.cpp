@@ -86,6 +86,31 @@ TEST(CliTest, Bf16IsRefusedInOneLineOnACpuWithoutIt) {
       << bench.out;
 }
 
+TEST(CliTest, BenchReportsItsFiguresAsOneJsonLine) {
+  // A small GPT, end to end: the timed steps, then the step/probe pairs that give MFU. The
+  // figures depend on the machine, so only their presence and sense are checked, plus the
+  // quantities that do not: the model's size and its FLOP count.
+  const int64_t V = 11, L = 2, d = 64, T = 32, B = 4;
+  CommandResult bench = kiln(
+      "bench --vocab-size 11 --n-layer 2 --n-head 2 --d-model 64 "
+      "--seq-len 32 --batch-size 4 --steps 2 --warmup-steps 1 --threads 1");
+  ASSERT_EQ(bench.exit_code, 0) << bench.out;
+  const kiln::json::Value line = kiln::json::parse(bench.out, "bench output");
+  EXPECT_EQ(line.at("framework").as_string(), "kiln");
+  EXPECT_EQ(line.at("steps").as_int(), 2);
+  for (const char* positive : {"tokens_per_s", "gemm_gflops", "mfu", "step_ms_median"})
+    EXPECT_GT(line.at(positive).as_number(), 0.0) << positive;
+  // Per layer: two layer norms, c_attn, c_proj, c_fc and the MLP's c_proj, with biases.
+  const int64_t layer =
+      4 * d + (d * 3 * d + 3 * d) + (d * d + d) + (d * 4 * d + 4 * d) + (4 * d * d + d);
+  const int64_t embeddings = V * d + T * d;
+  EXPECT_EQ(line.at("n_params").as_int(), embeddings + L * layer + 2 * d);
+  // 6 N_dense + 12 L T d + 6 d V FLOPs a token (the reference's count), B T tokens a step.
+  const double dense = double(L * layer + 2 * d);
+  const double want = (6 * dense + 12.0 * L * T * d + 6.0 * d * V) * B * T / 1e9;
+  EXPECT_NEAR(line.at("model_gflop_per_step").as_number(), want, 1e-4) << "of " << want;
+}
+
 TEST(CliTest, Bf16TrainsWhereTheCpuHasIt) {
   if (!kiln::cpu_supports_bf16()) GTEST_SKIP() << "this CPU has no bf16 (the refusal is tested)";
   const fs::path dir = tiny_gpt_folder("bf16_trains", "to be or not to be, that is the question.",

@@ -66,6 +66,15 @@ std::vector<float> reference_attention(const Tensor& q, const Tensor& k, const T
   return out;
 }
 
+// Causal, with dropout 0.1 drawn from seed 3: the options of the bit-for-bit comparisons.
+AttentionOptions causal_with_dropout() {
+  AttentionOptions o;
+  o.causal = true;
+  o.dropout = 0.1f;
+  o.seed = 3;
+  return o;
+}
+
 // Runs forward on random q, k, v and compares with the reference.
 void expect_forward_matches(Shape q_shape, Shape kv_shape, const AttentionOptions& o) {
   Tensor q = random_tensor(q_shape, 1), k = random_tensor(kv_shape, 2),
@@ -288,10 +297,7 @@ TEST(AttentionOpTest, OnlyRequestedGradientsAreProduced) {
 TEST(AttentionOpTest, ParallelResultsMatchOneThreadBitForBit) {
   // Big enough that both passes split across two threads: every row and every head's gradient
   // is computed by one thread in a fixed order, so the thread count cannot change a bit.
-  AttentionOptions o;
-  o.causal = true;
-  o.dropout = 0.1f;
-  o.seed = 3;
+  const AttentionOptions o = causal_with_dropout();
   auto run = [&](int threads) {
     set_num_threads(threads);
     Tensor q = random_tensor({2, 2, 130, 16}, 1).set_requires_grad(true);
@@ -371,10 +377,7 @@ TEST(AttentionPackedTest, BackwardMatchesFiniteDifference) {
 TEST(AttentionPackedTest, MatchesAttentionOnPermutedPartsBitForBitAtAnyThreadCount) {
   // The same tiles and GEMM shapes as attention() on copied heads, only other leading
   // dimensions: outputs and gradients agree exactly, on one thread and on two.
-  AttentionOptions o;
-  o.causal = true;
-  o.dropout = 0.1f;
-  o.seed = 3;
+  const AttentionOptions o = causal_with_dropout();
   const int64_t B = 2, T = 130, H = 2, D = 16, d = H * D;
   auto packed = [&](int threads) {
     set_num_threads(threads);
@@ -476,10 +479,7 @@ TEST(AttentionHeadsTest, BackwardMatchesFiniteDifference) {
 }
 
 TEST(AttentionHeadsTest, MatchesAttentionOnPermutedHeadsBitForBit) {
-  AttentionOptions o;
-  o.causal = true;
-  o.dropout = 0.1f;
-  o.seed = 3;
+  const AttentionOptions o = causal_with_dropout();
   const int64_t B = 2, T = 130, H = 2, d = 32;
   auto run = [&](bool heads_op) {
     std::vector<Tensor> in = {random_tensor({B, T, d}, 1), random_tensor({B, T, d}, 2),

@@ -310,13 +310,16 @@ void run_bench(const BenchOptions& o) {
       w.head_rows > 0 ? 6.0 * double(s.d) * double(s.vocab) * (tokens - double(w.head_rows) * ranks)
                       : 0.0;
   const double kiln_gflop = gflop - head_skipped / 1e9;
-  // Each pair's utilisation, and the median: a slow spell spoils a pair, not the figure.
-  std::vector<double> utilisations;
-  for (std::size_t i = 0; i < probe_rates.size(); ++i)
-    utilisations.push_back(kiln_gflop / step_seconds[i] / probe_rates[i]);
-  const double peak = o.peak_gflops > 0 ? o.peak_gflops : median_of(probe_rates);
-  const double mfu =
-      o.peak_gflops > 0 ? kiln_gflop / (median / 1e3) / o.peak_gflops : median_of(utilisations);
+  double peak = o.peak_gflops, mfu = 0;
+  if (peak > 0) {
+    mfu = kiln_gflop / (median / 1e3) / peak;
+  } else {  // each pair's utilisation, and the median: a slow spell spoils a pair, not the figure
+    std::vector<double> utilisations;
+    for (std::size_t i = 0; i < probe_rates.size(); ++i)
+      utilisations.push_back(kiln_gflop / step_seconds[i] / probe_rates[i]);
+    peak = median_of(probe_rates);
+    mfu = median_of(utilisations);
+  }
   // Rounded as a person reads them; the JSON writer prints the shortest exact form.
   const auto rounded = [](double x, double scale) { return std::round(x * scale) / scale; };
   json::Writer out = json::Writer::spaced();

@@ -2,7 +2,6 @@
 // own row loops.
 #include <algorithm>
 #include <cmath>
-#include <vector>
 
 #include "autograd/kernels.h"
 #include "autograd/ops.h"
@@ -86,7 +85,8 @@ void parameter_gradients(int64_t rows, int64_t C, const float* x, const float* m
                          const float* rstd, const float* dy, float* dgamma, float* dbeta) {
   constexpr int64_t kBlockRows = 64;
   const int64_t blocks = (rows + kBlockRows - 1) / kBlockRows;
-  std::vector<float> partial(static_cast<std::size_t>(2 * blocks * C), 0.0f);  // gamma, beta
+  // Each block's gamma and beta sums, from kiln's allocator: no system allocation a step.
+  Tensor partial = Tensor::zeros({2 * blocks, C});
   parallel_for(blocks, std::max<int64_t>(1, rows_per_thread(C) / kBlockRows),
                [&](int64_t b0, int64_t b1) {
                  for (int64_t b = b0; b < b1; ++b) {

@@ -144,6 +144,17 @@ TEST(LayerNormOpTest, ResultsMatchOneThreadBitForBit) {
   EXPECT_EQ(one, run(1));
 }
 
+TEST(LayerNormOpTest, NoRowsGiveEmptyOutputAndZeroParameterGradients) {
+  Tensor x = Tensor::zeros({0, 5}).set_requires_grad(true);
+  Tensor gamma = random_tensor({5}, 25).set_requires_grad(true);
+  Tensor beta = random_tensor({5}, 26).set_requires_grad(true);
+  Tensor y = ops::layer_norm(x, gamma, beta, 1e-5f);
+  ASSERT_EQ(y.shape(), Shape({0, 5}));
+  backward(y, Tensor::zeros({0, 5}));
+  EXPECT_EQ(gamma.grad().to_floats(), std::vector<float>(5, 0.0f));
+  EXPECT_EQ(beta.grad().to_floats(), std::vector<float>(5, 0.0f));
+}
+
 TEST(LayerNormOpTest, RejectsBadInputsWithHelpfulMessages) {
   Tensor x = random_tensor({2, 5}, 17), gamma = random_tensor({5}, 18),
          beta = random_tensor({5}, 19);

@@ -428,21 +428,28 @@ TEST(LinearOpTest, ResidualOfTheWrongShapeIsRefused) {
       << msg;
 }
 
-TEST(LinearOpTest, BiasGradientIsIdenticalAcrossThreadCounts) {
-  // Column sums are parallel over columns only, so each column's order never changes.
-  Tensor x = random_tensor({300, 13}, 20), w = random_tensor({600, 13}, 21);
-  Tensor bias = random_tensor({600}, 22).set_requires_grad(true);
+TEST(LinearOpTest, BiasGradientIsIdenticalAcrossThreadCountsAndMatchesDoubleSums) {
+  // Column sums are parallel over columns only, so each column's order never changes. 2,100
+  // columns: each thread's range spans more than one 1,024-column chunk.
+  const int64_t rows = 300, cols = 2100;
+  Tensor x = random_tensor({rows, 13}, 20), w = random_tensor({cols, 13}, 21);
+  Tensor bias = random_tensor({cols}, 22).set_requires_grad(true);
+  Tensor dy = random_tensor({rows, cols}, 23);  // the seed: d(sum y * dy)/dy = dy
   std::vector<std::vector<float>> grads;
   int saved = num_threads();
   for (int threads : {1, 2}) {
     set_num_threads(threads);
-    backward(ops::sum_all(ops::linear(x, w, bias, ops::WeightLayout::kOutIn)));
+    backward(ops::sum_all(ops::mul(ops::linear(x, w, bias, ops::WeightLayout::kOutIn), dy)));
     grads.push_back(bias.grad().to_floats());
     bias.reset_grad();
   }
   set_num_threads(saved);
   EXPECT_EQ(grads[0], grads[1]);
-  EXPECT_NEAR(grads[0][0], 300.0f, 1e-4);  // d(sum y)/d bias[o] = rows
+  for (int64_t c = 0; c < cols; ++c) {
+    double want = 0;
+    for (int64_t r = 0; r < rows; ++r) want += dy.data()[r * cols + c];
+    ASSERT_NEAR(grads[0][c], want, 1e-4) << "column " << c;
+  }
 }
 
 TEST(LinearOpTest, RejectsBadShapesWithHelpfulMessage) {

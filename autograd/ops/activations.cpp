@@ -93,8 +93,11 @@ Tensor eltwise(const char* name, const Tensor& x, backend::Eltwise alg) {
 // x: [...] -> x.shape. Saves x. Not oneDNN: its 2.6 gelu_tanh is slow (see gelu.h), and the
 // erf form shares its scalar function with gelu_linear, so the fused op equals this one.
 Tensor gelu(const Tensor& x, GeluForm form) {
-  return with_gelu_form(
-      form, [&](auto value, auto derivative) { return pointwise("gelu", x, value, derivative); });
+  return with_gelu_form(form, [&](auto form_functions) {
+    using F = decltype(form_functions);
+    return pointwise(
+        "gelu", x, [](float v) { return F::value(v); }, [](float v) { return F::derivative(v); });
+  });
 }
 
 // x: [...] -> x.shape. Saves the output.

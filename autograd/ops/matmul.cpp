@@ -167,28 +167,46 @@ void linear_gradients(const float* x, const Tensor& x_grad, float* dx_scratch, c
 
 // GELU (of `form`) of n values of h into g.
 void gelu_into(GeluForm form, const float* h, int64_t n, float* g) {
-  with_gelu_form(form, [&](auto value, auto) {
+  with_gelu_form(form, [&](auto f) {
     parallel_for(n, kMinElementsPerThread, [&](int64_t b, int64_t e) {
 #pragma omp simd
-      for (int64_t i = b; i < e; ++i) g[i] = value(h[i]);
+      for (int64_t i = b; i < e; ++i) g[i] = f.value(h[i]);
     });
   });
 }
 
-// gelu_linear's backward for dy: recomputes g = GELU(h), adds linear's gradients (dg into a
-// scratch, since GELU's derivative must then multiply it) and dh += dg * GELU'(h).
+// gelu_linear's backward for dy. One pass recomputes g = GELU(h) and, when h needs a gradient,
+// GELU'(h) into a scratch (one gate evaluation for both); linear's gradients follow, with dg in
+// a scratch; then dh (+)= dg GELU'(h).
 void gelu_linear_gradients(const Tensor& h, const Tensor& weight, const Tensor& bias,
                            const Tensor& residual, const LinearSizes& z, GeluForm form,
                            const Tensor& dy) {
+  const int64_t n = h.numel();
   Tensor g = Tensor::empty(h.shape());
-  gelu_into(form, h.data(), h.numel(), g.data());
-  Tensor dg = h.requires_grad() ? Tensor::empty(h.shape()) : Tensor();
-  linear_gradients(g.data(), Tensor(), dg.defined() ? dg.data() : nullptr, weight, bias, residual,
-                   z, dy);
-  if (GradTarget dh = grad_target(h))
-    with_gelu_form(form, [&](auto, auto derivative) {
-      add_times_derivative(dh.data(), dg.data(), h.data(), h.numel(), derivative, dh.accumulate);
+  if (!h.requires_grad()) {
+    gelu_into(form, h.data(), n, g.data());
+    return linear_gradients(g.data(), Tensor(), nullptr, weight, bias, residual, z, dy);
+  }
+  Tensor slope = Tensor::empty(h.shape());
+  with_gelu_form(form, [&](auto f) {
+    const float* x = h.data();
+    float* gp = g.data();
+    float* sp = slope.data();
+    parallel_for(n, kMinElementsPerThread, [&](int64_t b, int64_t e) {
+#pragma omp simd
+      for (int64_t i = b; i < e; ++i) {
+        const GeluValueSlope vs = f.both(x[i]);
+        gp[i] = vs.value;
+        sp[i] = vs.slope;
+      }
     });
+  });
+  Tensor dg = Tensor::empty(h.shape());
+  linear_gradients(g.data(), Tensor(), dg.data(), weight, bias, residual, z, dy);
+  g = Tensor();  // back to the allocator before dh is taken
+  const GradTarget dh = grad_target(h);
+  add_times_derivative(
+      dh.data(), dg.data(), slope.data(), n, [](float s) { return s; }, dh.accumulate);
 }
 
 }  // namespace

@@ -122,6 +122,30 @@ TEST(LinearCrossEntropyOpTest, MatchesPlainLoopForEveryBlockSize) {
   }
 }
 
+TEST(LinearCrossEntropyOpTest, PredictionIsTheFirstIndexOfTheLargestLogit) {
+  // x = [1] and a [V, 1] weight make the logits the weight itself. 150 classes: two full
+  // 64-wide blocks and a tail. Ties go to the first index, across blocks and within one; -0.0
+  // and +0.0 tie as std::max_element has them.
+  const int64_t classes = 150;
+  auto predict = [&](const std::vector<float>& logits) {
+    std::vector<int32_t> predictions;
+    ops::linear_cross_entropy(Tensor::from_floats({1, 1}, {1.0f}),
+                              Tensor::from_floats({classes, 1}, logits), Tensor(),
+                              Tensor::from_ints({1}, {0}), {.predictions = &predictions});
+    return predictions.at(0);
+  };
+  std::vector<float> logits(classes, -1.0f);
+  logits[149] = 2.0f;  // in the tail
+  EXPECT_EQ(predict(logits), 149);
+  logits[130] = 2.0f, logits[70] = 2.0f;  // ties in two blocks
+  EXPECT_EQ(predict(logits), 70);
+  logits[65] = 2.0f;  // a tie earlier in the same block
+  EXPECT_EQ(predict(logits), 65);
+  std::vector<float> zeros(classes, -3.0f);
+  zeros[10] = -0.0f, zeros[5] = 0.0f, zeros[3] = -0.0f;
+  EXPECT_EQ(predict(zeros), 3);
+}
+
 TEST(LinearCrossEntropyOpTest, AgreesWithLinearThenCrossEntropy) {
   // The unfused pair on [2, 3, d] inputs: the same loss, and gradients within rounding.
   Tensor x = random_tensor({2, 3, 6}, 5).set_requires_grad(true);

@@ -77,6 +77,23 @@ TEST(ParameterArenaTest, FrozenParametersGetNoGradientAndNoUpdate) {
   EXPECT_THROW(ParameterArena(TwoParams(), {"nothing.matches"}), Error);
 }
 
+TEST(AdamWTest, ZeroingGradientsAsTheyAreReadChangesNoUpdate) {
+  // Two arenas with the same gradients: the zeroing step moves the parameters to the same bits
+  // and leaves its range's gradients at 0; a ranged optimizer leaves the rest untouched.
+  TwoParams plain_model, zeroing_model;
+  ParameterArena plain(plain_model), zeroing(zeroing_model);
+  AdamW zeroing_opt(zeroing, {0.9f, 0.95f, 1e-8f, 0.1f}, {1, 5});
+  AdamW plain_ranged(plain, {0.9f, 0.95f, 1e-8f, 0.1f}, {1, 5});
+  const std::vector<float> grads{0.3f, -1.5f, 2.0f, 0.25f, -0.75f, 4.0f};
+  std::copy(grads.begin(), grads.end(), plain.grads().data());
+  std::copy(grads.begin(), grads.end(), zeroing.grads().data());
+  plain_ranged.step(0.01f, 0.5f);
+  zeroing_opt.step(0.01f, 0.5f, /*zero_grads=*/true);
+  EXPECT_EQ(zeroing.values().to_floats(), plain.values().to_floats());
+  EXPECT_EQ(zeroing.grads().to_floats(), (std::vector<float>{0.3f, 0, 0, 0, 0, 4.0f}));
+  EXPECT_EQ(plain.grads().to_floats(), grads);
+}
+
 TEST(ParameterArenaTest, PatternsMatchWithStars) {
   EXPECT_TRUE(matches_pattern("transformer.h.0.attn.c_attn.weight", "transformer.h.0.*"));
   EXPECT_TRUE(matches_pattern("bert.embeddings.LayerNorm.bias", "*LayerNorm*"));

@@ -95,6 +95,10 @@ BENCHMARK(BM_HeadGemm)
     ->ArgsProduct({{64}, {256}, {64}, {0}, {1}, {0, 1}})
     ->ArgsProduct({{64}, {64}, {256}, {0}, {0}, {0, 1}})
     ->ArgsProduct({{256}, {64}, {64}, {1}, {0}, {0, 1}})
+    // gpt-char's heads (T = 64, D = 32): scores and dP, the weighted sum and dQ, dV and dK.
+    ->ArgsProduct({{64}, {64}, {32}, {0}, {1}, {0, 1}})
+    ->ArgsProduct({{64}, {32}, {64}, {0}, {0}, {0, 1}})
+    ->ArgsProduct({{64}, {32}, {64}, {1}, {0}, {0, 1}})
     ->MinTime(0.5);
 
 }  // namespace

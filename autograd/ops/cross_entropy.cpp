@@ -92,29 +92,53 @@ double row_mean(const float* row, int64_t c) {
   return sum / static_cast<double>(c);
 }
 
-// One row's loss (1 - eps) * (lse - x[t]) + eps * mean_j (lse - x[j]), written around the max
-// so that a large lse is never rounded; stores the row's log-sum-exp in *lse.
-float row_loss(const float* x, int64_t c, int32_t target, double eps, float* lse) {
-  const RowLse row = row_logsumexp(x, c);
-  *lse = static_cast<float>(row.max + row.log_sum);
-  const double nll = static_cast<double>(row.max - x[target]) + row.log_sum;
+// One row's loss (1 - eps) * (lse - x[t]) + eps * mean_j (lse - x[j]) from its log-sum-exp,
+// its target's logit and (with eps) its mean, written around the max so that a large lse is
+// never rounded.
+float loss_of_row(const RowLse& row, float x_target, double eps, double mean) {
+  const double nll = static_cast<double>(row.max - x_target) + row.log_sum;
   if (eps == 0.0) return static_cast<float>(nll);
-  const double uniform = static_cast<double>(row.max) - row_mean(x, c) + row.log_sum;
+  const double uniform = static_cast<double>(row.max) - mean + row.log_sum;
   return static_cast<float>((1.0 - eps) * nll + eps * uniform);
 }
 
+// One row's loss; stores the row's log-sum-exp in *lse.
+float row_loss(const float* x, int64_t c, int32_t target, double eps, float* lse) {
+  const RowLse row = row_logsumexp(x, c);
+  *lse = static_cast<float>(row.max + row.log_sum);
+  return loss_of_row(row, x[target], eps, eps == 0.0 ? 0.0 : row_mean(x, c));
+}
+
 // The row's gradient scale * (softmax - q), q the smoothed target (1 - eps + eps / C at the
-// target, eps / C elsewhere), added into g (kAdd) or written over it. g may be x itself.
-template <bool kAdd>
-void row_gradient(const float* x, float lse, int64_t c, int32_t target, float scale, float eps,
-                  float* g) {
+// target, eps / C elsewhere), added into g.
+void add_row_gradient(const float* x, float lse, int64_t c, int32_t target, float scale, float eps,
+                      float* g) {
   const float off_target = scale * eps / static_cast<float>(c);
-  const float on_target = scale * (1.0f - eps);
-  for (int64_t j = 0; j < c; ++j) {
-    const float p = scale * exp_nonpositive(x[j] - lse) - off_target;
-    g[j] = kAdd ? g[j] + p : p;
-  }
-  g[target] -= on_target;
+  for (int64_t j = 0; j < c; ++j) g[j] += scale * exp_nonpositive(x[j] - lse) - off_target;
+  g[target] -= scale * (1.0f - eps);
+}
+
+// One row's loss, as row_loss, with its gradient for a seed of 1 (scale * (softmax - q))
+// written over the row. The sum pass leaves each e^(x - max) in the row and the gradient
+// scales it by scale / sum: one exp per logit instead of two.
+float row_loss_and_gradient(float* x, int64_t c, int32_t target, float eps, float scale) {
+  const float m = row_max(x, c);
+  const float x_target = x[target];
+  const double mean = eps == 0.0f ? 0.0 : row_mean(x, c);
+  const double sum = lane_reduce<kLanes, TailOrder::kAfterLanes, float, double>(
+      c, 0.0f,
+      [x, m](int64_t j) {
+        const float e = exp_nonpositive(x[j] - m);
+        x[j] = e;
+        return e;
+      },
+      [](auto s, auto v) { return s + v; });
+  const float off_target = scale * eps / static_cast<float>(c);
+  const float p_scale = static_cast<float>(scale / sum);
+#pragma omp simd
+  for (int64_t j = 0; j < c; ++j) x[j] = p_scale * x[j] - off_target;
+  x[target] -= scale * (1.0f - eps);
+  return loss_of_row({m, std::log(sum)}, x_target, eps, mean);
 }
 
 // Checks targets against c classes and returns how many are not ignore_index: the mean's
@@ -195,8 +219,8 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int32_t ignore
                  [&](int64_t b, int64_t e) {
                    for (int64_t r = b; r < e; ++r)
                      if (target[r] != ignore_index)
-                       row_gradient<true>(logit + r * c, row_lse[r], c, target[r], scale,
-                                          label_smoothing, g + r * c);
+                       add_row_gradient(logit + r * c, row_lse[r], c, target[r], scale,
+                                        label_smoothing, g + r * c);
                  });
   };
   return record("cross_entropy", loss, {logits}, backward);
@@ -239,8 +263,8 @@ struct HeadBlocks {
             continue;
           }
           float lse = 0;
-          loss_of[r0 + r] = row_loss(zr, c, target, eps, &lse);
-          if (gradient) row_gradient<false>(zr, lse, c, target, scale, eps, zr);
+          loss_of[r0 + r] = gradient ? row_loss_and_gradient(zr, c, target, eps, scale)
+                                     : row_loss(zr, c, target, eps, &lse);
         }
       });
       if (!gradient) continue;

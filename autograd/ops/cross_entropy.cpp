@@ -57,12 +57,11 @@ float row_max(const float* row, int64_t c) {
       [](int32_t a, int32_t b) { return std::max(a, b); }));
 }
 
-// The first index of the row's largest value, as std::max_element gives it for rows without
-// NaN, but vectorised: the max, then blocks of 64 tested for it with a vector OR, then the one
-// block that holds it. (std::max_element's scalar compare-and-branch was 85% of the fused LM
+// The first index of the row's largest value m (row_max), as std::max_element gives it for rows
+// without NaN, but vectorised: blocks of 64 tested for m with a vector OR, then the one block
+// that holds it. (std::max_element's scalar compare-and-branch was 85% of the fused LM
 // head's own time, outside its GEMMs, on BERT's 30k vocabulary.)
-int32_t row_argmax(const float* row, int64_t c) {
-  const float m = row_max(row, c);
+int32_t row_argmax(const float* row, int64_t c, float m) {
   constexpr int64_t kBlock = 64;
   for (int64_t j0 = 0; j0 < c; j0 += kBlock) {
     const int64_t j1 = std::min(c, j0 + kBlock);
@@ -76,9 +75,8 @@ int32_t row_argmax(const float* row, int64_t c) {
   return 0;  // only a row holding a NaN, which outranks every number here, gets here
 }
 
-RowLse row_logsumexp(const float* row, int64_t c) {
-  // The sum adds lanes, then the tail.
-  const float m = row_max(row, c);
+// With m the row's max (row_max). The sum adds lanes, then the tail.
+RowLse row_logsumexp(const float* row, int64_t c, float m) {
   const double sum = lane_reduce<kLanes, TailOrder::kAfterLanes, float, double>(
       c, 0.0f, [row, m](int64_t j) { return exp_nonpositive(row[j] - m); },
       [](auto s, auto v) { return s + v; });  // lanes in float, lanes and tail combined in double
@@ -102,10 +100,10 @@ float loss_of_row(const RowLse& row, float x_target, double eps, double mean) {
   return static_cast<float>((1.0 - eps) * nll + eps * uniform);
 }
 
-// One row's loss; stores the row's log-sum-exp in *lse.
-float row_loss(const float* x, int64_t c, int32_t target, double eps, float* lse) {
-  const RowLse row = row_logsumexp(x, c);
-  *lse = static_cast<float>(row.max + row.log_sum);
+// One row's loss, m its max (row_max); stores the row's log-sum-exp in *lse when non-null.
+float row_loss(const float* x, int64_t c, float m, int32_t target, double eps, float* lse) {
+  const RowLse row = row_logsumexp(x, c, m);
+  if (lse) *lse = static_cast<float>(row.max + row.log_sum);
   return loss_of_row(row, x[target], eps, eps == 0.0 ? 0.0 : row_mean(x, c));
 }
 
@@ -119,10 +117,9 @@ void add_row_gradient(const float* x, float lse, int64_t c, int32_t target, floa
 }
 
 // One row's loss, as row_loss, with its gradient for a seed of 1 (scale * (softmax - q))
-// written over the row. The sum pass leaves each e^(x - max) in the row and the gradient
-// scales it by scale / sum: one exp per logit instead of two.
-float row_loss_and_gradient(float* x, int64_t c, int32_t target, float eps, float scale) {
-  const float m = row_max(x, c);
+// written over the row; m is the row's max (row_max). The sum pass leaves each e^(x - max) in the
+// row and the gradient scales it by scale / sum: one exp per logit instead of two.
+float row_loss_and_gradient(float* x, int64_t c, float m, int32_t target, float eps, float scale) {
   const float x_target = x[target];
   const double mean = eps == 0.0f ? 0.0 : row_mean(x, c);
   const double sum = lane_reduce<kLanes, TailOrder::kAfterLanes, float, double>(
@@ -199,7 +196,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int32_t ignore
       if (t[r] == ignore_index)
         l[r] = loss_of[r] = 0.0f;
       else
-        loss_of[r] = row_loss(x + r * c, c, t[r], label_smoothing, &l[r]);
+        loss_of[r] = row_loss(x + r * c, c, row_max(x + r * c, c), t[r], label_smoothing, &l[r]);
     }
   });
   Tensor loss = mean_loss(loss_of, rows, count);
@@ -256,15 +253,17 @@ struct HeadBlocks {
 #pragma omp simd
             for (int64_t j = 0; j < c; ++j) zr[j] += row_bias[j];
           const int32_t target = t[r0 + r];
-          if (predictions) (*predictions)[static_cast<std::size_t>(r0 + r)] = row_argmax(zr, c);
-          if (target == ignore) {
+          const bool counted = target != ignore;
+          // One max pass serves the prediction and the loss.
+          const float m = predictions || counted ? row_max(zr, c) : 0.0f;
+          if (predictions) (*predictions)[static_cast<std::size_t>(r0 + r)] = row_argmax(zr, c, m);
+          if (!counted) {
             loss_of[r0 + r] = 0.0f;
             if (gradient) std::fill_n(zr, c, 0.0f);
             continue;
           }
-          float lse = 0;
-          loss_of[r0 + r] = gradient ? row_loss_and_gradient(zr, c, target, eps, scale)
-                                     : row_loss(zr, c, target, eps, &lse);
+          loss_of[r0 + r] = gradient ? row_loss_and_gradient(zr, c, m, target, eps, scale)
+                                     : row_loss(zr, c, m, target, eps, nullptr);
         }
       });
       if (!gradient) continue;

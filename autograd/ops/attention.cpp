@@ -243,9 +243,18 @@ std::vector<float> padding_bias(const Tensor& mask) {
 struct Operands {
   const float *q, *k, *v;
 };
+// Where q's, k's and v's gradients go (null: not needed). `fresh` ones hold garbage and are
+// overwritten: each head zeroes its own slice on its own thread just before accumulating into
+// it, instead of a serial memset of the whole gradient before the parallel loop.
 struct Gradients {
   float *dq, *dk, *dv;
+  bool dq_fresh = false, dk_fresh = false, dv_fresh = false;
 };
+
+// Zeroes `rows` rows of D floats, `ld` apart: one head's slice of a gradient.
+void zero_head(float* x, int64_t rows, int64_t D, int64_t ld) {
+  for (int64_t r = 0; r < rows; ++r) std::fill_n(x + r * ld, D, 0.0f);
+}
 
 // Fills out (and lse [B, H, Tq] when non-null). Work items are (head, row tile) pairs, each
 // writing only its own rows; the fixed partition keeps whole heads together on a thread.
@@ -273,6 +282,9 @@ void attention_backward(const Geometry& g, const Operands& in, const std::vector
   parallel_for(g.B * g.H, grain(10 * g.Tq * g.Tk * g.D), [&](int64_t begin, int64_t end) {
     for (int64_t bh = begin; bh < end; ++bh) {
       const int64_t q = g.q.head_offset(bh, g.H), kv = g.kv.head_offset(bh, g.H);
+      if (d.dq && d.dq_fresh) zero_head(d.dq + q, g.Tq, g.D, g.q.row);
+      if (d.dk && d.dk_fresh) zero_head(d.dk + kv, g.Tk, g.D, g.kv.row);
+      if (d.dv && d.dv_fresh) zero_head(d.dv + kv, g.Tk, g.D, g.kv.row);
       for (int64_t r0 = 0; r0 < g.Tq; r0 += kTileRows)
         backward_tile(g, bh, r0, std::min(g.Tq, r0 + kTileRows), in.q + q, in.k + kv, in.v + kv,
                       bias.empty() ? nullptr : bias.data() + (bh / g.H) * g.Tk, lse + bh * g.Tq,
@@ -309,9 +321,10 @@ Tensor attend_separate(const Geometry& g, const Tensor& q, const Tensor& k, cons
   if (!needs_grad) return out;
   return record(
       "attention", out, {q, k, v}, [q, k, v, lse, bias = std::move(bias), g](const Tensor& dout) {
-        const Tensor dq = grad_if_needed(q), dk = grad_if_needed(k), dv = grad_if_needed(v);
+        const GradTarget dq = grad_target(q), dk = grad_target(k), dv = grad_target(v);
         attention_backward(g, {q.data(), k.data(), v.data()}, bias, lse.data(), dout.data(),
-                           {data_or_null(dq), data_or_null(dk), data_or_null(dv)});
+                           {data_or_null(dq.grad), data_or_null(dk.grad), data_or_null(dv.grad),
+                            !dq.accumulate, !dk.accumulate, !dv.accumulate});
       });
 }
 
@@ -373,11 +386,12 @@ Tensor attention_packed(const Tensor& qkv, int64_t n_head, const AttentionOption
   if (!needs_grad) return out;
   return record("attention", out, {qkv},
                 [qkv, lse, bias = std::move(bias), g, d, parts](const Tensor& dout) {
-                  const Tensor dqkv = grad_if_needed(qkv);
-                  if (!dqkv.defined()) return;
+                  const GradTarget dqkv = grad_target(qkv);
+                  if (!dqkv) return;
                   float* dx = dqkv.data();
+                  const bool fresh = !dqkv.accumulate;
                   attention_backward(g, parts(qkv.data()), bias, lse.data(), dout.data(),
-                                     {dx, dx + d, dx + 2 * d});
+                                     {dx, dx + d, dx + 2 * d, fresh, fresh, fresh});
                 });
 }
 

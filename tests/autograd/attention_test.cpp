@@ -374,6 +374,32 @@ TEST(AttentionPackedTest, BackwardMatchesFiniteDifference) {
   EXPECT_GRADIENTS_MATCH(masked_fn, in);
 }
 
+// Backward overwrites a new gradient head by head and adds into one that already holds a
+// contribution. One tensor as q, k and v (the first target is new, the next two add to it), and
+// q, k, v whose gradients were already written by another use (the op runs last in backward:
+// the add comes after it on the tape), packed and separate.
+TEST(AttentionOpTest, NewAndAccumulatedGradientsMatchFiniteDifference) {
+  AttentionOptions o;
+  o.causal = true;
+  std::vector<Tensor> in = {random_tensor({2, 2, 6, 3}, 41).set_requires_grad(true)};
+  auto shared = [o](const std::vector<Tensor>& x) { return ops::attention(x[0], x[0], x[0], o); };
+  EXPECT_GRADIENTS_MATCH(shared, in);
+  in = {random_tensor({2, 2, 6, 3}, 42).set_requires_grad(true),
+        random_tensor({2, 2, 6, 3}, 43).set_requires_grad(true),
+        random_tensor({2, 2, 6, 3}, 44).set_requires_grad(true)};
+  auto reused = [o](const std::vector<Tensor>& x) {
+    const Tensor out = ops::attention(x[0], x[1], x[2], o);
+    return ops::add(ops::add(ops::add(out, x[0]), x[1]), x[2]);
+  };
+  EXPECT_GRADIENTS_MATCH(reused, in);
+  in = {random_tensor({2, 6, 3 * 2 * 3}, 45).set_requires_grad(true)};
+  auto packed = [o](const std::vector<Tensor>& x) {
+    const Tensor out = ops::attention_packed(x[0], 2, o);
+    return ops::add(ops::concat({out, out, out}, 2), x[0]);
+  };
+  EXPECT_GRADIENTS_MATCH(packed, in);
+}
+
 TEST(AttentionPackedTest, MatchesAttentionOnPermutedPartsBitForBitAtAnyThreadCount) {
   // The same tiles and GEMM shapes as attention() on copied heads, only other leading
   // dimensions: outputs and gradients agree exactly, on one thread and on two.

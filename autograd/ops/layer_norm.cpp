@@ -50,52 +50,51 @@ void normalize_rows(int64_t rows, int64_t C, const float* x, const float* gamma,
   });
 }
 
-// dx for dy, each row written (or added to, when accumulate): with xhat = (x - mean) rstd and
+// dx for one row of dy, written (or added to, when accumulate): with xhat = (x - mean) rstd and
 // g = dy gamma, dx = rstd (g - mean_j(g) - xhat mean_j(g xhat)).
-void row_gradients(int64_t rows, int64_t C, const float* x, const float* gamma, const float* mean,
-                   const float* rstd, const float* dy, float* dx, bool accumulate) {
-  parallel_for(rows, rows_per_thread(C), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* xr = x + r * C;
-      const float* dyr = dy + r * C;
-      float* dxr = dx + r * C;
-      const float mu = mean[r], inv = rstd[r];
-      const float g_mean =
-          row_sum(C, [=](int64_t j) { return dyr[j] * gamma[j]; }) / static_cast<float>(C);
-      const float gx_mean =
-          row_sum(C, [=](int64_t j) { return dyr[j] * gamma[j] * (xr[j] - mu) * inv; }) /
-          static_cast<float>(C);
-      if (accumulate) {
+void row_gradient(int64_t C, const float* xr, const float* gamma, float mu, float inv,
+                  const float* dyr, float* dxr, bool accumulate) {
+  const float g_mean =
+      row_sum(C, [=](int64_t j) { return dyr[j] * gamma[j]; }) / static_cast<float>(C);
+  const float gx_mean =
+      row_sum(C, [=](int64_t j) { return dyr[j] * gamma[j] * (xr[j] - mu) * inv; }) /
+      static_cast<float>(C);
+  if (accumulate) {
 #pragma omp simd
-        for (int64_t j = 0; j < C; ++j)
-          dxr[j] += inv * (dyr[j] * gamma[j] - g_mean - (xr[j] - mu) * inv * gx_mean);
-      } else {
+    for (int64_t j = 0; j < C; ++j)
+      dxr[j] += inv * (dyr[j] * gamma[j] - g_mean - (xr[j] - mu) * inv * gx_mean);
+  } else {
 #pragma omp simd
-        for (int64_t j = 0; j < C; ++j)
-          dxr[j] = inv * (dyr[j] * gamma[j] - g_mean - (xr[j] - mu) * inv * gx_mean);
-      }
-    }
-  });
+    for (int64_t j = 0; j < C; ++j)
+      dxr[j] = inv * (dyr[j] * gamma[j] - g_mean - (xr[j] - mu) * inv * gx_mean);
+  }
 }
 
-// dgamma += sum over rows of dy xhat and dbeta += sum over rows of dy (either may be null).
-// Rows are summed in fixed blocks, the blocks' sums then added in block order, so the result
-// does not depend on the thread count.
-void parameter_gradients(int64_t rows, int64_t C, const float* x, const float* mean,
-                         const float* rstd, const float* dy, float* dgamma, float* dbeta) {
+// All of backward in one sweep over x and dy: dx (when non-null) row by row, and dgamma +=
+// sum over rows of dy xhat, dbeta += sum over rows of dy (either may be null). The rows go in
+// fixed blocks; each block's sums, taken in row order, are added in block order afterwards, so
+// the result does not depend on the thread count. dx's row and the block's sums read the same
+// row while it is in L1, where two separate sweeps read x and dy from memory twice.
+void layer_norm_gradients(int64_t rows, int64_t C, const float* x, const float* gamma,
+                          const float* mean, const float* rstd, const float* dy, float* dx,
+                          bool accumulate, float* dgamma, float* dbeta) {
   constexpr int64_t kBlockRows = 64;
   const int64_t blocks = (rows + kBlockRows - 1) / kBlockRows;
+  const bool sums = dgamma || dbeta;
   // Each block's gamma and beta sums, from kiln's allocator: no system allocation a step.
-  Tensor partial = Tensor::zeros({2 * blocks, C});
+  Tensor partial = sums ? Tensor::empty({2 * blocks, C}) : Tensor();
   parallel_for(blocks, std::max<int64_t>(1, rows_per_thread(C) / kBlockRows),
                [&](int64_t b0, int64_t b1) {
                  for (int64_t b = b0; b < b1; ++b) {
-                   float* pg = partial.data() + 2 * b * C;
-                   float* pb = pg + C;
+                   float* pg = sums ? partial.data() + 2 * b * C : nullptr;
+                   float* pb = sums ? pg + C : nullptr;
+                   if (sums) std::fill_n(pg, 2 * C, 0.0f);
                    for (int64_t r = b * kBlockRows; r < std::min(rows, (b + 1) * kBlockRows); ++r) {
                      const float* xr = x + r * C;
                      const float* dyr = dy + r * C;
                      const float mu = mean[r], inv = rstd[r];
+                     if (dx) row_gradient(C, xr, gamma, mu, inv, dyr, dx + r * C, accumulate);
+                     if (!sums) continue;
 #pragma omp simd
                      for (int64_t j = 0; j < C; ++j) {
                        pg[j] += dyr[j] * (xr[j] - mu) * inv;
@@ -104,6 +103,7 @@ void parameter_gradients(int64_t rows, int64_t C, const float* x, const float* m
                    }
                  }
                });
+  if (!sums) return;
   for (int64_t b = 0; b < blocks; ++b) {
     const float* pg = partial.data() + 2 * b * C;
     if (dgamma)
@@ -144,14 +144,12 @@ Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, floa
   // Saves x and gamma (the handles: backward also asks them for their gradient buffers; beta is
   // kept only for that), and each row's mean and 1 / sigma.
   return record("layer_norm", y, {x, gamma, beta}, [=](const Tensor& dy) {
-    if (GradTarget dx = grad_target(x))  // every element written
-      row_gradients(rows, channels, x.data(), gamma.data(), mean.data(), rstd.data(), dy.data(),
-                    dx.data(), dx.accumulate);
-    Tensor dgamma = grad_if_needed(gamma), dbeta = grad_if_needed(beta);
-    if (dgamma.defined() || dbeta.defined())
-      parameter_gradients(rows, channels, x.data(), mean.data(), rstd.data(), dy.data(),
-                          dgamma.defined() ? dgamma.data() : nullptr,
-                          dbeta.defined() ? dbeta.data() : nullptr);
+    const GradTarget dx = grad_target(x);  // every element written
+    const Tensor dgamma = grad_if_needed(gamma), dbeta = grad_if_needed(beta);
+    layer_norm_gradients(rows, channels, x.data(), gamma.data(), mean.data(), rstd.data(),
+                         dy.data(), dx ? dx.data() : nullptr, dx.accumulate,
+                         dgamma.defined() ? dgamma.data() : nullptr,
+                         dbeta.defined() ? dbeta.data() : nullptr);
   });
 }
 

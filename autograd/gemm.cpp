@@ -45,8 +45,17 @@ namespace {
 //     0.3.21 runs with its generic "Prescott" kernel) those weight gradients ran at 60-63
 //     against oneDNN's 245-310; with OPENBLAS_CORETYPE=SkylakeX they reach 211-298 against
 //     oneDNN's 227-309, each ahead on some shapes.
+//   On 2 cores of a Xeon with AVX-512 and AMX (family 6 model 167, OpenBLAS's SkylakeX kernel,
+//     gemm_choice_bench with the benchmarked models' shapes added, 2026-12-07), the same TN
+//     products with C 2^k wide: oneDNN ahead on those under 1024 tall, 128x512x768 250 vs 197,
+//     128x128x768 243 vs 190, 256x256x2048 257 vs 212, 256x1024x2048 252 vs 213, 512x2048x1024
+//     271 vs 235, 512x512x1024 260 vs 238, 512x128x768 253 vs 225, and on 30522x512x152 (a short
+//     sum: BERT's MLM head at 152 masked rows) 246-257 vs 201-235; OpenBLAS ahead on the tall
+//     ones over a long sum, 2048x512x1024 237-243 vs 263-283, 30522x256x304 203-204 vs
+//     215-221, 1024x256x2048 a tie (233-241 vs 236-243).
 // Hence: oneDNN everywhere except the very smallest products and, where OpenBLAS has a kernel
-// for the CPU, TN products with C 2^k wide; one thread below ~100^3.
+// for the CPU, TN products with C 2^k wide (on AVX-512 CPUs only those at least 1024 tall with
+// K >= 256); one thread below ~100^3.
 
 // Below this many multiply-adds OpenBLAS's lower call overhead wins (8^3 vs 16^3 above).
 constexpr int64_t kBlasMacs = 16 * 16 * 16;
@@ -163,15 +172,18 @@ MatmulPrecision matmul_precision() {
 }
 
 GemmBackend choose_gemm_backend(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
-                                bool blas_suits_cpu) {
+                                bool blas_suits_cpu, bool avx512) {
   if (m * n * k < kBlasMacs) return GemmBackend::kBlas;
   const bool power_of_two_width = n >= 128 && (n & (n - 1)) == 0;
-  return blas_suits_cpu && trans_a && !trans_b && power_of_two_width ? GemmBackend::kBlas
-                                                                     : GemmBackend::kDnnl;
+  if (!blas_suits_cpu || !trans_a || trans_b || !power_of_two_width) return GemmBackend::kDnnl;
+  // With AVX-512, OpenBLAS keeps only the tall products over a long sum.
+  if (avx512 && (m < 1024 || k < 256)) return GemmBackend::kDnnl;
+  return GemmBackend::kBlas;
 }
 
 GemmBackend choose_gemm_backend(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k) {
-  return choose_gemm_backend(trans_a, trans_b, m, n, k, backend::blas_kernel_suits_cpu());
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  return choose_gemm_backend(trans_a, trans_b, m, n, k, backend::blas_kernel_suits_cpu(), avx512);
 }
 
 bool gemm_uses_team(int64_t m, int64_t n, int64_t k) {

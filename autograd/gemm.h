@@ -52,10 +52,11 @@ class MatmulPrecisionScope {
 
 // The backend kAuto picks for an M x N x K product: OpenBLAS for the very smallest and, when
 // blas_suits_cpu (OpenBLAS runs a kernel made for this CPU), for weight gradients (trans_a only)
-// whose C is a power of two >= 128 wide; oneDNN otherwise.
+// whose C is a power of two >= 128 wide, where on an avx512 CPU only those at least 1024 tall
+// with K >= 256; oneDNN otherwise.
 GemmBackend choose_gemm_backend(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
-                                bool blas_suits_cpu);
-// The same for this machine's OpenBLAS.
+                                bool blas_suits_cpu, bool avx512);
+// The same for this machine's CPU and OpenBLAS.
 GemmBackend choose_gemm_backend(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k);
 // True when a oneDNN product of this size, called from this thread, runs over the whole team:
 // never inside a parallel region, nor for products too small to repay waking the team.

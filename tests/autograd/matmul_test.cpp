@@ -112,18 +112,28 @@ TEST(GemmTest, EmptyInnerDimensionScalesC) {
 
 TEST(GemmTest, DispatchFollowsMeasuredRules) {
   // oneDNN for everything but the smallest products and, where OpenBLAS has a kernel for the
-  // CPU, weight gradients (TN) with a power-of-two width (see the numbers in gemm.cpp).
-  for (bool blas_suits : {true, false}) {
-    SCOPED_TRACE(blas_suits);
-    const GemmBackend pow2_weight_gradient = blas_suits ? GemmBackend::kBlas : GemmBackend::kDnnl;
-    EXPECT_EQ(choose_gemm_backend(false, false, 8, 8, 8, blas_suits), GemmBackend::kBlas);
-    EXPECT_EQ(choose_gemm_backend(false, true, 256, 256, 64, blas_suits), GemmBackend::kDnnl);
-    EXPECT_EQ(choose_gemm_backend(false, false, 2048, 768, 768, blas_suits), GemmBackend::kDnnl);
-    EXPECT_EQ(choose_gemm_backend(true, false, 1024, 256, 2048, blas_suits), pow2_weight_gradient);
-    EXPECT_EQ(choose_gemm_backend(true, false, 30522, 256, 304, blas_suits), pow2_weight_gradient);
-    EXPECT_EQ(choose_gemm_backend(true, false, 3072, 768, 1024, blas_suits), GemmBackend::kDnnl);
-    EXPECT_EQ(choose_gemm_backend(false, false, 2048, 256, 1024, blas_suits), GemmBackend::kDnnl);
-  }
+  // CPU, weight gradients (TN) with a power-of-two width; on AVX-512 CPUs only the tall ones
+  // over a long sum (see the numbers in gemm.cpp).
+  for (bool blas_suits : {true, false})
+    for (bool avx512 : {false, true}) {
+      SCOPED_TRACE(::testing::Message() << "blas_suits " << blas_suits << " avx512 " << avx512);
+      const GemmBackend tall_pow2_weight_gradient =
+          blas_suits ? GemmBackend::kBlas : GemmBackend::kDnnl;
+      const GemmBackend short_pow2_weight_gradient =
+          blas_suits && !avx512 ? GemmBackend::kBlas : GemmBackend::kDnnl;
+      const auto choose = [&](bool ta, bool tb, int64_t m, int64_t n, int64_t k) {
+        return choose_gemm_backend(ta, tb, m, n, k, blas_suits, avx512);
+      };
+      EXPECT_EQ(choose(false, false, 8, 8, 8), GemmBackend::kBlas);
+      EXPECT_EQ(choose(false, true, 256, 256, 64), GemmBackend::kDnnl);
+      EXPECT_EQ(choose(false, false, 2048, 768, 768), GemmBackend::kDnnl);
+      EXPECT_EQ(choose(true, false, 1024, 256, 2048), tall_pow2_weight_gradient);
+      EXPECT_EQ(choose(true, false, 30522, 256, 304), tall_pow2_weight_gradient);
+      EXPECT_EQ(choose(true, false, 512, 2048, 1024), short_pow2_weight_gradient);
+      EXPECT_EQ(choose(true, false, 30522, 512, 152), short_pow2_weight_gradient);
+      EXPECT_EQ(choose(true, false, 3072, 768, 1024), GemmBackend::kDnnl);
+      EXPECT_EQ(choose(false, false, 2048, 256, 1024), GemmBackend::kDnnl);
+    }
   // The team only for big products called from outside a parallel region.
   int saved = num_threads();
   set_num_threads(2);

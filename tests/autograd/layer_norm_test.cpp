@@ -124,6 +124,37 @@ TEST(LayerNormOpTest, BackwardAddsIntoExistingGradient) {
   for (std::size_t i = 0; i < dbeta.size(); ++i) EXPECT_NEAR(dbeta2[i], 2 * dbeta[i], 1e-5) << i;
 }
 
+TEST(LayerNormOpTest, ParameterGradientsOverManyRowBlocksMatchReference) {
+  // 1000 rows: 16 row blocks whose partial sums are added in order, the last one ragged.
+  // dbeta[j] = sum_r dy[r, j] and dgamma[j] = sum_r dy[r, j] xhat[r, j], in double.
+  const int64_t rows = 1000, c = 40;
+  testing::ScopedThreads threads(2);
+  Tensor x = shifted_input({rows, c}, 25).set_requires_grad(true);
+  Tensor gamma = random_tensor({c}, 26).set_requires_grad(true);
+  Tensor beta = random_tensor({c}, 27).set_requires_grad(true);
+  Tensor seed = random_tensor({rows, c}, 28);
+  backward(ops::layer_norm(x, gamma, beta, 1e-5f), seed);
+  const float* xs = x.data();
+  const float* dy = seed.data();
+  std::vector<double> dgamma(c, 0.0), dbeta(c, 0.0);
+  for (int64_t r = 0; r < rows; ++r) {
+    double mean = 0, var = 0;
+    for (int64_t j = 0; j < c; ++j) mean += xs[r * c + j];
+    mean /= c;
+    for (int64_t j = 0; j < c; ++j) var += (xs[r * c + j] - mean) * (xs[r * c + j] - mean);
+    const double inv = 1.0 / std::sqrt(var / c + 1e-5);
+    for (int64_t j = 0; j < c; ++j) {
+      dgamma[j] += dy[r * c + j] * (xs[r * c + j] - mean) * inv;
+      dbeta[j] += dy[r * c + j];
+    }
+  }
+  const std::vector<float> got_gamma = gamma.grad().to_floats(), got_beta = beta.grad().to_floats();
+  for (int64_t j = 0; j < c; ++j) {
+    EXPECT_NEAR(got_gamma[j], dgamma[j], 1e-3 + 1e-4 * std::fabs(dgamma[j])) << j;
+    EXPECT_NEAR(got_beta[j], dbeta[j], 1e-3 + 1e-4 * std::fabs(dbeta[j])) << j;
+  }
+}
+
 TEST(LayerNormOpTest, ResultsMatchOneThreadBitForBit) {
   // Rows split over the threads and gamma's and beta's gradients summed in fixed row blocks:
   // the thread count cannot change a bit. 1000 rows: several blocks, and a ragged last one.

@@ -62,6 +62,25 @@ void BM_AttentionForwardBackward(benchmark::State& state) {
   set_counters(state, attention_flops(state, 14));
 }
 
+// GPT's form: one [B, T, 3 d] projection read where its heads lie (rows 3 d apart) and a
+// [B, T, d] output, the gradient arriving into a fresh [B, T, 3 d] buffer as in a training step.
+void BM_AttentionPackedForwardBackward(benchmark::State& state) {
+  kiln::set_num_threads(static_cast<int>(state.range(4)));
+  const int64_t B = state.range(0), H = state.range(1), T = state.range(2), D = state.range(3);
+  Tensor seed = random_tensor({B, T, H * D}, 4);
+  kiln::ops::AttentionOptions options;
+  options.causal = true;
+  for (auto _ : state) {
+    state.PauseTiming();
+    Tensor qkv = random_tensor({B, T, 3 * H * D}, 1).set_requires_grad(true);
+    state.ResumeTiming();
+    Tensor out = kiln::ops::attention_packed(qkv, H, options);
+    kiln::backward(out, seed);
+    benchmark::DoNotOptimize(qkv.grad().data());
+  }
+  set_counters(state, attention_flops(state, 14));
+}
+
 // kiln's default is every core (2 here); the one-thread run shows the scaling.
 void attention_shapes(benchmark::internal::Benchmark* b) {
   b->ArgNames({"B", "H", "T", "D", "threads"});
@@ -70,6 +89,7 @@ void attention_shapes(benchmark::internal::Benchmark* b) {
 }
 BENCHMARK(BM_AttentionForward)->Apply(attention_shapes);
 BENCHMARK(BM_AttentionForwardBackward)->Apply(attention_shapes);
+BENCHMARK(BM_AttentionPackedForwardBackward)->Apply(attention_shapes);
 
 // The op's GEMMs each run on one thread (inside parallel_for), so compare the backends on one
 // thread, timed by CPU time, which shared cores disturb least. Args: M, N, K, trans_a, trans_b,

@@ -206,6 +206,7 @@ TEST(AttentionOpTest, CausalBackwardMatchesFiniteDifference) {
   expect_gradients({1, 3, 7, 4}, {1, 3, 9, 4}, o);
   expect_gradients({1, 2, 7, 3}, {1, 2, 4, 3}, o);    // fully masked leading rows
   expect_gradients({1, 1, 67, 2}, {1, 1, 67, 2}, o);  // crosses a row-tile boundary
+  expect_gradients({1, 1, 130, 2}, {1, 1, 3, 2}, o);  // the first row tile sees no key at all
 }
 
 TEST(AttentionOpTest, PaddingBackwardMatchesFiniteDifference) {

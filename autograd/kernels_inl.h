@@ -84,17 +84,35 @@ void apply_broadcast(const BroadcastPlan& p, const float* a, const float* b, flo
   });
 }
 
+// One thread's share [b, e) of map_elements and add_times_derivative.
+template <typename F>
+KILN_WIDE_VECTORS void map_range(const float* in, float* out, int64_t b, int64_t e, F f) {
+#pragma omp simd
+  for (int64_t i = b; i < e; ++i) out[i] = f(in[i]);
+}
+template <typename DF>
+KILN_WIDE_VECTORS void times_derivative_range(float* acc, const float* g, const float* x, int64_t b,
+                                              int64_t e, DF df, bool accumulate) {
+  if (accumulate) {
+#pragma omp simd
+    for (int64_t i = b; i < e; ++i) acc[i] += g[i] * df(x[i]);
+  } else {
+#pragma omp simd
+    for (int64_t i = b; i < e; ++i) acc[i] = g[i] * df(x[i]);
+  }
+}
+
+template <typename F>
+void map_elements(const float* in, float* out, int64_t n, F f) {
+  parallel_for(n, kMinElementsPerThread,
+               [&](int64_t b, int64_t e) { map_range(in, out, b, e, f); });
+}
+
 template <typename DF>
 void add_times_derivative(float* acc, const float* g, const float* x, int64_t n, DF df,
                           bool accumulate) {
   parallel_for(n, kMinElementsPerThread, [&](int64_t b, int64_t e) {
-    if (accumulate) {
-#pragma omp simd
-      for (int64_t i = b; i < e; ++i) acc[i] += g[i] * df(x[i]);
-    } else {
-#pragma omp simd
-      for (int64_t i = b; i < e; ++i) acc[i] = g[i] * df(x[i]);
-    }
+    times_derivative_range(acc, g, x, b, e, df, accumulate);
   });
 }
 

@@ -33,14 +33,14 @@ void set_counters(benchmark::State& state, double flops_per_iter) {
       benchmark::Counter(flops_per_iter * 1e-9 * state.iterations(), benchmark::Counter::kIsRate);
 }
 
-// Args: B, H, T, D, threads. Causal self-attention with the default scale.
+// Args: B, H, T, D, threads, causal. Self-attention with the default scale.
 void BM_AttentionForward(benchmark::State& state) {
   kiln::set_num_threads(static_cast<int>(state.range(4)));
   const int64_t B = state.range(0), H = state.range(1), T = state.range(2), D = state.range(3);
   Tensor q = random_tensor({B, H, T, D}, 1), k = random_tensor({B, H, T, D}, 2),
          v = random_tensor({B, H, T, D}, 3);
   kiln::ops::AttentionOptions options;
-  options.causal = true;
+  options.causal = state.range(5) != 0;
   for (auto _ : state) benchmark::DoNotOptimize(kiln::ops::attention(q, k, v, options).data());
   set_counters(state, attention_flops(state, 4));
 }
@@ -53,7 +53,7 @@ void BM_AttentionForwardBackward(benchmark::State& state) {
   Tensor v = random_tensor({B, H, T, D}, 3).set_requires_grad(true);
   Tensor seed = random_tensor({B, H, T, D}, 4);
   kiln::ops::AttentionOptions options;
-  options.causal = true;
+  options.causal = state.range(5) != 0;
   for (auto _ : state) {
     Tensor out = kiln::ops::attention(q, k, v, options);
     kiln::backward(out, seed);  // gradients keep accumulating: same cost as after a zeroing
@@ -69,7 +69,7 @@ void BM_AttentionPackedForwardBackward(benchmark::State& state) {
   const int64_t B = state.range(0), H = state.range(1), T = state.range(2), D = state.range(3);
   Tensor seed = random_tensor({B, T, H * D}, 4);
   kiln::ops::AttentionOptions options;
-  options.causal = true;
+  options.causal = state.range(5) != 0;
   for (auto _ : state) {
     state.PauseTiming();
     Tensor qkv = random_tensor({B, T, 3 * H * D}, 1).set_requires_grad(true);
@@ -83,8 +83,10 @@ void BM_AttentionPackedForwardBackward(benchmark::State& state) {
 
 // kiln's default is every core (2 here); the one-thread run shows the scaling.
 void attention_shapes(benchmark::internal::Benchmark* b) {
-  b->ArgNames({"B", "H", "T", "D", "threads"});
-  b->Args({8, 6, 256, 64, 2})->Args({4, 12, 256, 64, 2})->Args({8, 6, 256, 64, 1});
+  b->ArgNames({"B", "H", "T", "D", "threads", "causal"});
+  b->Args({8, 6, 256, 64, 2, 1})->Args({4, 12, 256, 64, 2, 1})->Args({8, 6, 256, 64, 1, 1});
+  b->Args({8, 8, 128, 64, 2, 0});  // bert-small's
+  b->Args({12, 4, 64, 32, 2, 1});  // gpt-char's
   b->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
 }
 BENCHMARK(BM_AttentionForward)->Apply(attention_shapes);

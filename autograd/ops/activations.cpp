@@ -35,12 +35,7 @@ template <typename F, typename DF>
 Tensor pointwise(const char* name, const Tensor& x, F f, DF df) {
   check_float(name, x);
   Tensor y = Tensor::empty(x.shape());
-  const float* in = x.data();
-  float* out = y.data();
-  parallel_for(x.numel(), kMinElementsPerThread, [&](int64_t b, int64_t e) {
-#pragma omp simd
-    for (int64_t i = b; i < e; ++i) out[i] = f(in[i]);
-  });
+  map_elements(x.data(), y.data(), x.numel(), f);
   if (!should_record({x})) return y;
   return record(name, y, {x}, [x, df](const Tensor& dy) {
     if (GradTarget dx = grad_target(x))

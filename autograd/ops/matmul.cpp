@@ -167,12 +167,19 @@ void linear_gradients(const float* x, const Tensor& x_grad, float* dx_scratch, c
 
 // GELU (of `form`) of n values of h into g.
 void gelu_into(GeluForm form, const float* h, int64_t n, float* g) {
-  with_gelu_form(form, [&](auto f) {
-    parallel_for(n, kMinElementsPerThread, [&](int64_t b, int64_t e) {
+  with_gelu_form(form, [&](auto f) { map_elements(h, g, n, [f](float x) { return f.value(x); }); });
+}
+
+// GELU (of form F) and its slope at h[i] into g[i] and slope[i], for i in [b, e).
+template <typename F>
+KILN_WIDE_VECTORS void gelu_values_and_slopes(F f, const float* h, int64_t b, int64_t e, float* g,
+                                              float* slope) {
 #pragma omp simd
-      for (int64_t i = b; i < e; ++i) g[i] = f.value(h[i]);
-    });
-  });
+  for (int64_t i = b; i < e; ++i) {
+    const GeluValueSlope vs = f.both(h[i]);
+    g[i] = vs.value;
+    slope[i] = vs.slope;
+  }
 }
 
 // gelu_linear's backward for dy. One pass recomputes g = GELU(h) and, when h needs a gradient,
@@ -192,14 +199,8 @@ void gelu_linear_gradients(const Tensor& h, const Tensor& weight, const Tensor& 
     const float* x = h.data();
     float* gp = g.data();
     float* sp = slope.data();
-    parallel_for(n, kMinElementsPerThread, [&](int64_t b, int64_t e) {
-#pragma omp simd
-      for (int64_t i = b; i < e; ++i) {
-        const GeluValueSlope vs = f.both(x[i]);
-        gp[i] = vs.value;
-        sp[i] = vs.slope;
-      }
-    });
+    parallel_for(n, kMinElementsPerThread,
+                 [&](int64_t b, int64_t e) { gelu_values_and_slopes(f, x, b, e, gp, sp); });
   });
   Tensor dg = Tensor::empty(h.shape());
   linear_gradients(g.data(), Tensor(), dg.data(), weight, bias, residual, z, dy);

@@ -51,7 +51,7 @@ struct RowLse {
 };
 
 // The largest of c > 0 floats. Integer max is exact, so its order does not matter.
-float row_max(const float* row, int64_t c) {
+KILN_WIDE_VECTORS float row_max(const float* row, int64_t c) {
   return from_ordered_bits(lane_reduce<kLanes, TailOrder::kBeforeLanes>(
       c, ordered_bits(row[0]), [row](int64_t j) { return ordered_bits(row[j]); },
       [](int32_t a, int32_t b) { return std::max(a, b); }));
@@ -76,7 +76,7 @@ int32_t row_argmax(const float* row, int64_t c, float m) {
 }
 
 // With m the row's max (row_max). The sum adds lanes, then the tail.
-RowLse row_logsumexp(const float* row, int64_t c, float m) {
+KILN_WIDE_VECTORS RowLse row_logsumexp(const float* row, int64_t c, float m) {
   const double sum = lane_reduce<kLanes, TailOrder::kAfterLanes, float, double>(
       c, 0.0f, [row, m](int64_t j) { return exp_nonpositive(row[j] - m); },
       [](auto s, auto v) { return s + v; });  // lanes in float, lanes and tail combined in double
@@ -109,8 +109,8 @@ float row_loss(const float* x, int64_t c, float m, int32_t target, double eps, f
 
 // The row's gradient scale * (softmax - q), q the smoothed target (1 - eps + eps / C at the
 // target, eps / C elsewhere), added into g.
-void add_row_gradient(const float* x, float lse, int64_t c, int32_t target, float scale, float eps,
-                      float* g) {
+KILN_WIDE_VECTORS void add_row_gradient(const float* x, float lse, int64_t c, int32_t target,
+                                        float scale, float eps, float* g) {
   const float off_target = scale * eps / static_cast<float>(c);
   for (int64_t j = 0; j < c; ++j) g[j] += scale * exp_nonpositive(x[j] - lse) - off_target;
   g[target] -= scale * (1.0f - eps);
@@ -119,7 +119,8 @@ void add_row_gradient(const float* x, float lse, int64_t c, int32_t target, floa
 // One row's loss, as row_loss, with its gradient for a seed of 1 (scale * (softmax - q))
 // written over the row; m is the row's max (row_max). The sum pass leaves each e^(x - max) in the
 // row and the gradient scales it by scale / sum: one exp per logit instead of two.
-float row_loss_and_gradient(float* x, int64_t c, float m, int32_t target, float eps, float scale) {
+KILN_WIDE_VECTORS float row_loss_and_gradient(float* x, int64_t c, float m, int32_t target,
+                                              float eps, float scale) {
   const float x_target = x[target];
   const double mean = eps == 0.0f ? 0.0 : row_mean(x, c);
   const double sum = lane_reduce<kLanes, TailOrder::kAfterLanes, float, double>(

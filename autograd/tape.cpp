@@ -106,6 +106,12 @@ void write_or_add(const GradTarget& target, const Tensor& src) {
   add_into(target.data(), src.data(), src.numel(), /*accumulate=*/false);
 }
 
+void pass_gradient(const Tensor& x, const Tensor& g) {
+  if (!x.requires_grad()) return;
+  if (Tensor existing = x.grad(); existing.defined()) return add_into(existing, g);
+  x.set_grad(g);
+}
+
 void backward(const Tensor& loss) {
   KILN_CHECK(loss.defined() && loss.numel() == 1,
              "backward: expected a one-element loss or an explicit seed gradient, got shape ",

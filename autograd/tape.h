@@ -60,6 +60,11 @@ struct GradTarget {
 GradTarget grad_target(const Tensor& x);
 // target = src, or target += src when it accumulates. No-op for an undefined target.
 void write_or_add(const GradTarget& target, const Tensor& src);
+// Adds g, an op's gradient passed on unchanged (a residual's), into x's gradient. When it is x's
+// first contribution, x's gradient becomes g itself, sharing its buffer, instead of a copy: the
+// caller must not read or write g after this call (an output's gradient is freed once its op's
+// backward returns, so no one else does). No-op when x needs no gradient.
+void pass_gradient(const Tensor& x, const Tensor& g);
 
 // Back-propagates from a one-element `loss` (seed 1), then releases the tape and every
 // saved activation. Errors: a non-scalar loss, a loss that needs no gradient, or a tape

@@ -140,10 +140,11 @@ Tensor linear_values(const float* x, const Shape& x_shape, const Tensor& weight,
 // into x_grad's gradient (x_grad: x or its gradient handle; undefined for no dx), and the
 // residual's, weight's and bias's gradients when they need them. x is the forward input's
 // values. Each gradient target is taken just before it is written in full (see GradTarget).
+// The residual's gradient is dy itself, passed on last, once nothing here reads dy again: a new
+// one shares dy's buffer instead of copying it (12 copies of 3 MB a gpt-mini step).
 void linear_gradients(const float* x, const Tensor& x_grad, float* dx_scratch, const Tensor& weight,
                       const Tensor& bias, const Tensor& residual, const LinearSizes& z,
                       const Tensor& dy) {
-  write_or_add(grad_target(residual), dy);
   // dx[rows,in] = dy W (kOutIn) or dy W^T
   const auto dx_gemm = [&](float beta, float* dx) {
     gemm(false, !z.out_in, z.rows, z.in, z.out, 1.0f, dy.data(), z.out, weight.data(), z.ldw, beta,
@@ -163,6 +164,7 @@ void linear_gradients(const float* x, const Tensor& x_grad, float* dx_scratch, c
   }
   if (Tensor db = grad_if_needed(bias); db.defined())
     add_column_sums(db.data(), dy.data(), z.rows, z.out);
+  pass_gradient(residual, dy);
 }
 
 // GELU (of `form`) of n values of h into g.

@@ -64,6 +64,28 @@ TEST(TapeTest, AFirstGradientIsWrittenAndLaterOnesAdded) {
       {h, w, b});
 }
 
+TEST(TapeTest, AResidualPassesItsGradientOnWithoutACopy) {
+  // A residual stream: x is the residual of y1, y1 that of y2, and x also feeds GELU and layer
+  // norm before them. Backward reaches the linears first, so y1's and then x's first gradient
+  // is y2's gradient buffer itself (pass_gradient); GELU's and layer norm's contributions must
+  // then add to it, never replace it.
+  using testing::random_tensor;
+  const int64_t d = 6;
+  Tensor r = random_tensor({5, d}, 4).set_requires_grad(true);
+  Tensor w = random_tensor({d, d}, 5).set_requires_grad(true);
+  Tensor b = random_tensor({d}, 6).set_requires_grad(true);
+  EXPECT_GRADIENTS_MATCH(
+      [](const std::vector<Tensor>& t) {
+        const Tensor &x = t[0], &w = t[1], &b = t[2];
+        Tensor g = ops::gelu(x, ops::GeluForm::kTanh);
+        Tensor h = ops::layer_norm(x, b, b, 1e-5f);
+        Tensor y1 = ops::linear(h, w, b, ops::WeightLayout::kOutIn, x);
+        Tensor y2 = ops::gelu_linear(g, w, b, ops::WeightLayout::kInOut, y1, ops::GeluForm::kTanh);
+        return ops::mul(y2, y2);
+      },
+      {r, w, b});
+}
+
 TEST(TapeTest, AnOutputNoBackwardReadsIsFreedWhenTheCallerDropsIt) {
   // y = 2x feeds only add, whose backward needs no values: once the caller lets go of y, its
   // storage must be gone although the tape still routes y's gradient.

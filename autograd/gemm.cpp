@@ -53,12 +53,18 @@ namespace {
 //     sum: BERT's MLM head at 152 masked rows) 246-257 vs 201-235; OpenBLAS ahead on the tall
 //     ones over a long sum, 2048x512x1024 237-243 vs 263-283, 30522x256x304 203-204 vs
 //     215-221, 1024x256x2048 a tie (233-241 vs 236-243).
+//   Attention's per-head products at gpt-char's head width D = 32, one thread (BM_HeadGemm, same
+//     Xeon): 64x32x64 NN 1.79 us on OpenBLAS vs 2.21 on oneDNN, TN 1.67 vs 2.25; NT 64x64x32
+//     2.65 on oneDNN vs 3.35. attention_bench at gpt-char's shape: 0.76-0.87 -> 0.72-0.74 ms.
 // Hence: oneDNN everywhere except the very smallest products and, where OpenBLAS has a kernel
 // for the CPU, TN products with C 2^k wide (on AVX-512 CPUs only those at least 1024 tall with
-// K >= 256); one thread below ~100^3.
+// K >= 256) and, on AVX-512 CPUs, small products at most 32 wide without B transposed; one
+// thread below ~100^3.
 
 // Below this many multiply-adds OpenBLAS's lower call overhead wins (8^3 vs 16^3 above).
 constexpr int64_t kBlasMacs = 16 * 16 * 16;
+// Up to this many multiply-adds a product at most 32 wide runs faster on OpenBLAS (64x32x64).
+constexpr int64_t kNarrowBlasMacs = int64_t{1} << 17;
 // Below this many multiply-adds waking the team costs more than it can save (about 100^3).
 constexpr int64_t kSequentialMacs = int64_t{1} << 20;
 // Above this a single GEMM scales well over the team (256^3: 1.8x on 2 threads), so a batch
@@ -174,6 +180,8 @@ MatmulPrecision matmul_precision() {
 GemmBackend choose_gemm_backend(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
                                 bool blas_suits_cpu, bool avx512) {
   if (m * n * k < kBlasMacs) return GemmBackend::kBlas;
+  if (blas_suits_cpu && avx512 && !trans_b && n <= 32 && m * n * k <= kNarrowBlasMacs)
+    return GemmBackend::kBlas;
   const bool power_of_two_width = n >= 128 && (n & (n - 1)) == 0;
   if (!blas_suits_cpu || !trans_a || trans_b || !power_of_two_width) return GemmBackend::kDnnl;
   // With AVX-512, OpenBLAS keeps only the tall products over a long sum.

@@ -53,7 +53,8 @@ class MatmulPrecisionScope {
 // The backend kAuto picks for an M x N x K product: OpenBLAS for the very smallest and, when
 // blas_suits_cpu (OpenBLAS runs a kernel made for this CPU), for weight gradients (trans_a only)
 // whose C is a power of two >= 128 wide, where on an avx512 CPU only those at least 1024 tall
-// with K >= 256; oneDNN otherwise.
+// with K >= 256, and on an avx512 CPU for small products at most 32 wide without B transposed
+// (attention's narrow heads); oneDNN otherwise.
 GemmBackend choose_gemm_backend(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
                                 bool blas_suits_cpu, bool avx512);
 // The same for this machine's CPU and OpenBLAS.

@@ -32,9 +32,10 @@ constexpr int64_t kTileRows = 64;
 // thread (oneDNN is sequential inside a parallel region); at the per-head shapes (256x256x64
 // with B transposed, 256x64x256, their 64-row tiles, and A-transposed 256x64x64) that policy
 // picks oneDNN, which beat single-threaded OpenBLAS there by 20-50% (bench/attention_bench.cpp,
-// BM_HeadGemm). A call small enough for parallel_for to run inline keeps small products on
-// the calling thread too (gemm_uses_team), with the backend it would get inside a region, so
-// such calls now give the same bits at any thread count.
+// BM_HeadGemm); for heads 32 wide it picks OpenBLAS where that is faster (see gemm.cpp). A call
+// small enough for parallel_for to run inline keeps small products on the calling thread too
+// (gemm_uses_team), with the backend it would get inside a region, so such calls now give the same
+// bits at any thread count.
 
 // exp(x) for softmax arguments (<= 0): exp_in_range above -87, exactly 0 below it and for -inf
 // (masked keys), through an integer mask rather than a branch.

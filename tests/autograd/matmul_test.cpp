@@ -113,7 +113,7 @@ TEST(GemmTest, EmptyInnerDimensionScalesC) {
 TEST(GemmTest, DispatchFollowsMeasuredRules) {
   // oneDNN for everything but the smallest products and, where OpenBLAS has a kernel for the
   // CPU, weight gradients (TN) with a power-of-two width; on AVX-512 CPUs only the tall ones
-  // over a long sum (see the numbers in gemm.cpp).
+  // over a long sum, plus small products 32 wide (see the numbers in gemm.cpp).
   for (bool blas_suits : {true, false})
     for (bool avx512 : {false, true}) {
       SCOPED_TRACE(::testing::Message() << "blas_suits " << blas_suits << " avx512 " << avx512);
@@ -133,6 +133,13 @@ TEST(GemmTest, DispatchFollowsMeasuredRules) {
       EXPECT_EQ(choose(true, false, 30522, 512, 152), short_pow2_weight_gradient);
       EXPECT_EQ(choose(true, false, 3072, 768, 1024), GemmBackend::kDnnl);
       EXPECT_EQ(choose(false, false, 2048, 256, 1024), GemmBackend::kDnnl);
+      // Attention's narrow heads (D = 32): NN and TN on OpenBLAS where measured, NT on oneDNN.
+      const GemmBackend narrow = blas_suits && avx512 ? GemmBackend::kBlas : GemmBackend::kDnnl;
+      EXPECT_EQ(choose(false, false, 64, 32, 64), narrow);
+      EXPECT_EQ(choose(true, false, 64, 32, 64), narrow);
+      EXPECT_EQ(choose(false, true, 64, 64, 32), GemmBackend::kDnnl);
+      EXPECT_EQ(choose(false, false, 256, 32, 256), GemmBackend::kDnnl);
+      EXPECT_EQ(choose(false, false, 64, 64, 64), GemmBackend::kDnnl);
     }
   // The team only for big products called from outside a parallel region.
   int saved = num_threads();

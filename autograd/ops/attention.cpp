@@ -1,6 +1,7 @@
 // Scaled dot-product attention as one fused op, flash-attention style: per head and per tile of
-// query rows, scores -> masks -> softmax -> dropout -> weighted sum. Backward recomputes the
-// weights from the saved per-row log-sum-exp, so no [Tq, Tk] tensor outlives a tile.
+// query rows, scores -> masks -> softmax -> dropout -> weighted sum. For long sequences backward
+// recomputes the weights from the saved per-row log-sum-exp, so no [Tq, Tk] tensor outlives a
+// tile; short ones keep them (weights_to_keep).
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -103,9 +104,11 @@ void dropout_row(const Geometry& g, int64_t bh, int64_t i, int64_t n, float* kee
 
 // out rows [r0, r1) of head bh and their log-sum-exp (when lse is non-null).
 // q, out: this head's Tq rows of D, k, v: its Tk rows (row strides in g), bias: [Tk] (0 or
-// -inf) or null, lse: [Tq].
+// -inf) or null, lse: [Tq]. weights: null, or this head's [Tq, Tk] weights (before dropout)
+// for backward to keep, computed in place; of each row the tile's first tile_cols are written.
 void forward_tile(const Geometry& g, int64_t bh, int64_t r0, int64_t r1, const float* q,
-                  const float* k, const float* v, const float* bias, float* out, float* lse) {
+                  const float* k, const float* v, const float* bias, float* out, float* lse,
+                  float* weights) {
   const int64_t rows = r1 - r0, n = tile_cols(g, r1), D = g.D;
   const int64_t ldq = g.q.row, ldkv = g.kv.row, ldo = g.out.row;
   if (n == 0) {  // every row of the tile is fully masked
@@ -113,11 +116,18 @@ void forward_tile(const Geometry& g, int64_t bh, int64_t r0, int64_t r1, const f
     if (lse) std::fill(lse + r0, lse + r1, kInf);
     return;
   }
-  float* s = scratch.get(scratch.s, rows * n);  // [rows, n]
   float* keep = g.p > 0 ? scratch.get(scratch.keep, n) : nullptr;
-  gemm(false, true, rows, n, D, g.scale, q + r0 * ldq, ldq, k, ldkv, 0.0f, s, n);
+  // s [rows, n] (row stride lds): the scores, then the weights. What multiplies V is s itself,
+  // or with dropout on kept weights a dropped copy in scratch.
+  const int64_t lds = weights ? g.Tk : n;
+  float* s = weights ? weights + r0 * g.Tk : scratch.get(scratch.s, rows * n);
+  const bool copy_dropped = keep && weights;
+  float* dropped = copy_dropped ? scratch.get(scratch.s, rows * n) : s;
+  const int64_t ldd = copy_dropped ? n : lds;
+  gemm(false, true, rows, n, D, g.scale, q + r0 * ldq, ldq, k, ldkv, 0.0f, s, lds);
   for (int64_t i = r0; i < r1; ++i) {
-    float* row = s + (i - r0) * n;
+    float* row = s + (i - r0) * lds;
+    float* dropped_row = dropped + (i - r0) * ldd;
     const int64_t end = row_end(g, i, n);
     if (bias)
       for (int64_t j = 0; j < end; ++j) row[j] += bias[j];
@@ -126,6 +136,7 @@ void forward_tile(const Geometry& g, int64_t bh, int64_t r0, int64_t r1, const f
       // No visible key: the weights are all zero, so the output row is 0 and (with lse = +inf,
       // which makes every recomputed weight exp(s - inf) = 0) so is its gradient. Never NaN.
       std::fill(row, row + n, 0.0f);
+      if (copy_dropped) std::fill(dropped_row, dropped_row + n, 0.0f);
       if (lse) lse[i] = kInf;
       continue;
     }
@@ -137,10 +148,11 @@ void forward_tile(const Geometry& g, int64_t bh, int64_t r0, int64_t r1, const f
     if (lse) lse[i] = mx + std::log(sum);
     if (keep) {
       dropout_row(g, bh, i, end, keep);
-      for (int64_t j = 0; j < end; ++j) row[j] *= keep[j];
+      for (int64_t j = 0; j < end; ++j) dropped_row[j] = row[j] * keep[j];
+      if (copy_dropped) std::fill(dropped_row + end, dropped_row + n, 0.0f);
     }
   }
-  gemm(false, false, rows, D, n, 1.0f, s, n, v, ldkv, 0.0f, out + r0 * ldo, ldo);
+  gemm(false, false, rows, D, n, 1.0f, dropped, ldd, v, ldkv, 0.0f, out + r0 * ldo, ldo);
 }
 
 // Per gradient: 1 adds the tile's product into it, 0 writes it (the rows hold garbage before).
@@ -149,51 +161,62 @@ struct Betas {
 };
 
 // Adds (or writes, as `beta` says) the gradients of rows [r0, r1) of head bh into dq (those
-// rows), dk and dv (the tile's keys); any of the three may be null. Recomputes the tile's
-// weights P = exp(S - lse). Same layout as forward_tile; dout is laid out as out, and dq, dk,
-// dv as q, k, v.
+// rows), dk and dv (the tile's keys); any of the three may be null. Reads the tile's weights P
+// from `weights` (as forward_tile kept them) or, when null, recomputes them as exp(S - lse).
+// Same layout as forward_tile; dout is laid out as out, and dq, dk, dv as q, k, v.
 void backward_tile(const Geometry& g, int64_t bh, int64_t r0, int64_t r1, const float* q,
                    const float* k, const float* v, const float* bias, const float* lse,
-                   const float* dout, float* dq, float* dk, float* dv, Betas beta) {
+                   const float* weights, const float* dout, float* dq, float* dk, float* dv,
+                   Betas beta) {
   const int64_t rows = r1 - r0, n = tile_cols(g, r1), D = g.D;
   const int64_t ldq = g.q.row, ldkv = g.kv.row, ldo = g.out.row;
   if (n == 0) {  // no visible key: all weights and gradients are 0
     if (dq && beta.dq == 0.0f) zero_rows(dq + r0 * ldq, rows, D, ldq);
     return;
   }
-  float* p = scratch.get(scratch.s, rows * n);    // [rows, n] the weights P
   float* ds = scratch.get(scratch.ds, rows * n);  // [rows, n] P with dropout, then dP, then dS
   float* keep = g.p > 0 ? scratch.get(scratch.keep, rows * n) : nullptr;  // [rows, n]
-  gemm(false, true, rows, n, D, g.scale, q + r0 * ldq, ldq, k, ldkv, 0.0f, p, n);
-  for (int64_t i = r0; i < r1; ++i) {
-    float* row = p + (i - r0) * n;
-    const int64_t end = row_end(g, i, n);
-    const float l = lse[i];  // +inf for a fully masked row, making its weights 0
-    if (bias)
-      for (int64_t j = 0; j < end; ++j) row[j] = exp_or_zero(row[j] + bias[j] - l);
-    else
-      for (int64_t j = 0; j < end; ++j) row[j] = exp_or_zero(row[j] - l);
-    std::fill(row + end, row + n, 0.0f);
-    if (keep) {
+  // p: the weights P [rows, n], row stride ldp.
+  const float* p = weights ? weights + r0 * g.Tk : nullptr;
+  const int64_t ldp = weights ? g.Tk : n;
+  if (!weights) {
+    float* recomputed = scratch.get(scratch.s, rows * n);
+    gemm(false, true, rows, n, D, g.scale, q + r0 * ldq, ldq, k, ldkv, 0.0f, recomputed, n);
+    for (int64_t i = r0; i < r1; ++i) {
+      float* row = recomputed + (i - r0) * n;
+      const int64_t end = row_end(g, i, n);
+      const float l = lse[i];  // +inf for a fully masked row, making its weights 0
+      if (bias)
+        for (int64_t j = 0; j < end; ++j) row[j] = exp_or_zero(row[j] + bias[j] - l);
+      else
+        for (int64_t j = 0; j < end; ++j) row[j] = exp_or_zero(row[j] - l);
+      std::fill(row + end, row + n, 0.0f);
+    }
+    p = recomputed;
+  }
+  if (keep)
+    for (int64_t i = r0; i < r1; ++i) {
       float* keep_row = keep + (i - r0) * n;
+      const int64_t end = row_end(g, i, n);
       dropout_row(g, bh, i, end, keep_row);
       std::fill(keep_row + end, keep_row + n, 0.0f);
     }
-  }
   const float* dout_tile = dout + r0 * ldo;
   if (dv) {  // dV += P_drop^T dO
     const float* p_drop = p;
+    int64_t ld = ldp;
     if (keep) {
-      for (int64_t e = 0; e < rows * n; ++e) ds[e] = p[e] * keep[e];
-      p_drop = ds;
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t j = 0; j < n; ++j) ds[r * n + j] = p[r * ldp + j] * keep[r * n + j];
+      p_drop = ds, ld = n;
     }
-    gemm(true, false, n, D, rows, 1.0f, p_drop, n, dout_tile, ldo, beta.dv, dv, ldkv);
+    gemm(true, false, n, D, rows, 1.0f, p_drop, ld, dout_tile, ldo, beta.dv, dv, ldkv);
   }
   if (!dq && !dk) return;
   // dP_drop = dO V^T; dP = dP_drop * keep; dS = P * (dP - rowsum(P * dP)), the softmax backward.
   gemm(false, true, rows, n, D, 1.0f, dout_tile, ldo, v, ldkv, 0.0f, ds, n);
   for (int64_t r = 0; r < rows; ++r) {
-    const float* p_row = p + r * n;
+    const float* p_row = p + r * ldp;
     float* ds_row = ds + r * n;
     if (keep)
       for (int64_t j = 0; j < n; ++j) ds_row[j] *= keep[r * n + j];
@@ -265,10 +288,21 @@ struct Gradients {
   bool dq_fresh = false, dk_fresh = false, dv_fresh = false;
 };
 
-// Fills out (and lse [B, H, Tq] when non-null). Work items are (head, row tile) pairs, each
-// writing only its own rows; the fixed partition keeps whole heads together on a thread.
+// Backward needs the weights P again. Recomputing them costs a Q K^T product (one of the op's
+// seven) and an exp per weight; keeping them costs Tq x Tk floats a head. They are kept when a
+// row of weights is at most twice a head's width (Tk <= 2 D), that is at most 2/3 the size of
+// the q, k and v they come from: BERT's T = 128, D = 64 (4.2 MB a layer on bert-small) and
+// gpt-char's T = 64, D = 32 (0.8 MB a layer). Longer sequences recompute: gpt2-124m's T = 256
+// would keep 151 MB more, against a peak RSS goal of 0.8x PyTorch's that it meets by 5%.
+Tensor weights_to_keep(const Geometry& g) {
+  return g.Tk <= 2 * g.D ? Tensor::empty({g.B, g.H, g.Tq, g.Tk}) : Tensor();
+}
+
+// Fills out, and when non-null lse [B, H, Tq] and weights [B, H, Tq, Tk] (see forward_tile).
+// Work items are (head, row tile) pairs, each writing only its own rows; the fixed partition
+// keeps whole heads together on a thread.
 void attention_forward(const Geometry& g, const Operands& in, const std::vector<float>& bias,
-                       float* out, float* lse) {
+                       float* out, float* lse, float* weights) {
   parallel_for(g.B * g.H * g.tiles, grain(4 * std::min(g.Tq, kTileRows) * g.Tk * g.D),
                [&](int64_t begin, int64_t end) {
                  for (int64_t item = begin; item < end; ++item) {
@@ -277,7 +311,8 @@ void attention_forward(const Geometry& g, const Operands& in, const std::vector<
                    forward_tile(g, bh, r0, std::min(g.Tq, r0 + kTileRows),
                                 in.q + g.q.head_offset(bh, g.H), in.k + kv, in.v + kv,
                                 bias.empty() ? nullptr : bias.data() + (bh / g.H) * g.Tk,
-                                out + g.out.head_offset(bh, g.H), lse ? lse + bh * g.Tq : nullptr);
+                                out + g.out.head_offset(bh, g.H), lse ? lse + bh * g.Tq : nullptr,
+                                weights ? weights + bh * g.Tq * g.Tk : nullptr);
                  }
                });
 }
@@ -292,7 +327,8 @@ void attention_forward(const Geometry& g, const Operands& in, const std::vector<
 // causal or not, so its dK and dV products cover all rows. A fresh gradient that is also
 // another's (one tensor passed as q and k) is zeroed first instead: the other adds into it.
 void attention_backward(const Geometry& g, const Operands& in, const std::vector<float>& bias,
-                        const float* lse, const float* dout, const Gradients& d) {
+                        const float* lse, const float* weights, const float* dout,
+                        const Gradients& d) {
   const bool shared = (d.dq && (d.dq == d.dk || d.dq == d.dv)) || (d.dk && d.dk == d.dv);
   parallel_for(g.B * g.H, grain(10 * g.Tq * g.Tk * g.D), [&](int64_t begin, int64_t end) {
     for (int64_t bh = begin; bh < end; ++bh) {
@@ -313,6 +349,7 @@ void attention_backward(const Geometry& g, const Operands& in, const std::vector
         }
         backward_tile(g, bh, r0, std::min(g.Tq, r0 + kTileRows), in.q + q, in.k + kv, in.v + kv,
                       bias.empty() ? nullptr : bias.data() + (bh / g.H) * g.Tk, lse + bh * g.Tq,
+                      weights ? weights + bh * g.Tq * g.Tk : nullptr,
                       dout + g.out.head_offset(bh, g.H), d.dq ? d.dq + q : nullptr,
                       d.dk ? d.dk + kv : nullptr, d.dv ? d.dv + kv : nullptr, beta);
       }
@@ -336,22 +373,27 @@ void check_separate(const char* op, const Tensor& q, const Tensor& k, const Tens
 
 // A call on separate q, k, v tensors laid out as g says, into a new `out_shape` tensor. Saves
 // q, k, v (their data, and their autograd state for grad_if_needed), the per-row log-sum-exp
-// [B, H, Tq] and the padding bias; backward recomputes the weights per tile.
+// [B, H, Tq], the weights when weights_to_keep says so (else backward recomputes them per tile)
+// and the padding bias.
 Tensor attend_separate(const Geometry& g, const Tensor& q, const Tensor& k, const Tensor& v,
                        const Shape& out_shape, const AttentionOptions& options) {
   std::vector<float> bias = padding_bias(options.key_padding_mask);
   const bool needs_grad = should_record({q, k, v});
   Tensor out = Tensor::empty(out_shape);
   Tensor lse = needs_grad ? Tensor::empty({g.B, g.H, g.Tq}) : Tensor();
-  attention_forward(g, {q.data(), k.data(), v.data()}, bias, out.data(), data_or_null(lse));
+  Tensor weights = needs_grad ? weights_to_keep(g) : Tensor();
+  attention_forward(g, {q.data(), k.data(), v.data()}, bias, out.data(), data_or_null(lse),
+                    data_or_null(weights));
   if (!needs_grad) return out;
-  return record(
-      "attention", out, {q, k, v}, [q, k, v, lse, bias = std::move(bias), g](const Tensor& dout) {
-        const GradTarget dq = grad_target(q), dk = grad_target(k), dv = grad_target(v);
-        attention_backward(g, {q.data(), k.data(), v.data()}, bias, lse.data(), dout.data(),
-                           {data_or_null(dq.grad), data_or_null(dk.grad), data_or_null(dv.grad),
-                            !dq.accumulate, !dk.accumulate, !dv.accumulate});
-      });
+  return record("attention", out, {q, k, v},
+                [q, k, v, lse, weights, bias = std::move(bias), g](const Tensor& dout) {
+                  const GradTarget dq = grad_target(q), dk = grad_target(k), dv = grad_target(v);
+                  attention_backward(
+                      g, {q.data(), k.data(), v.data()}, bias, lse.data(), data_or_null(weights),
+                      dout.data(),
+                      {data_or_null(dq.grad), data_or_null(dk.grad), data_or_null(dv.grad),
+                       !dq.accumulate, !dk.accumulate, !dv.accumulate});
+                });
 }
 
 }  // namespace
@@ -392,7 +434,8 @@ Tensor attention_heads(const Tensor& q, const Tensor& k, const Tensor& v, int64_
 
 // qkv: [B, T, 3 d] (each row: the queries, then keys, then values of every head, head h at
 // columns h D .. (h + 1) D of its part), d = n_head D -> [B, T, d], the heads side by side.
-// Reads and writes the heads where they lie. Saves qkv, the log-sum-exp and the padding bias.
+// Reads and writes the heads where they lie. Saves qkv, the log-sum-exp, the weights when
+// weights_to_keep says so and the padding bias.
 Tensor attention_packed(const Tensor& qkv, int64_t n_head, const AttentionOptions& options) {
   const char* op = "attention_packed";
   check_float(op, "qkv", qkv, 3, "[B, T, 3 d]");
@@ -407,17 +450,19 @@ Tensor attention_packed(const Tensor& qkv, int64_t n_head, const AttentionOption
   const bool needs_grad = should_record({qkv});
   Tensor out = Tensor::empty({B, T, d});
   Tensor lse = needs_grad ? Tensor::empty({B, n_head, T}) : Tensor();
+  Tensor weights = needs_grad ? weights_to_keep(g) : Tensor();
   const auto parts = [d](const float* x) { return Operands{x, x + d, x + 2 * d}; };
-  attention_forward(g, parts(qkv.data()), bias, out.data(), data_or_null(lse));
+  attention_forward(g, parts(qkv.data()), bias, out.data(), data_or_null(lse),
+                    data_or_null(weights));
   if (!needs_grad) return out;
   return record("attention", out, {qkv},
-                [qkv, lse, bias = std::move(bias), g, d, parts](const Tensor& dout) {
+                [qkv, lse, weights, bias = std::move(bias), g, d, parts](const Tensor& dout) {
                   const GradTarget dqkv = grad_target(qkv);
                   if (!dqkv) return;
                   float* dx = dqkv.data();
                   const bool fresh = !dqkv.accumulate;
-                  attention_backward(g, parts(qkv.data()), bias, lse.data(), dout.data(),
-                                     {dx, dx + d, dx + 2 * d, fresh, fresh, fresh});
+                  attention_backward(g, parts(qkv.data()), bias, lse.data(), data_or_null(weights),
+                                     dout.data(), {dx, dx + d, dx + 2 * d, fresh, fresh, fresh});
                 });
 }
 

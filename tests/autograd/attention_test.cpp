@@ -174,6 +174,22 @@ TEST(AttentionOpTest, DropoutMatchesCounterBasedReference) {
             1e-3f);
 }
 
+TEST(AttentionOpTest, ForwardThatKeepsItsWeightsMatchesReference) {
+  // Inputs that need gradients, with Tk <= 2 D, make forward keep the weights for backward and
+  // build the dropped copy that multiplies V in the thread's scratch. Its output must match the
+  // reference whatever that scratch held: a non-causal call without dropout fills it first.
+  ops::attention(random_tensor({1, 1, 70, 36}, 5), random_tensor({1, 1, 70, 36}, 6),
+                 random_tensor({1, 1, 70, 36}, 7));
+  AttentionOptions o = causal_with_dropout();
+  o.key_padding_mask = prefix_mask(70, {60, 0}, /*as_int=*/true);  // batch 1: rows see nothing
+  Tensor q = random_tensor({2, 2, 70, 36}, 1).set_requires_grad(true);
+  Tensor k = random_tensor({2, 2, 70, 36}, 2).set_requires_grad(true);
+  Tensor v = random_tensor({2, 2, 70, 36}, 3).set_requires_grad(true);
+  std::vector<float> got = ops::attention(q, k, v, o).to_floats();
+  clear_tape();
+  EXPECT_LT(testing::max_abs_diff(got, reference_attention(q, k, v, o)), 2e-5f);
+}
+
 TEST(AttentionOpTest, FullyMaskedRowGivesZerosAndZeroGradient) {
   AttentionOptions o;
   o.key_padding_mask = prefix_mask(4, {4, 0}, /*as_int=*/false);  // batch 1: every key padded
@@ -207,6 +223,12 @@ TEST(AttentionOpTest, CausalBackwardMatchesFiniteDifference) {
   expect_gradients({1, 2, 7, 3}, {1, 2, 4, 3}, o);    // fully masked leading rows
   expect_gradients({1, 1, 67, 2}, {1, 1, 67, 2}, o);  // crosses a row-tile boundary
   expect_gradients({1, 1, 130, 2}, {1, 1, 3, 2}, o);  // the first row tile sees no key at all
+  // Tk <= 2 D: forward keeps the weights for backward (the shapes above recompute them), here
+  // over two row tiles, the first seeing only some keys; then with dropout as well.
+  expect_gradients({1, 1, 70, 36}, {1, 1, 70, 36}, o);
+  o.dropout = 0.25f;
+  o.seed = 3;
+  expect_gradients({1, 1, 70, 36}, {1, 1, 70, 36}, o);
 }
 
 TEST(AttentionOpTest, PaddingBackwardMatchesFiniteDifference) {

@@ -55,26 +55,36 @@ void add_scaled_into(const Tensor& dst, const Tensor& src, float alpha) {
   add_scaled_into(dst.data(), src.data(), alpha, dst.numel());
 }
 
+namespace {
+
+// Column sums of dy [rows, cols] over columns [j0, j0 + w), w <= kColumnChunk, each in double
+// and in row order, added into db. In 512-bit vectors where the CPU has them (the float to
+// double conversions are most of the work; the same bits).
+constexpr int64_t kColumnChunk = 1024;
+KILN_WIDE_VECTORS void add_column_chunk(float* db, const float* dy, int64_t rows, int64_t cols,
+                                        int64_t j0, int64_t w) {
+  double acc[kColumnChunk];
+  std::fill_n(acc, w, 0.0);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = dy + r * cols + j0;
+#pragma omp simd
+    for (int64_t j = 0; j < w; ++j) acc[j] += row[j];
+  }
+  for (int64_t j = 0; j < w; ++j) db[j0 + j] += static_cast<float>(acc[j]);
+}
+
+}  // namespace
+
 void add_column_sums(float* db, const float* dy, int64_t rows, int64_t cols) {
   // Each thread owns a contiguous range of columns and walks every row through it, so it reads
   // long runs of each row. (Narrow 64-column tiles read 256 bytes and then jumped a whole row:
   // the prefetcher lost the stream, and gpt-mini's bias gradients took 3% of its step.) Chunks
-  // of at most kChunk columns keep the double accumulators in L1.
-  constexpr int64_t kChunk = 1024;
+  // of at most kColumnChunk columns keep the double accumulators in L1.
   const int64_t min_cols =
       std::max<int64_t>(16, kMinElementsPerThread / std::max<int64_t>(rows, 1));
   parallel_for(cols, min_cols, [&](int64_t c0, int64_t c1) {
-    double acc[kChunk];
-    for (int64_t j0 = c0; j0 < c1; j0 += kChunk) {
-      const int64_t w = std::min(kChunk, c1 - j0);
-      std::fill_n(acc, w, 0.0);
-      for (int64_t r = 0; r < rows; ++r) {
-        const float* row = dy + r * cols + j0;
-#pragma omp simd
-        for (int64_t j = 0; j < w; ++j) acc[j] += row[j];
-      }
-      for (int64_t j = 0; j < w; ++j) db[j0 + j] += static_cast<float>(acc[j]);
-    }
+    for (int64_t j0 = c0; j0 < c1; j0 += kColumnChunk)
+      add_column_chunk(db, dy, rows, cols, j0, std::min(kColumnChunk, c1 - j0));
   });
 }
 

@@ -14,12 +14,13 @@ namespace kiln {
 inline constexpr int64_t kMinElementsPerThread = 1 << 14;
 
 // For a function whose loop is compute-bound math on long arrays: the elementwise activations
-// (GELU's gates), cross-entropy's rows (exp), the gradient norm (float to double). GCC's
+// (GELU's gates), cross-entropy's rows (exp), the gradient norm and the bias gradients' column
+// sums (float to double). GCC's
 // -march=native keeps to 256-bit vectors on AVX-512 CPUs, which suits most loops; these gain
 // from 512 bits. Measured on 2 threads of a Xeon with AVX-512: ops_bench's GELU forward +
 // backward 3.6 -> 3.1 ms; gpt-mini's LM head outside its GEMMs 6.0-6.9 -> 5.6-5.7 ms a step;
 // but attention's softmax rows 5-10% slower, layer norm's short rows 35% slower (all of kiln at
-// 512 bits) and AdamW no faster (its divides bound it), so those stay at 256. No effect on CPUs
+// 512 bits) and AdamW no faster (memory bounds it), so those stay at 256. No effect on CPUs
 // without AVX-512. Each lane computes what it did before, so results do not change (30-step
 // gpt-char and 20-step bert-mini runs give the same checkpoints to the bit). noinline: GCC
 // inlines such a function into its caller and then vectorises it with the caller's width; a

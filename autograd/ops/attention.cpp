@@ -294,11 +294,18 @@ struct Gradients {
 // the q, k and v they come from: BERT's T = 128, D = 64 (4.2 MB a layer on bert-small) and
 // gpt-char's T = 64, D = 32 (0.8 MB a layer). Longer sequences recompute: gpt2-124m's T = 256
 // would keep 151 MB more, against a peak RSS goal of 0.8x PyTorch's that it meets by 5%.
-Tensor weights_to_keep(const Geometry& g) {
-  return g.Tk <= 2 * g.D ? Tensor::empty({g.B, g.H, g.Tq, g.Tk}) : Tensor();
+// What a recording forward saves for that: the weights [B, H, Tq, Tk], or else each row's
+// log-sum-exp [B, H, Tq] to recompute them from. Exactly one is defined.
+struct SavedWeights {
+  Tensor weights, lse;
+};
+SavedWeights weights_to_keep(const Geometry& g) {
+  if (g.Tk <= 2 * g.D) return {Tensor::empty({g.B, g.H, g.Tq, g.Tk}), Tensor()};
+  return {Tensor(), Tensor::empty({g.B, g.H, g.Tq})};
 }
 
-// Fills out, and when non-null lse [B, H, Tq] and weights [B, H, Tq, Tk] (see forward_tile).
+// Fills out, and when non-null lse [B, H, Tq] and weights [B, H, Tq, Tk] (see forward_tile and
+// weights_to_keep).
 // Work items are (head, row tile) pairs, each writing only its own rows; the fixed partition
 // keeps whole heads together on a thread.
 void attention_forward(const Geometry& g, const Operands& in, const std::vector<float>& bias,
@@ -348,7 +355,8 @@ void attention_backward(const Geometry& g, const Operands& in, const std::vector
           if (d.dv_fresh && last) beta.dv = 0.0f;
         }
         backward_tile(g, bh, r0, std::min(g.Tq, r0 + kTileRows), in.q + q, in.k + kv, in.v + kv,
-                      bias.empty() ? nullptr : bias.data() + (bh / g.H) * g.Tk, lse + bh * g.Tq,
+                      bias.empty() ? nullptr : bias.data() + (bh / g.H) * g.Tk,
+                      lse ? lse + bh * g.Tq : nullptr,
                       weights ? weights + bh * g.Tq * g.Tk : nullptr,
                       dout + g.out.head_offset(bh, g.H), d.dq ? d.dq + q : nullptr,
                       d.dk ? d.dk + kv : nullptr, d.dv ? d.dv + kv : nullptr, beta);
@@ -373,27 +381,24 @@ void check_separate(const char* op, const Tensor& q, const Tensor& k, const Tens
 
 // A call on separate q, k, v tensors laid out as g says, into a new `out_shape` tensor. Saves
 // q, k, v (their data, and their autograd state for grad_if_needed), the per-row log-sum-exp
-// [B, H, Tq], the weights when weights_to_keep says so (else backward recomputes them per tile)
-// and the padding bias.
+// [B, H, Tq] or the weights (weights_to_keep), and the padding bias.
 Tensor attend_separate(const Geometry& g, const Tensor& q, const Tensor& k, const Tensor& v,
                        const Shape& out_shape, const AttentionOptions& options) {
   std::vector<float> bias = padding_bias(options.key_padding_mask);
   const bool needs_grad = should_record({q, k, v});
   Tensor out = Tensor::empty(out_shape);
-  Tensor lse = needs_grad ? Tensor::empty({g.B, g.H, g.Tq}) : Tensor();
-  Tensor weights = needs_grad ? weights_to_keep(g) : Tensor();
-  attention_forward(g, {q.data(), k.data(), v.data()}, bias, out.data(), data_or_null(lse),
-                    data_or_null(weights));
+  const SavedWeights saved = needs_grad ? weights_to_keep(g) : SavedWeights();
+  attention_forward(g, {q.data(), k.data(), v.data()}, bias, out.data(), data_or_null(saved.lse),
+                    data_or_null(saved.weights));
   if (!needs_grad) return out;
-  return record("attention", out, {q, k, v},
-                [q, k, v, lse, weights, bias = std::move(bias), g](const Tensor& dout) {
-                  const GradTarget dq = grad_target(q), dk = grad_target(k), dv = grad_target(v);
-                  attention_backward(
-                      g, {q.data(), k.data(), v.data()}, bias, lse.data(), data_or_null(weights),
-                      dout.data(),
-                      {data_or_null(dq.grad), data_or_null(dk.grad), data_or_null(dv.grad),
-                       !dq.accumulate, !dk.accumulate, !dv.accumulate});
-                });
+  return record(
+      "attention", out, {q, k, v}, [q, k, v, saved, bias = std::move(bias), g](const Tensor& dout) {
+        const GradTarget dq = grad_target(q), dk = grad_target(k), dv = grad_target(v);
+        attention_backward(g, {q.data(), k.data(), v.data()}, bias, data_or_null(saved.lse),
+                           data_or_null(saved.weights), dout.data(),
+                           {data_or_null(dq.grad), data_or_null(dk.grad), data_or_null(dv.grad),
+                            !dq.accumulate, !dk.accumulate, !dv.accumulate});
+      });
 }
 
 }  // namespace
@@ -434,8 +439,8 @@ Tensor attention_heads(const Tensor& q, const Tensor& k, const Tensor& v, int64_
 
 // qkv: [B, T, 3 d] (each row: the queries, then keys, then values of every head, head h at
 // columns h D .. (h + 1) D of its part), d = n_head D -> [B, T, d], the heads side by side.
-// Reads and writes the heads where they lie. Saves qkv, the log-sum-exp, the weights when
-// weights_to_keep says so and the padding bias.
+// Reads and writes the heads where they lie. Saves qkv, the log-sum-exp or the weights
+// (weights_to_keep) and the padding bias.
 Tensor attention_packed(const Tensor& qkv, int64_t n_head, const AttentionOptions& options) {
   const char* op = "attention_packed";
   check_float(op, "qkv", qkv, 3, "[B, T, 3 d]");
@@ -449,20 +454,20 @@ Tensor attention_packed(const Tensor& qkv, int64_t n_head, const AttentionOption
   std::vector<float> bias = padding_bias(options.key_padding_mask);
   const bool needs_grad = should_record({qkv});
   Tensor out = Tensor::empty({B, T, d});
-  Tensor lse = needs_grad ? Tensor::empty({B, n_head, T}) : Tensor();
-  Tensor weights = needs_grad ? weights_to_keep(g) : Tensor();
+  const SavedWeights saved = needs_grad ? weights_to_keep(g) : SavedWeights();
   const auto parts = [d](const float* x) { return Operands{x, x + d, x + 2 * d}; };
-  attention_forward(g, parts(qkv.data()), bias, out.data(), data_or_null(lse),
-                    data_or_null(weights));
+  attention_forward(g, parts(qkv.data()), bias, out.data(), data_or_null(saved.lse),
+                    data_or_null(saved.weights));
   if (!needs_grad) return out;
   return record("attention", out, {qkv},
-                [qkv, lse, weights, bias = std::move(bias), g, d, parts](const Tensor& dout) {
+                [qkv, saved, bias = std::move(bias), g, d, parts](const Tensor& dout) {
                   const GradTarget dqkv = grad_target(qkv);
                   if (!dqkv) return;
                   float* dx = dqkv.data();
                   const bool fresh = !dqkv.accumulate;
-                  attention_backward(g, parts(qkv.data()), bias, lse.data(), data_or_null(weights),
-                                     dout.data(), {dx, dx + d, dx + 2 * d, fresh, fresh, fresh});
+                  attention_backward(g, parts(qkv.data()), bias, data_or_null(saved.lse),
+                                     data_or_null(saved.weights), dout.data(),
+                                     {dx, dx + d, dx + 2 * d, fresh, fresh, fresh});
                 });
 }
 

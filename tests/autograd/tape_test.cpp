@@ -64,6 +64,18 @@ TEST(TapeTest, AFirstGradientIsWrittenAndLaterOnesAdded) {
       {h, w, b});
 }
 
+TEST(TapeTest, PassGradientSharesAFirstGradientAndAddsALaterOne) {
+  Tensor x = Tensor::from_floats({3}, {1.f, 2.f, 3.f}).set_requires_grad(true);
+  Tensor g = Tensor::from_floats({3}, {0.5f, -1.f, 2.f});
+  pass_gradient(x, g);
+  EXPECT_EQ(x.grad().data(), g.data());  // the buffer itself, not a copy
+  pass_gradient(x, Tensor::from_floats({3}, {1.f, 1.f, 1.f}));
+  EXPECT_EQ(x.grad().to_floats(), (std::vector<float>{1.5f, 0.f, 3.f}));
+  Tensor frozen = Tensor::from_floats({3}, {1.f, 2.f, 3.f});
+  pass_gradient(frozen, g);
+  EXPECT_FALSE(frozen.grad().defined());
+}
+
 TEST(TapeTest, AResidualPassesItsGradientOnWithoutACopy) {
   // A residual stream: x is the residual of y1, y1 that of y2, and x also feeds GELU and layer
   // norm before them. Backward reaches the linears first, so y1's and then x's first gradient
@@ -72,8 +84,8 @@ TEST(TapeTest, AResidualPassesItsGradientOnWithoutACopy) {
   using testing::random_tensor;
   const int64_t d = 6;
   Tensor r = random_tensor({5, d}, 4).set_requires_grad(true);
-  Tensor w = random_tensor({d, d}, 5).set_requires_grad(true);
-  Tensor b = random_tensor({d}, 6).set_requires_grad(true);
+  Tensor weight = random_tensor({d, d}, 5).set_requires_grad(true);
+  Tensor bias = random_tensor({d}, 6).set_requires_grad(true);
   EXPECT_GRADIENTS_MATCH(
       [](const std::vector<Tensor>& t) {
         const Tensor &x = t[0], &w = t[1], &b = t[2];
@@ -83,7 +95,7 @@ TEST(TapeTest, AResidualPassesItsGradientOnWithoutACopy) {
         Tensor y2 = ops::gelu_linear(g, w, b, ops::WeightLayout::kInOut, y1, ops::GeluForm::kTanh);
         return ops::mul(y2, y2);
       },
-      {r, w, b});
+      {r, weight, bias});
 }
 
 TEST(TapeTest, AnOutputNoBackwardReadsIsFreedWhenTheCallerDropsIt) {

@@ -10,6 +10,7 @@
 #include <bit>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -227,21 +228,68 @@ void run_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float
   });
 }
 
-}  // namespace
-
-void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-          int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc,
-          GemmBackend backend) {
-  // Profiled from the step's thread only (the store is not shared between threads).
-  if (!profile::enabled() || omp_in_parallel())
-    return run_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, backend);
+// Runs product(), profiled under "gemm" by its shape. Only from the step's thread (the profile's
+// store is not shared between threads).
+template <typename Product>
+void profiled(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, Product&& product) {
+  if (!profile::enabled() || omp_in_parallel()) return product();
   const auto start = std::chrono::steady_clock::now();
-  run_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, backend);
+  product();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const std::string shape = std::string(trans_a ? "T" : "N") + (trans_b ? "T " : "N ") +
                             std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k);
   profile::add("gemm", shape, seconds, 2.0 * double(m) * double(n) * double(k));
+}
+
+}  // namespace
+
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+          int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc,
+          GemmBackend backend) {
+  profiled(trans_a, trans_b, m, n, k, [&] {
+    run_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, backend);
+  });
+}
+
+// gemm_choice_bench's PrefilledLinear against FusedLinear (2 cores of a Xeon with AVX-512 and
+// AMX, family 6 model 167, oneDNN 2.6's brg:avx512_core matmul; ms per call, operands out of L2
+// as in a step): BERT's products, B transposed, 1024x512x512 with a bias 1.84 -> 1.53, with a
+// residual too 1.83 -> 1.55, 1024x2048x512 6.08 -> 5.83, 1024x512x2048 with both 6.93 -> 6.10.
+// GPT-2's, B not transposed (Conv1D weights [in, out]), ran slower fused: 2048x1152x384 5.07 ->
+// 5.46, 2048x384x384 1.91 -> 2.03, 2048x1536x384 6.60 -> 7.52, 2048x384x1536 6.99 -> 7.72.
+// Not measured on CPUs without AVX-512, which keep the pre-filled form.
+bool fuse_linear_epilogue(bool trans_b, int64_t m, int64_t n, int64_t k, bool avx512) {
+  return avx512 && trans_b && m * n * k >= kSequentialMacs;
+}
+
+void gemm_linear(bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, const float* b,
+                 const float* bias, const float* residual, float* c) {
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  const bool f32 = current_precision.load(std::memory_order_relaxed) == MatmulPrecision::kF32;
+  if ((bias || residual) && f32 && k > 0 && fuse_linear_epilogue(trans_b, m, n, k, avx512))
+    return profiled(false, trans_b, m, n, k, [&] {
+      on_team_or_alone(
+          m, n, k, [&] { backend::dnnl_matmul_f32(trans_b, m, n, k, a, b, bias, residual, c); });
+    });
+  // Every row of C starts as bias + residual, then the product adds to it (beta 1).
+  if (bias || residual)
+    parallel_for(m, 64, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        float* row = c + r * n;
+        if (!residual) {
+          std::memcpy(row, bias, n * sizeof(float));
+        } else if (!bias) {
+          std::memcpy(row, residual + r * n, n * sizeof(float));
+        } else {
+          const float* res = residual + r * n;
+#pragma omp simd
+          for (int64_t j = 0; j < n; ++j) row[j] = res[j] + bias[j];
+        }
+      }
+    });
+  gemm(false, trans_b, m, n, k, 1.0f, a, k, b, trans_b ? k : n, (bias || residual) ? 1.0f : 0.0f, c,
+       n);
 }
 
 void gemm_batched(int64_t batch, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,

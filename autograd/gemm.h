@@ -19,6 +19,17 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc,
           GemmBackend backend = GemmBackend::kAuto);
 
+// Row-major C[M,N] = A op(B) + bias + R, a linear layer's forward: A [M,K], B [K,N] or, when
+// trans_b, [N,K], C [M,N], all dense; bias a row [N] added to every row of C and R [M,N], each
+// skipped when null. Where fuse_linear_epilogue says so, oneDNN's matmul adds the bias and R
+// as it writes each block of C; otherwise C starts as their sum and the product adds to it.
+void gemm_linear(bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, const float* b,
+                 const float* bias, const float* residual, float* c);
+
+// True when gemm_linear adds a bias or residual inside oneDNN's matmul: float32 products with B
+// transposed (weights stored [out, in]) on AVX-512 CPUs, large enough to run over the team.
+bool fuse_linear_epilogue(bool trans_b, int64_t m, int64_t n, int64_t k, bool avx512);
+
 // What a GEMM computes in. kBf16 is mixed precision as torch.autocast("cpu", bfloat16) runs a
 // matmul: both operands rounded to bfloat16 (to nearest even), products accumulated and C
 // kept in float32. Process-wide (GEMMs that run on the team's threads follow it), default kF32.

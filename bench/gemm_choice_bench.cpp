@@ -1,5 +1,6 @@
 // Measures oneDNN's sgemm against OpenBLAS on the GEMM shapes a Transformer step runs, on one
-// thread and across kiln's team: the evidence behind the dispatch rules in autograd/gemm.cpp.
+// thread and across kiln's team, and a linear layer's forward with its bias pre-filled or fused:
+// the evidence behind the dispatch rules in autograd/gemm.cpp.
 // Run briefly on a quiet machine: gemm_choice_bench --benchmark_min_time=0.2
 #include <benchmark/benchmark.h>
 
@@ -81,6 +82,50 @@ void BM_Heads(benchmark::State& state) {
   set_flops(state, 2.0 * heads * ps[0].m * ps[0].n * ps[0].k);
 }
 
+// A linear layer's forward, C = A op(B) + bias (+ R when state.range(4)), over the team with the
+// operands pushed out of L2 before each call, as in a training step: kFused runs oneDNN's matmul
+// with the bias and residual in its epilogue, otherwise C is first filled with bias + R and
+// sgemm adds the product (beta 1). The evidence behind fuse_linear_epilogue.
+template <bool kFused>
+void BM_LinearForward(benchmark::State& state) {
+  Problem p(state.range(0), state.range(1), state.range(2), state.range(3));
+  const bool with_residual = state.range(4) != 0;
+  std::vector<float> bias(p.n, 0.01f), residual(with_residual ? p.m * p.n : 0, 0.02f);
+  std::vector<float> evict(std::size_t{16} << 20);  // 64 MB
+  for (auto _ : state) {
+    state.PauseTiming();
+    for (std::size_t i = 0; i < evict.size(); i += 16) evict[i] += 1.0f;
+    state.ResumeTiming();
+    const float* r = with_residual ? residual.data() : nullptr;
+    if (kFused) {
+      kiln::backend::dnnl_matmul_f32(p.tb, p.m, p.n, p.k, p.a.data(), p.b.data(), bias.data(), r,
+                                     p.c.data());
+    } else {
+      kiln::parallel_for(p.m, 64, [&](int64_t r0, int64_t r1) {
+        for (int64_t i = r0; i < r1; ++i)
+          for (int64_t j = 0; j < p.n; ++j)
+            p.c[i * p.n + j] = bias[j] + (r ? r[i * p.n + j] : 0.0f);
+      });
+      kiln::backend::dnnl_gemm(false, p.tb, p.m, p.n, p.k, 1.0f, p.a.data(), p.k, p.b.data(),
+                               p.ldb(), 1.0f, p.c.data(), p.n);
+    }
+    benchmark::DoNotOptimize(p.c.data());
+  }
+  set_flops(state, 2.0 * p.m * p.n * p.k);
+}
+
+// BERT's projections (B transposed, weights [out, in]) and GPT-2's (Conv1D, [in, out]), with
+// the residual where the models add one.
+void linear_forwards(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"M", "N", "K", "op", "residual"});
+  const int64_t shapes[][5] = {
+      {1024, 512, 512, kNT, 0},  {1024, 512, 512, kNT, 1},  {1024, 2048, 512, kNT, 0},
+      {1024, 512, 2048, kNT, 1}, {2048, 1152, 384, kNN, 0}, {2048, 384, 384, kNN, 1},
+      {2048, 1536, 384, kNN, 0}, {2048, 384, 1536, kNN, 1},
+  };
+  for (const auto& s : shapes) b->Args({s[0], s[1], s[2], s[3], s[4]});
+}
+
 // Transformer projections, M = batch * seq = 2048 (d = 384 and d = 768 models).
 void projections(benchmark::internal::Benchmark* b) {
   b->ArgNames({"M", "N", "K", "op"});
@@ -124,6 +169,12 @@ void BlasTeam(benchmark::State& s) {
 void DnnlTeam(benchmark::State& s) {
   BM_Gemm<GemmBackend::kDnnl, true>(s);
 }
+void PrefilledLinear(benchmark::State& s) {
+  BM_LinearForward<false>(s);
+}
+void FusedLinear(benchmark::State& s) {
+  BM_LinearForward<true>(s);
+}
 void BlasHeads(benchmark::State& s) {
   BM_Heads<GemmBackend::kBlas>(s);
 }
@@ -142,6 +193,8 @@ BENCHMARK(DnnlHeads)->Apply(heads)->UseRealTime();
 BENCHMARK(BlasOneThread)->Apply(small)->UseRealTime();
 BENCHMARK(DnnlOneThread)->Apply(small)->UseRealTime();
 BENCHMARK(DnnlTeam)->Apply(small)->UseRealTime();
+BENCHMARK(PrefilledLinear)->Apply(linear_forwards)->UseRealTime();
+BENCHMARK(FusedLinear)->Apply(linear_forwards)->UseRealTime();
 
 }  // namespace
 

@@ -43,11 +43,12 @@ Workload gpt_workload(const BenchShape& s, uint64_t seed, int batches) {
   };
   w.embedding_params = s.vocab * s.d + s.positions * s.d;
   const int64_t rows = int64_t(s.B) * s.T;
-  w.linears = {{rows, 3 * s.d, s.d, s.layers},
-               {rows, s.d, s.d, s.layers},
-               {rows, s.d_ff, s.d, s.layers},
-               {rows, s.d, s.d_ff, s.layers},
-               {rows, s.vocab, s.d, 1}};
+  // Conv1D weights [in, out] with biases; the head is the tied embedding [vocab, d], no bias.
+  w.linears = {{rows, 3 * s.d, s.d, s.layers, false},
+               {rows, s.d, s.d, s.layers, false},
+               {rows, s.d_ff, s.d, s.layers, false},
+               {rows, s.d, s.d_ff, s.layers, false},
+               {rows, s.vocab, s.d, 1, true, false}};
   w.model = std::move(model);
   return w;
 }
@@ -105,8 +106,8 @@ Workload bert_workload(const BenchShape& s, uint64_t seed, int batches) {
   w.linears = {{rows, s.d, s.d, 4 * s.layers},  // query, key, value, output
                {rows, s.d_ff, s.d, s.layers},
                {rows, s.d, s.d_ff, s.layers},
-               {masked, s.d, s.d, 1},  // MLM transform
-               {masked, s.vocab, s.d, 1}};
+               {masked, s.d, s.d, 1},                    // MLM transform
+               {masked, s.vocab, s.d, 1, true, false}};  // its bias is added by the loss's rows
   w.head_rows = masked;
   w.model = std::move(model);
   return w;
@@ -163,11 +164,11 @@ Workload marian_workload(const BenchShape& s, uint64_t seed, int batches) {
   w.tokens = B * (S + T);
   const int64_t src = int64_t(s.B) * s.S, tgt = int64_t(s.B) * s.T_dec;
   w.linears = {{src, s.d, s.d, 4 * s.layers},  // encoder self-attention
-               {src, s.d_ff, s.d, s.layers},  {src, s.d, s.d_ff, s.layers},
+               {src, s.d_ff, s.d, s.layers},       {src, s.d, s.d_ff, s.layers},
                {tgt, s.d, s.d, 6 * s.layers},  // decoder self-attention, cross query and out
                {src, s.d, s.d, 2 * s.layers},  // cross keys and values
-               {tgt, s.d_ff, s.d, s.layers},  {tgt, s.d, s.d_ff, s.layers},
-               {tgt, s.vocab, s.d, 1}};
+               {tgt, s.d_ff, s.d, s.layers},       {tgt, s.d, s.d_ff, s.layers},
+               {tgt, s.vocab, s.d, 1, true, false}};
   w.frozen = {"final_logits_bias"};  // a buffer in HF's Marian and in the PyTorch side
   w.model = std::move(model);
   return w;
@@ -179,6 +180,7 @@ GemmProbe::GemmProbe(const std::vector<LinearGemm>& linears) {
     // Small nonzero values: no denormals, no overflow.
     kinds_.push_back({g, std::vector<float>(std::size_t(g.rows * g.in), 0.01f),
                       std::vector<float>(std::size_t(g.out * g.in), 0.02f),
+                      std::vector<float>(std::size_t(g.out), 0.03f),
                       std::vector<float>(std::size_t(g.rows * g.out)),
                       std::vector<float>(std::size_t(g.rows * g.in)),
                       std::vector<float>(std::size_t(g.out * g.in), 0.0f)});
@@ -186,14 +188,20 @@ GemmProbe::GemmProbe(const std::vector<LinearGemm>& linears) {
   round();
 }
 
+// The GEMMs of ops::linear (autograd/ops/matmul.cpp) for this kind, y standing in for dy.
 void GemmProbe::run(Kind& k) {
   const LinearGemm& g = k.g;
-  gemm(false, true, g.rows, g.out, g.in, 1.0f, k.x.data(), g.in, k.w.data(), g.in, 0.0f, k.y.data(),
-       g.out);
-  gemm(false, false, g.rows, g.in, g.out, 1.0f, k.y.data(), g.out, k.w.data(), g.in, 0.0f,
+  const int64_t ldw = g.out_in ? g.in : g.out;
+  gemm_linear(g.out_in, g.rows, g.out, g.in, k.x.data(), k.w.data(),
+              g.bias ? k.bias.data() : nullptr, nullptr, k.y.data());
+  gemm(false, !g.out_in, g.rows, g.in, g.out, 1.0f, k.y.data(), g.out, k.w.data(), ldw, 0.0f,
        k.dx.data(), g.in);
-  gemm(true, false, g.out, g.in, g.rows, 1.0f, k.y.data(), g.out, k.x.data(), g.in, 1.0f,
-       k.dw.data(), g.in);
+  if (g.out_in)  // dW[out,in] += dy^T x
+    gemm(true, false, g.out, g.in, g.rows, 1.0f, k.y.data(), g.out, k.x.data(), g.in, 1.0f,
+         k.dw.data(), g.in);
+  else  // dW[in,out] += x^T dy
+    gemm(true, false, g.in, g.out, g.rows, 1.0f, k.x.data(), g.in, k.y.data(), g.out, 1.0f,
+         k.dw.data(), g.out);
 }
 
 double GemmProbe::round() {

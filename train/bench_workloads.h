@@ -21,10 +21,12 @@ struct BenchShape {
   float label_smoothing = 0.0f;
 };
 
-// One kind of weight matrix in a training step: `count` matrices [out, in] applied to `rows`
-// rows, each with three GEMMs (forward, data gradient, weight gradient).
+// One kind of weight matrix in a training step: `count` matrices applied to `rows` rows, each
+// with three GEMMs (forward, data gradient, weight gradient) as ops::linear runs them: the
+// weight stored [out, in] (out_in) or [in, out] (GPT-2's Conv1D), with a bias or without.
 struct LinearGemm {
   int64_t rows, out, in, count;
+  bool out_in = true, bias = true;
 };
 
 // A model under test: its loss on synthetic batch `index`, and the FLOPs the reference counts.
@@ -55,7 +57,7 @@ class GemmProbe {
  private:
   struct Kind {
     LinearGemm g;
-    std::vector<float> x, w, y, dx, dw;
+    std::vector<float> x, w, bias, y, dx, dw;
   };
   void run(Kind& k);
   std::vector<Kind> kinds_;

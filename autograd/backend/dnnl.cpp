@@ -9,6 +9,7 @@
 #include <initializer_list>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -46,7 +47,7 @@ dnnl::stream& stream() {
 
 // ---- the primitive cache ----------------------------------------------------------------
 
-enum class Kind { kEltFwd, kEltBwd, kSmFwd, kSmBwd, kMatmulBf16, kMatmulBf16Sum };
+enum class Kind { kEltFwd, kEltBwd, kSmFwd, kSmBwd, kMatmulBf16, kMatmulBf16Sum, kMatmulF32 };
 
 // What identifies a primitive: its kind, up to two sizes, and one word of flags (eps bits,
 // algorithm, log; a matmul's K). A plain struct so that a lookup allocates nothing.
@@ -95,7 +96,7 @@ Cached& lookup(Key key, Make&& make) {
 
 // Wraps `prim` with buffer-less memory objects for `arg_ids`, described as `pd` expects them.
 Cached with_args(dnnl::primitive prim, const dnnl::primitive_desc_base& pd,
-                 std::initializer_list<int> arg_ids) {
+                 const std::vector<int>& arg_ids) {
   Cached c{std::move(prim), {}};
   for (int id : arg_ids)
     c.args.emplace(id,
@@ -111,7 +112,8 @@ struct Bind {
 // Points every argument at its buffer and runs the primitive to completion. oneDNN only
 // reads inputs, so the const_cast never leads to a write through a const pointer.
 void execute(Cached& c, std::initializer_list<Bind> binds) {
-  for (const Bind& b : binds) c.args.at(b.arg).set_data_handle(const_cast<void*>(b.data));
+  for (const Bind& b : binds)  // a null one is an optional argument the primitive was built without
+    if (b.data) c.args.at(b.arg).set_data_handle(const_cast<void*>(b.data));
   c.prim.execute(stream(), c.args);
   stream().wait();
 }
@@ -163,6 +165,55 @@ void dnnl_matmul_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t 
     Cached& cached =
         lookup(key, [&] { return make_matmul_bf16(trans_a, trans_b, m, n, k, ldc, accumulate); });
     execute(cached, {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}});
+  });
+}
+
+// ---- f32 matmul with a bias and a residual ----------------------------------------------
+
+namespace {
+
+// The argument that carries the residual: the first post-op's second source.
+constexpr int kResidualArg = DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1;
+
+Cached make_matmul_f32(bool trans_b, int64_t m, int64_t n, int64_t k, bool bias, bool residual) {
+  memory::desc a_md({m, k}, kF32, memory::dims{k, 1});
+  memory::desc b_md({k, n}, kF32, trans_b ? memory::dims{1, k} : memory::dims{n, 1});
+  memory::desc c_md({m, n}, kF32, memory::dims{n, 1});
+  dnnl::primitive_attr attr;
+  if (residual) {
+    dnnl::post_ops ops;
+    ops.append_binary(dnnl::algorithm::binary_add, c_md);
+    attr.set_post_ops(ops);
+  }
+  const dnnl::matmul::desc desc =
+      bias ? dnnl::matmul::desc(a_md, b_md, memory::desc({1, n}, kF32, memory::dims{n, 1}), c_md)
+           : dnnl::matmul::desc(a_md, b_md, c_md);
+  dnnl::matmul::primitive_desc pd(desc, attr, engine());
+  std::vector<int> args{DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST};
+  if (bias) args.push_back(DNNL_ARG_BIAS);
+  if (residual) args.push_back(kResidualArg);
+  return with_args(dnnl::matmul(pd), pd, args);
+}
+
+}  // namespace
+
+void dnnl_matmul_f32(bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, const float* b,
+                     const float* bias, const float* residual, float* c) {
+  KILN_CHECK(k < (int64_t{1} << 30), "dnnl_matmul_f32: expected K < 2^30, got K=", k);
+  guarded("matmul (f32)", m, n, [&] {
+    // The flags word holds K (below 2^30), whether B is transposed and whether a bias is added;
+    // the third size says whether a residual is.
+    const uint32_t flags =
+        static_cast<uint32_t>(k) | (bias ? 1u << 30 : 0u) | (trans_b ? 1u << 31 : 0u);
+    Key key{Kind::kMatmulF32, m, n, flags, residual ? 1 : 0};
+    Cached& cached = lookup(key, [&] {
+      return make_matmul_f32(trans_b, m, n, k, bias != nullptr, residual != nullptr);
+    });
+    execute(cached, {{DNNL_ARG_SRC, a},
+                     {DNNL_ARG_WEIGHTS, b},
+                     {DNNL_ARG_DST, c},
+                     {DNNL_ARG_BIAS, bias},
+                     {kResidualArg, residual}});
   });
 }
 

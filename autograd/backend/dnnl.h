@@ -18,6 +18,13 @@ void dnnl_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, floa
 void dnnl_matmul_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
                       const uint16_t* a, const uint16_t* b, float beta, float* c, int64_t ldc);
 
+// Row-major C[M,N] = A op(B) + bias + R with oneDNN's matmul: A [M,K], B [K,N] or, when
+// trans_b, [N,K], all dense; bias a row [N] added to every row of C and R [M,N], each skipped
+// when null. The bias and the residual are added as each block of C is written, instead of
+// in a pass over C before or after the product: a linear layer's forward.
+void dnnl_matmul_f32(bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, const float* b,
+                     const float* bias, const float* residual, float* c);
+
 // All functions below take dense row-major float32 buffers, OVERWRITE their outputs, and
 // throw kiln::Error naming the primitive and the sizes when oneDNN fails. Primitives are
 // cached per thread, keyed by kind, sizes and flags, so a training step builds none.

@@ -111,28 +111,9 @@ Tensor linear_values(const float* x, const Shape& x_shape, const Tensor& weight,
   Shape out_shape = x_shape;
   out_shape.back() = z.out;
   Tensor y = Tensor::empty(out_shape);
-  // The bias and the residual ride along in the GEMM: every row starts as their sum, then
-  // beta = 1.
-  const float* bp = bias.defined() ? bias.data() : nullptr;
-  const float* rp = residual.defined() ? residual.data() : nullptr;
-  float* yp = y.data();
-  if (bp || rp)
-    parallel_for(z.rows, 64, [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) {
-        float* row = yp + r * z.out;
-        if (!rp) {
-          std::memcpy(row, bp, z.out * sizeof(float));
-        } else if (!bp) {
-          std::memcpy(row, rp + r * z.out, z.out * sizeof(float));
-        } else {
-          const float* res = rp + r * z.out;
-#pragma omp simd
-          for (int64_t j = 0; j < z.out; ++j) row[j] = res[j] + bp[j];
-        }
-      }
-    });
-  gemm(false, z.out_in, z.rows, z.out, z.in, 1.0f, x, z.in, weight.data(), z.ldw,
-       (bp || rp) ? 1.0f : 0.0f, y.data(), z.out);
+  gemm_linear(z.out_in, z.rows, z.out, z.in, x, weight.data(),
+              bias.defined() ? bias.data() : nullptr,
+              residual.defined() ? residual.data() : nullptr, y.data());
   return y;
 }
 

@@ -3,12 +3,14 @@
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <string>
 #include <vector>
 
+#include "autograd/backend/dnnl.h"
 #include "autograd/gemm.h"
 #include "autograd/ops.h"
 #include "autograd/tape.h"
@@ -158,6 +160,53 @@ TEST(GemmTest, DispatchFollowsMeasuredRules) {
   set_num_threads(saved);
 }
 
+TEST(GemmTest, LinearFormMatchesReferenceOnBothPaths) {
+  // C = A op(B) + bias + R with each of bias and R present or not, B stored either way, at a
+  // size below the fusion threshold and one above it (fused where the CPU has AVX-512), and
+  // oneDNN's fused matmul called directly so that every CPU runs it. C starts as NaN: every
+  // path must overwrite it.
+  testing::ScopedThreads threads(2);
+  struct Size {
+    int64_t m, n, k;
+  };
+  for (Size z : {Size{13, 7, 11}, Size{130, 96, 96}})
+    for (bool tb : {false, true})
+      for (int extras = 0; extras < 4; ++extras) {
+        const bool with_bias = extras & 1, with_residual = extras & 2;
+        SCOPED_TRACE(::testing::Message()
+                     << z.m << "x" << z.n << "x" << z.k << " trans_b " << tb << " bias "
+                     << with_bias << " residual " << with_residual);
+        Tensor a = random_tensor({z.m, z.k}, 40),
+               b = random_tensor(tb ? Shape{z.n, z.k} : Shape{z.k, z.n}, 41);
+        Tensor bias = random_tensor({z.n}, 42), r = random_tensor({z.m, z.n}, 43);
+        std::vector<float> want(z.m * z.n);
+        reference_gemm(false, tb, z.m, z.n, z.k, 1.0f, a.data(), z.k, b.data(), tb ? z.k : z.n,
+                       0.0f, want.data(), z.n);
+        for (int64_t i = 0; i < z.m; ++i)
+          for (int64_t j = 0; j < z.n; ++j)
+            want[i * z.n + j] += (with_bias ? bias.data()[j] : 0.0f) +
+                                 (with_residual ? r.data()[i * z.n + j] : 0.0f);
+        const float* bias_p = with_bias ? bias.data() : nullptr;
+        const float* r_p = with_residual ? r.data() : nullptr;
+        std::vector<float> got(z.m * z.n, std::nanf(""));
+        gemm_linear(tb, z.m, z.n, z.k, a.data(), b.data(), bias_p, r_p, got.data());
+        expect_close(got, want, "gemm_linear");
+        std::fill(got.begin(), got.end(), std::nanf(""));
+        backend::dnnl_matmul_f32(tb, z.m, z.n, z.k, a.data(), b.data(), bias_p, r_p, got.data());
+        expect_close(got, want, "dnnl_matmul_f32");
+      }
+}
+
+TEST(GemmTest, LinearFusionFollowsMeasuredRule) {
+  // Fused only for weights stored [out, in] on AVX-512 CPUs, and only for products big enough
+  // for the team (see the numbers in gemm.cpp).
+  EXPECT_TRUE(fuse_linear_epilogue(true, 1024, 512, 512, true));
+  EXPECT_TRUE(fuse_linear_epilogue(true, 152, 512, 512, true));
+  EXPECT_FALSE(fuse_linear_epilogue(true, 1024, 512, 512, false));
+  EXPECT_FALSE(fuse_linear_epilogue(false, 2048, 1152, 384, true));
+  EXPECT_FALSE(fuse_linear_epilogue(true, 16, 64, 64, true));
+}
+
 TEST(GemmTest, SmallProductLeavesThreadSettingUnchanged) {
   // A small oneDNN product runs with the OpenMP setting lowered to 1 for the call only.
   int saved = num_threads();
@@ -182,6 +231,15 @@ TEST(GemmTest, RepeatedRunsAreBitIdenticalAtFixedThreadCount) {
       gemm(false, false, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, again.data(), n);
       EXPECT_EQ(std::memcmp(first.data(), again.data(), first.size() * sizeof(float)), 0)
           << threads << " threads, repeat " << rep;
+    }
+    // A linear layer's form, B stored [N, K] (fused on AVX-512 CPUs), with a bias and residual.
+    Tensor bt = random_tensor({n, k}, 6), bias = random_tensor({n}, 7),
+           r = random_tensor({m, n}, 8);
+    gemm_linear(true, m, n, k, a.data(), bt.data(), bias.data(), r.data(), first.data());
+    for (int rep = 0; rep < 3; ++rep) {
+      gemm_linear(true, m, n, k, a.data(), bt.data(), bias.data(), r.data(), again.data());
+      EXPECT_EQ(std::memcmp(first.data(), again.data(), first.size() * sizeof(float)), 0)
+          << threads << " threads, linear form, repeat " << rep;
     }
     set_num_threads(saved);
   }

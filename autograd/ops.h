@@ -112,8 +112,8 @@ struct AttentionOptions {
   float scale = 0.0f;       // 0 means 1 / sqrt(head_dim)
 };
 // q: [B, H, Tq, D], k, v: [B, H, Tk, D] -> [B, H, Tq, D]. One op: scores, masks, softmax,
-// dropout and the weighted sum, with its own backward (saves the per-row log-sum-exp and
-// recomputes the weights, so no [Tq, Tk] tensor outlives the op).
+// dropout and the weighted sum, with its own backward, which takes the weights from forward or
+// recomputes them (attention_keeps_weights).
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v,
                  const AttentionOptions& options = {});
 // The same with the heads side by side in each token's row, as projections make them: q
@@ -125,5 +125,10 @@ Tensor attention_heads(const Tensor& q, const Tensor& k, const Tensor& v, int64_
 // heads of D = d / n_head side by side -> [B, T, d], the heads side by side. The same as
 // attention() on the parts split into [B, H, T, D] heads, output permuted back to [B, T, d].
 Tensor attention_packed(const Tensor& qkv, int64_t n_head, const AttentionOptions& options = {});
+// True when a recording call of these sizes keeps its softmax weights for backward: those of
+// the keys each row tile can see, when they take at most as many floats as the head's q, k and
+// v (short sequences). Otherwise it saves each row's log-sum-exp and backward recomputes the
+// weights, so memory stays linear in the sequence length.
+bool attention_keeps_weights(int64_t Tq, int64_t Tk, int64_t D, bool causal);
 
 }  // namespace kiln::ops

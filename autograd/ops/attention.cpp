@@ -79,6 +79,22 @@ int64_t row_end(const Geometry& g, int64_t i, int64_t n) {
   return g.causal ? std::clamp(i + 1 + g.Tk - g.Tq, int64_t{0}, n) : n;
 }
 
+// Kept weights (weights_to_keep) store each row tile as [rows, tile_cols] one after another,
+// so a causal head keeps only the keys its tiles can see. Where the tile starting at row r0
+// begins within its head's kept weights:
+int64_t kept_offset(const Geometry& g, int64_t r0) {
+  int64_t offset = 0;
+  for (int64_t t0 = 0; t0 < r0; t0 += kTileRows) {
+    const int64_t t1 = std::min(g.Tq, t0 + kTileRows);
+    offset += (t1 - t0) * tile_cols(g, t1);
+  }
+  return offset;
+}
+// Kept weights per head.
+int64_t kept_per_head(const Geometry& g) {
+  return kept_offset(g, g.Tq);
+}
+
 // Zeroes `rows` rows of D floats, `ld` apart: a slice of one head's gradient.
 void zero_rows(float* x, int64_t rows, int64_t D, int64_t ld) {
   for (int64_t r = 0; r < rows; ++r) std::fill_n(x + r * ld, D, 0.0f);
@@ -104,8 +120,8 @@ void dropout_row(const Geometry& g, int64_t bh, int64_t i, int64_t n, float* kee
 
 // out rows [r0, r1) of head bh and their log-sum-exp (when lse is non-null).
 // q, out: this head's Tq rows of D, k, v: its Tk rows (row strides in g), bias: [Tk] (0 or
-// -inf) or null, lse: [Tq]. weights: null, or this head's [Tq, Tk] weights (before dropout)
-// for backward to keep, computed in place; of each row the tile's first tile_cols are written.
+// -inf) or null, lse: [Tq]. weights: null, or this head's kept weights (before dropout) for
+// backward, computed in place: the tile's [rows, tile_cols] at kept_offset.
 void forward_tile(const Geometry& g, int64_t bh, int64_t r0, int64_t r1, const float* q,
                   const float* k, const float* v, const float* bias, float* out, float* lse,
                   float* weights) {
@@ -117,17 +133,15 @@ void forward_tile(const Geometry& g, int64_t bh, int64_t r0, int64_t r1, const f
     return;
   }
   float* keep = g.p > 0 ? scratch.get(scratch.keep, n) : nullptr;
-  // s [rows, n] (row stride lds): the scores, then the weights. What multiplies V is s itself,
-  // or with dropout on kept weights a dropped copy in scratch.
-  const int64_t lds = weights ? g.Tk : n;
-  float* s = weights ? weights + r0 * g.Tk : scratch.get(scratch.s, rows * n);
+  // s [rows, n]: the scores, then the weights. What multiplies V is s itself, or with dropout
+  // on kept weights a dropped copy in scratch.
+  float* s = weights ? weights + kept_offset(g, r0) : scratch.get(scratch.s, rows * n);
   const bool copy_dropped = keep && weights;
   float* dropped = copy_dropped ? scratch.get(scratch.s, rows * n) : s;
-  const int64_t ldd = copy_dropped ? n : lds;
-  gemm(false, true, rows, n, D, g.scale, q + r0 * ldq, ldq, k, ldkv, 0.0f, s, lds);
+  gemm(false, true, rows, n, D, g.scale, q + r0 * ldq, ldq, k, ldkv, 0.0f, s, n);
   for (int64_t i = r0; i < r1; ++i) {
-    float* row = s + (i - r0) * lds;
-    float* dropped_row = dropped + (i - r0) * ldd;
+    float* row = s + (i - r0) * n;
+    float* dropped_row = dropped + (i - r0) * n;
     const int64_t end = row_end(g, i, n);
     if (bias)
       for (int64_t j = 0; j < end; ++j) row[j] += bias[j];
@@ -152,7 +166,7 @@ void forward_tile(const Geometry& g, int64_t bh, int64_t r0, int64_t r1, const f
       if (copy_dropped) std::fill(dropped_row + end, dropped_row + n, 0.0f);
     }
   }
-  gemm(false, false, rows, D, n, 1.0f, dropped, ldd, v, ldkv, 0.0f, out + r0 * ldo, ldo);
+  gemm(false, false, rows, D, n, 1.0f, dropped, n, v, ldkv, 0.0f, out + r0 * ldo, ldo);
 }
 
 // Per gradient: 1 adds the tile's product into it, 0 writes it (the rows hold garbage before).
@@ -176,9 +190,8 @@ void backward_tile(const Geometry& g, int64_t bh, int64_t r0, int64_t r1, const 
   }
   float* ds = scratch.get(scratch.ds, rows * n);  // [rows, n] P with dropout, then dP, then dS
   float* keep = g.p > 0 ? scratch.get(scratch.keep, rows * n) : nullptr;  // [rows, n]
-  // p: the weights P [rows, n], row stride ldp.
-  const float* p = weights ? weights + r0 * g.Tk : nullptr;
-  const int64_t ldp = weights ? g.Tk : n;
+  // p: the weights P [rows, n].
+  const float* p = weights ? weights + kept_offset(g, r0) : nullptr;
   if (!weights) {
     float* recomputed = scratch.get(scratch.s, rows * n);
     gemm(false, true, rows, n, D, g.scale, q + r0 * ldq, ldq, k, ldkv, 0.0f, recomputed, n);
@@ -204,19 +217,17 @@ void backward_tile(const Geometry& g, int64_t bh, int64_t r0, int64_t r1, const 
   const float* dout_tile = dout + r0 * ldo;
   if (dv) {  // dV += P_drop^T dO
     const float* p_drop = p;
-    int64_t ld = ldp;
     if (keep) {
-      for (int64_t r = 0; r < rows; ++r)
-        for (int64_t j = 0; j < n; ++j) ds[r * n + j] = p[r * ldp + j] * keep[r * n + j];
-      p_drop = ds, ld = n;
+      for (int64_t j = 0; j < rows * n; ++j) ds[j] = p[j] * keep[j];
+      p_drop = ds;
     }
-    gemm(true, false, n, D, rows, 1.0f, p_drop, ld, dout_tile, ldo, beta.dv, dv, ldkv);
+    gemm(true, false, n, D, rows, 1.0f, p_drop, n, dout_tile, ldo, beta.dv, dv, ldkv);
   }
   if (!dq && !dk) return;
   // dP_drop = dO V^T; dP = dP_drop * keep; dS = P * (dP - rowsum(P * dP)), the softmax backward.
   gemm(false, true, rows, n, D, 1.0f, dout_tile, ldo, v, ldkv, 0.0f, ds, n);
   for (int64_t r = 0; r < rows; ++r) {
-    const float* p_row = p + r * ldp;
+    const float* p_row = p + r * n;
     float* ds_row = ds + r * n;
     if (keep)
       for (int64_t j = 0; j < n; ++j) ds_row[j] *= keep[r * n + j];
@@ -289,18 +300,22 @@ struct Gradients {
 };
 
 // Backward needs the weights P again. Recomputing them costs a Q K^T product (one of the op's
-// seven) and an exp per weight; keeping them costs Tq x Tk floats a head. They are kept when a
-// row of weights is at most twice a head's width (Tk <= 2 D), that is at most 2/3 the size of
-// the q, k and v they come from: BERT's T = 128, D = 64 (4.2 MB a layer on bert-small) and
-// gpt-char's T = 64, D = 32 (0.8 MB a layer). Longer sequences recompute: gpt2-124m's T = 256
-// would keep 151 MB more, against a peak RSS goal of 0.8x PyTorch's that it meets by 5%.
-// What a recording forward saves for that: the weights [B, H, Tq, Tk], or else each row's
-// log-sum-exp [B, H, Tq] to recompute them from. Exactly one is defined.
+// seven) and an exp per weight; keeping them costs the floats of the row tiles' visible keys
+// (kept_per_head). They are kept when that is at most the size of the head's q, k and v:
+// BERT's T = 128, D = 64 (16K floats against 24K a head: 4.2 MB a layer on bert-small),
+// gpt-char's T = 64, D = 32, and the causal T = 256, D = 64 of gpt-mini and gpt2-124m (the
+// lower triangle's 10 of 16 tiles, 40K floats against 48K a head: 7.9 MB a layer on gpt-mini,
+// 94 MB over gpt2-124m's step). Longer sequences recompute, which keeps memory linear in T.
+// What a recording forward saves for that: the weights [B, H, kept_per_head], or else each
+// row's log-sum-exp [B, H, Tq] to recompute them from. Exactly one is defined.
 struct SavedWeights {
   Tensor weights, lse;
 };
+bool keeps_weights(const Geometry& g) {
+  return kept_per_head(g) <= (g.Tq + 2 * g.Tk) * g.D;
+}
 SavedWeights weights_to_keep(const Geometry& g) {
-  if (g.Tk <= 2 * g.D) return {Tensor::empty({g.B, g.H, g.Tq, g.Tk}), Tensor()};
+  if (keeps_weights(g)) return {Tensor::empty({g.B, g.H, kept_per_head(g)}), Tensor()};
   return {Tensor(), Tensor::empty({g.B, g.H, g.Tq})};
 }
 
@@ -319,7 +334,7 @@ void attention_forward(const Geometry& g, const Operands& in, const std::vector<
                                 in.q + g.q.head_offset(bh, g.H), in.k + kv, in.v + kv,
                                 bias.empty() ? nullptr : bias.data() + (bh / g.H) * g.Tk,
                                 out + g.out.head_offset(bh, g.H), lse ? lse + bh * g.Tq : nullptr,
-                                weights ? weights + bh * g.Tq * g.Tk : nullptr);
+                                weights ? weights + bh * kept_per_head(g) : nullptr);
                  }
                });
 }
@@ -357,7 +372,7 @@ void attention_backward(const Geometry& g, const Operands& in, const std::vector
         backward_tile(g, bh, r0, std::min(g.Tq, r0 + kTileRows), in.q + q, in.k + kv, in.v + kv,
                       bias.empty() ? nullptr : bias.data() + (bh / g.H) * g.Tk,
                       lse ? lse + bh * g.Tq : nullptr,
-                      weights ? weights + bh * g.Tq * g.Tk : nullptr,
+                      weights ? weights + bh * kept_per_head(g) : nullptr,
                       dout + g.out.head_offset(bh, g.H), d.dq ? d.dq + q : nullptr,
                       d.dk ? d.dk + kv : nullptr, d.dv ? d.dv + kv : nullptr, beta);
       }
@@ -402,6 +417,12 @@ Tensor attend_separate(const Geometry& g, const Tensor& q, const Tensor& k, cons
 }
 
 }  // namespace
+
+bool attention_keeps_weights(int64_t Tq, int64_t Tk, int64_t D, bool causal) {
+  Geometry g{};
+  g.Tq = Tq, g.Tk = Tk, g.D = D, g.causal = causal;
+  return keeps_weights(g);
+}
 
 // q: [B, H, Tq, D], k, v: [B, H, Tk, D] -> [B, H, Tq, D].
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v,

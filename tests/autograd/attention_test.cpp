@@ -98,8 +98,11 @@ Tensor prefix_mask(int64_t Tk, const std::vector<int64_t>& keep, bool as_int) {
   return as_int ? Tensor::from_ints({B, Tk}, n) : Tensor::from_floats({B, Tk}, f);
 }
 
-// Gradcheck of attention over three fresh inputs that require grads.
-void expect_gradients(Shape q_shape, Shape kv_shape, const AttentionOptions& o) {
+// Gradcheck of attention over three fresh inputs that require grads, on the backward path that
+// `keeps` says (weights from forward, or recomputed), so each test states what it covers.
+void expect_gradients(Shape q_shape, Shape kv_shape, const AttentionOptions& o, bool keeps) {
+  ASSERT_EQ(ops::attention_keeps_weights(q_shape[2], kv_shape[2], q_shape[3], o.causal), keeps)
+      << "q " << shape_str(q_shape) << " k " << shape_str(kv_shape) << " causal " << o.causal;
   std::vector<Tensor> in = {random_tensor(q_shape, 11), random_tensor(kv_shape, 12),
                             random_tensor(kv_shape, 13)};
   for (Tensor& x : in) x.set_requires_grad(true);
@@ -175,7 +178,7 @@ TEST(AttentionOpTest, DropoutMatchesCounterBasedReference) {
 }
 
 TEST(AttentionOpTest, ForwardThatKeepsItsWeightsMatchesReference) {
-  // Inputs that need gradients, with Tk <= 2 D, make forward keep the weights for backward and
+  // Inputs that need gradients, at a short length, make forward keep the weights for backward and
   // build the dropped copy that multiplies V in the thread's scratch. Its output must match the
   // reference whatever that scratch held: a non-causal call without dropout fills it first.
   ops::attention(random_tensor({1, 1, 70, 36}, 5), random_tensor({1, 1, 70, 36}, 6),
@@ -193,55 +196,63 @@ TEST(AttentionOpTest, ForwardThatKeepsItsWeightsMatchesReference) {
 TEST(AttentionOpTest, FullyMaskedRowGivesZerosAndZeroGradient) {
   AttentionOptions o;
   o.key_padding_mask = prefix_mask(4, {4, 0}, /*as_int=*/false);  // batch 1: every key padded
-  Tensor q = random_tensor({2, 2, 3, 5}, 1).set_requires_grad(true);
-  Tensor k = random_tensor({2, 2, 4, 5}, 2).set_requires_grad(true);
-  Tensor v = random_tensor({2, 2, 4, 5}, 3).set_requires_grad(true);
-  Tensor out = ops::attention(q, k, v, o);
-  backward(out, random_tensor(out.shape(), 4));
-  const int64_t half_q = q.numel() / 2, half_kv = k.numel() / 2;
-  for (int64_t e = out.numel() / 2; e < out.numel(); ++e) EXPECT_EQ(out.data()[e], 0.0f) << e;
-  for (int64_t e = half_q; e < q.numel(); ++e) EXPECT_EQ(q.grad().data()[e], 0.0f) << e;
-  for (int64_t e = half_kv; e < k.numel(); ++e) {
-    EXPECT_EQ(k.grad().data()[e], 0.0f) << e;
-    EXPECT_EQ(v.grad().data()[e], 0.0f) << e;
+  for (int64_t D : {5, 1}) {  // weights kept from forward, then recomputed from lse = +inf
+    SCOPED_TRACE(::testing::Message() << "D " << D);
+    ASSERT_EQ(ops::attention_keeps_weights(3, 4, D, false), D == 5);
+    Tensor q = random_tensor({2, 2, 3, D}, 1).set_requires_grad(true);
+    Tensor k = random_tensor({2, 2, 4, D}, 2).set_requires_grad(true);
+    Tensor v = random_tensor({2, 2, 4, D}, 3).set_requires_grad(true);
+    Tensor out = ops::attention(q, k, v, o);
+    backward(out, random_tensor(out.shape(), 4));
+    const int64_t half_q = q.numel() / 2, half_kv = k.numel() / 2;
+    for (int64_t e = out.numel() / 2; e < out.numel(); ++e) EXPECT_EQ(out.data()[e], 0.0f) << e;
+    for (int64_t e = half_q; e < q.numel(); ++e) EXPECT_EQ(q.grad().data()[e], 0.0f) << e;
+    for (int64_t e = half_kv; e < k.numel(); ++e) {
+      EXPECT_EQ(k.grad().data()[e], 0.0f) << e;
+      EXPECT_EQ(v.grad().data()[e], 0.0f) << e;
+    }
+    // Batch 0 is untouched by batch 1's padding and gets real gradients.
+    EXPECT_GT(std::fabs(q.grad().data()[0]) + std::fabs(v.grad().data()[0]), 0.0f);
+    for (float g : q.grad().to_floats()) EXPECT_TRUE(std::isfinite(g));
   }
-  // Batch 0 is untouched by batch 1's padding and gets real gradients.
-  EXPECT_GT(std::fabs(q.grad().data()[0]) + std::fabs(v.grad().data()[0]), 0.0f);
-  for (float g : q.grad().to_floats()) EXPECT_TRUE(std::isfinite(g));
 }
 
 TEST(AttentionOpTest, BackwardMatchesFiniteDifference) {
-  expect_gradients({2, 2, 5, 3}, {2, 2, 5, 3}, {});
-  expect_gradients({1, 3, 7, 4}, {1, 3, 9, 4}, {});
+  expect_gradients({2, 2, 5, 3}, {2, 2, 5, 3}, {}, true);
+  expect_gradients({1, 3, 7, 4}, {1, 3, 9, 4}, {}, true);
+  expect_gradients({2, 2, 9, 2}, {2, 2, 9, 2}, {}, false);
 }
 
 TEST(AttentionOpTest, CausalBackwardMatchesFiniteDifference) {
   AttentionOptions o;
   o.causal = true;
-  expect_gradients({2, 2, 5, 3}, {2, 2, 5, 3}, o);
-  expect_gradients({1, 3, 7, 4}, {1, 3, 9, 4}, o);
-  expect_gradients({1, 2, 7, 3}, {1, 2, 4, 3}, o);    // fully masked leading rows
-  expect_gradients({1, 1, 67, 2}, {1, 1, 67, 2}, o);  // crosses a row-tile boundary
-  expect_gradients({1, 1, 130, 2}, {1, 1, 3, 2}, o);  // the first row tile sees no key at all
-  // Tk <= 2 D: forward keeps the weights for backward (the shapes above recompute them), here
-  // over two row tiles, the first seeing only some keys; then with dropout as well.
-  expect_gradients({1, 1, 70, 36}, {1, 1, 70, 36}, o);
+  // Each case on both paths: weights kept from forward, and recomputed (smaller D).
+  expect_gradients({2, 2, 5, 3}, {2, 2, 5, 3}, o, true);
+  expect_gradients({1, 3, 7, 4}, {1, 3, 9, 4}, o, true);
+  expect_gradients({1, 2, 9, 2}, {1, 2, 9, 2}, o, false);
+  expect_gradients({1, 2, 7, 3}, {1, 2, 4, 3}, o, true);      // fully masked leading rows
+  expect_gradients({1, 2, 9, 1}, {1, 2, 5, 1}, o, false);     // the same, recomputed
+  expect_gradients({1, 1, 67, 2}, {1, 1, 67, 2}, o, false);   // crosses a row-tile boundary
+  expect_gradients({1, 1, 130, 2}, {1, 1, 3, 2}, o, true);    // the first row tile sees no key
+  expect_gradients({1, 1, 130, 1}, {1, 1, 40, 1}, o, false);  // the same, recomputed
+  // Kept weights over two row tiles, the first seeing only some keys; then with dropout too.
+  expect_gradients({1, 1, 70, 36}, {1, 1, 70, 36}, o, true);
   o.dropout = 0.25f;
   o.seed = 3;
-  expect_gradients({1, 1, 70, 36}, {1, 1, 70, 36}, o);
+  expect_gradients({1, 1, 70, 36}, {1, 1, 70, 36}, o, true);
 }
 
 TEST(AttentionOpTest, PaddingBackwardMatchesFiniteDifference) {
   AttentionOptions o;
   o.key_padding_mask = prefix_mask(5, {5, 2}, /*as_int=*/true);
-  expect_gradients({2, 2, 5, 3}, {2, 2, 5, 3}, o);
+  expect_gradients({2, 2, 5, 3}, {2, 2, 5, 3}, o, true);
   o.key_padding_mask = prefix_mask(9, {3}, /*as_int=*/false);
   o.causal = true;
-  expect_gradients({1, 3, 7, 4}, {1, 3, 9, 4}, o);
+  expect_gradients({1, 3, 7, 4}, {1, 3, 9, 4}, o, true);
   // BERT's shape class: no causal mask, padded keys, and rows and keys in more than one tile.
   o.causal = false;
   o.key_padding_mask = prefix_mask(130, {130, 100}, /*as_int=*/true);
-  expect_gradients({2, 1, 130, 2}, {2, 1, 130, 2}, o);
+  expect_gradients({2, 1, 130, 2}, {2, 1, 130, 2}, o, false);
 }
 
 // Encoder-decoder cross-attention: Tq (target) != Tk (source), no causal mask, source padding
@@ -262,7 +273,7 @@ TEST(AttentionOpTest, CrossAttentionWithPaddingOnBothSides) {
   EXPECT_GRADIENTS_MATCH(fn, in);
   // And the same with more target than source positions (a short source, a long target).
   o.key_padding_mask = prefix_mask(3, {3, 2}, /*as_int=*/false);
-  expect_gradients({2, 2, 7, 4}, {2, 2, 3, 4}, o);
+  expect_gradients({2, 2, 7, 4}, {2, 2, 3, 4}, o, true);
   // The gradients themselves: padded keys and padded query rows get exactly zero.
   backward(ops::sum_all(fn(in)));
   const std::vector<float> gq = in[0].grad().to_floats(), gk = in[1].grad().to_floats(),
@@ -284,9 +295,11 @@ TEST(AttentionOpTest, DropoutBackwardMatchesFiniteDifference) {
   AttentionOptions o;
   o.dropout = 0.25f;
   o.seed = 7;
-  expect_gradients({2, 2, 5, 3}, {2, 2, 5, 3}, o);
+  expect_gradients({2, 2, 5, 3}, {2, 2, 5, 3}, o, true);
+  expect_gradients({2, 2, 9, 2}, {2, 2, 9, 2}, o, false);
   o.causal = true;
-  expect_gradients({1, 3, 7, 4}, {1, 3, 9, 4}, o);
+  expect_gradients({1, 3, 7, 4}, {1, 3, 9, 4}, o, true);
+  expect_gradients({1, 2, 9, 2}, {1, 2, 9, 2}, o, false);
 }
 
 TEST(AttentionOpTest, SharedInputBackwardMatchesFiniteDifference) {

@@ -263,11 +263,15 @@ bool fuse_linear_epilogue(bool trans_b, int64_t m, int64_t n, int64_t k, bool av
   return avx512 && trans_b && m * n * k >= kSequentialMacs;
 }
 
-void gemm_linear(bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, const float* b,
-                 const float* bias, const float* residual, float* c) {
+bool gemm_linear_fuses(bool trans_b, int64_t m, int64_t n, int64_t k) {
   static const bool avx512 = __builtin_cpu_supports("avx512f");
   const bool f32 = current_precision.load(std::memory_order_relaxed) == MatmulPrecision::kF32;
-  if ((bias || residual) && f32 && k > 0 && fuse_linear_epilogue(trans_b, m, n, k, avx512))
+  return f32 && k > 0 && fuse_linear_epilogue(trans_b, m, n, k, avx512);
+}
+
+void gemm_linear(bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, const float* b,
+                 const float* bias, const float* residual, float* c) {
+  if ((bias || residual) && gemm_linear_fuses(trans_b, m, n, k))
     return profiled(false, trans_b, m, n, k, [&] {
       on_team_or_alone(
           m, n, k, [&] { backend::dnnl_matmul_f32(trans_b, m, n, k, a, b, bias, residual, c); });

@@ -29,6 +29,9 @@ void gemm_linear(bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, 
 // True when gemm_linear adds a bias or residual inside oneDNN's matmul: float32 products with B
 // transposed (weights stored [out, in]) on AVX-512 CPUs, large enough to run over the team.
 bool fuse_linear_epilogue(bool trans_b, int64_t m, int64_t n, int64_t k, bool avx512);
+// The same for this machine's CPU and the current precision: when false, gemm_linear fills C
+// with the bias and residual in a pass of its own before the product.
+bool gemm_linear_fuses(bool trans_b, int64_t m, int64_t n, int64_t k);
 
 // What a GEMM computes in. kBf16 is mixed precision as torch.autocast("cpu", bfloat16) runs a
 // matmul: both operands rounded to bfloat16 (to nearest even), products accumulated and C

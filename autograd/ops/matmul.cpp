@@ -117,24 +117,23 @@ Tensor linear_values(const float* x, const Shape& x_shape, const Tensor& weight,
   return y;
 }
 
-// Linear's gradients for dy [rows, out]: dx [rows, in] written into dx_scratch when given, else
-// into x_grad's gradient (x_grad: x or its gradient handle; undefined for no dx), and the
-// residual's, weight's and bias's gradients when they need them. x is the forward input's
-// values. Each gradient target is taken just before it is written in full (see GradTarget).
-// The residual's gradient is dy itself, passed on last, once nothing here reads dy again: a new
-// one shares dy's buffer instead of copying it (12 copies of 3 MB a gpt-mini step).
-void linear_gradients(const float* x, const Tensor& x_grad, float* dx_scratch, const Tensor& weight,
+// dx [rows, in] = dy W (weights [out, in]) or dy W^T ([in, out]), written (beta 0) or added to.
+void data_gradient(const LinearSizes& z, const Tensor& dy, const Tensor& weight, float beta,
+                   float* dx) {
+  gemm(false, !z.out_in, z.rows, z.in, z.out, 1.0f, dy.data(), z.out, weight.data(), z.ldw, beta,
+       dx, z.in);
+}
+
+// Linear's gradients for dy [rows, out]: dx [rows, in] into x_grad's gradient (x_grad: x or its
+// gradient handle; undefined for no dx), and the residual's, weight's and bias's gradients when
+// they need them. x is the forward input's values. Each gradient target is taken just before it
+// is written in full (see GradTarget). The residual's gradient is dy itself, passed on last,
+// once nothing here reads dy again: a new one shares dy's buffer instead of copying it (12
+// copies of 3 MB a gpt-mini step).
+void linear_gradients(const float* x, const Tensor& x_grad, const Tensor& weight,
                       const Tensor& bias, const Tensor& residual, const LinearSizes& z,
                       const Tensor& dy) {
-  // dx[rows,in] = dy W (kOutIn) or dy W^T
-  const auto dx_gemm = [&](float beta, float* dx) {
-    gemm(false, !z.out_in, z.rows, z.in, z.out, 1.0f, dy.data(), z.out, weight.data(), z.ldw, beta,
-         dx, z.in);
-  };
-  if (dx_scratch)
-    dx_gemm(0.0f, dx_scratch);
-  else if (GradTarget dx = grad_target(x_grad))
-    dx_gemm(dx.beta(), dx.data());
+  if (GradTarget dx = grad_target(x_grad)) data_gradient(z, dy, weight, dx.beta(), dx.data());
   if (GradTarget dw = grad_target(weight)) {
     if (z.out_in)  // dW[out,in] (+)= dy^T x
       gemm(true, false, z.out, z.in, z.rows, 1.0f, dy.data(), z.out, x, z.in, dw.beta(), dw.data(),
@@ -153,44 +152,52 @@ void gelu_into(GeluForm form, const float* h, int64_t n, float* g) {
   with_gelu_form(form, [&](auto f) { map_elements(h, g, n, [f](float x) { return f.value(x); }); });
 }
 
-// GELU (of form F) and its slope at h[i] into g[i] and slope[i], for i in [b, e).
+// For i in [b, e): g[i] = GELU(h[i]) (of form F) and dh[i] = (or +=) dg[i] GELU'(h[i]), from one
+// evaluation of the gate.
 template <typename F>
-KILN_WIDE_VECTORS void gelu_values_and_slopes(F f, const float* h, int64_t b, int64_t e, float* g,
-                                              float* slope) {
+KILN_WIDE_VECTORS void gelu_values_and_gradients(F f, const float* h, const float* dg, int64_t b,
+                                                 int64_t e, float* g, float* dh, bool accumulate) {
+  if (accumulate) {
 #pragma omp simd
-  for (int64_t i = b; i < e; ++i) {
-    const GeluValueSlope vs = f.both(h[i]);
-    g[i] = vs.value;
-    slope[i] = vs.slope;
+    for (int64_t i = b; i < e; ++i) {
+      const GeluValueSlope vs = f.both(h[i]);
+      g[i] = vs.value;
+      dh[i] += dg[i] * vs.slope;
+    }
+  } else {
+#pragma omp simd
+    for (int64_t i = b; i < e; ++i) {
+      const GeluValueSlope vs = f.both(h[i]);
+      g[i] = vs.value;
+      dh[i] = dg[i] * vs.slope;
+    }
   }
 }
 
-// gelu_linear's backward for dy. One pass recomputes g = GELU(h) and, when h needs a gradient,
-// GELU'(h) into a scratch (one gate evaluation for both); linear's gradients follow, with dg in
-// a scratch; then dh (+)= dg GELU'(h).
+// gelu_linear's backward for dy. The data gradient dg = dy W comes first; then one pass over h
+// recomputes g = GELU(h), which the weight's gradient needs, and makes dh (+)= dg GELU'(h) from
+// the same gate evaluation, so the slope is never stored (a pass that wrote it and another that
+// read it back cost gpt-mini 25 MB of traffic a layer); linear's other gradients follow.
 void gelu_linear_gradients(const Tensor& h, const Tensor& weight, const Tensor& bias,
                            const Tensor& residual, const LinearSizes& z, GeluForm form,
                            const Tensor& dy) {
   const int64_t n = h.numel();
   Tensor g = Tensor::empty(h.shape());
-  if (!h.requires_grad()) {
+  if (h.requires_grad()) {
+    Tensor dg = Tensor::empty(h.shape());
+    data_gradient(z, dy, weight, 0.0f, dg.data());
+    const GradTarget dh = grad_target(h);
+    with_gelu_form(form, [&](auto f) {
+      const float *x = h.data(), *dgp = dg.data();
+      float *gp = g.data(), *dhp = dh.data();
+      parallel_for(n, kMinElementsPerThread, [&](int64_t b, int64_t e) {
+        gelu_values_and_gradients(f, x, dgp, b, e, gp, dhp, dh.accumulate);
+      });
+    });
+  } else {
     gelu_into(form, h.data(), n, g.data());
-    return linear_gradients(g.data(), Tensor(), nullptr, weight, bias, residual, z, dy);
   }
-  Tensor slope = Tensor::empty(h.shape());
-  with_gelu_form(form, [&](auto f) {
-    const float* x = h.data();
-    float* gp = g.data();
-    float* sp = slope.data();
-    parallel_for(n, kMinElementsPerThread,
-                 [&](int64_t b, int64_t e) { gelu_values_and_slopes(f, x, b, e, gp, sp); });
-  });
-  Tensor dg = Tensor::empty(h.shape());
-  linear_gradients(g.data(), Tensor(), dg.data(), weight, bias, residual, z, dy);
-  g = Tensor();  // back to the allocator before dh is taken
-  const GradTarget dh = grad_target(h);
-  add_times_derivative(
-      dh.data(), dg.data(), slope.data(), n, [](float s) { return s; }, dh.accumulate);
+  linear_gradients(g.data(), Tensor(), weight, bias, residual, z, dy);
 }
 
 }  // namespace
@@ -205,7 +212,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, WeightL
   if (!should_record({x, weight, bias, residual})) return y;
   return record("linear", y, {x, weight, bias, residual},
                 [=, residual = residual.gradient_handle()](const Tensor& dy) {  // dy: [rows, out]
-                  linear_gradients(x.data(), x, nullptr, weight, bias, residual, z, dy);
+                  linear_gradients(x.data(), x, weight, bias, residual, z, dy);
                 });
 }
 

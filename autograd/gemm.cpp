@@ -1,4 +1,5 @@
-// GEMM dispatch between oneDNN's sgemm and single-threaded OpenBLAS, and the batched loop.
+// GEMM dispatch between oneDNN's sgemm and single-threaded OpenBLAS, a linear layer's forward
+// (its bias and residual in oneDNN's matmul or in C before the product), and the batched loop.
 // bench/gemm_choice_bench.cpp measures the shape classes behind the rules below.
 #include "autograd/gemm.h"
 

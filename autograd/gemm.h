@@ -1,5 +1,6 @@
 // kiln::gemm, the one entry point for float GEMM: it picks oneDNN or OpenBLAS per shape class
-// (the measurements behind the choice are in gemm.cpp), plus a batched form for per-head GEMMs.
+// (the measurements behind the choice are in gemm.cpp), plus a batched form for per-head GEMMs
+// and gemm_linear for a linear layer's forward with its bias and residual.
 #pragma once
 
 #include <cstdint>

@@ -58,6 +58,11 @@ namespace {
 //   Attention's per-head products at gpt-char's head width D = 32, one thread (BM_HeadGemm, same
 //     Xeon): 64x32x64 NN 1.79 us on OpenBLAS vs 2.21 on oneDNN, TN 1.67 vs 2.25; NT 64x64x32
 //     2.65 on oneDNN vs 3.35. attention_bench at gpt-char's shape: 0.76-0.87 -> 0.72-0.74 ms.
+//   The other widths on that Xeon (gemm_choice_bench's weight_gradients, 2026-12-07), OpenBLAS
+//     vs oneDNN: ahead on OpenBLAS where a side is 384 wide (gpt-mini: 1536x384x2048 352-356 vs
+//     288-292, 8192x384x2048 322-326 vs 255-274, 384x1536x2048 321-356 vs 286-314), behind where
+//     it is 768 (gpt2-124m: 3072x768x1024 354-368 vs 390-396, 768x2304x1024 372-374 vs 387-390),
+//     a tie on 50257x768x1024: no rule by width that is not one model's, so they stay on oneDNN.
 // Hence: oneDNN everywhere except the very smallest products and, where OpenBLAS has a kernel
 // for the CPU, TN products with C 2^k wide (on AVX-512 CPUs only those at least 1024 tall with
 // K >= 256) and, on AVX-512 CPUs, small products at most 32 wide without B transposed; one

@@ -138,6 +138,18 @@ void projections(benchmark::internal::Benchmark* b) {
   for (const auto& s : shapes) b->Args({s[0], s[1], s[2], s[3]});
 }
 
+// Weight gradients (TN, C = X^T dY or dY^T X) of the benchmarked models whose C is not a power of
+// two wide, tall ones first: GPT-2's MLP output projection and LM head at d 384 (gpt-mini) and
+// 768 (gpt2-124m, 1024 rows), then the short ones.
+void weight_gradients(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"M", "N", "K", "op"});
+  const int64_t shapes[][3] = {
+      {1536, 384, 2048}, {8192, 384, 2048}, {3072, 768, 1024}, {50257, 768, 1024},
+      {384, 1536, 2048}, {384, 1152, 2048}, {768, 3072, 1024}, {768, 2304, 1024},
+  };
+  for (const auto& s : shapes) b->Args({s[0], s[1], s[2], kTN});
+}
+
 // Small squares: where waking the team stops paying for itself.
 void small(benchmark::internal::Benchmark* b) {
   b->ArgNames({"M", "N", "K", "op"});
@@ -186,6 +198,8 @@ BENCHMARK(BlasOneThread)->Apply(projections)->UseRealTime();
 BENCHMARK(DnnlOneThread)->Apply(projections)->UseRealTime();
 BENCHMARK(BlasTeam)->Apply(projections)->UseRealTime();
 BENCHMARK(DnnlTeam)->Apply(projections)->UseRealTime();
+BENCHMARK(BlasTeam)->Apply(weight_gradients)->UseRealTime();
+BENCHMARK(DnnlTeam)->Apply(weight_gradients)->UseRealTime();
 BENCHMARK(BlasOneThread)->Apply(head)->UseRealTime();
 BENCHMARK(DnnlOneThread)->Apply(head)->UseRealTime();
 BENCHMARK(BlasHeads)->Apply(heads)->UseRealTime();

@@ -214,9 +214,10 @@ void tensor_group(Choices& in, hid_t file, const char* group) {
   const int count = kind == 2 ? in.byte() % 8 : 1 + in.byte() % 3;
   for (int i = 0; i < count; ++i) {
     std::string name = in.blob();
+    // A new string moved in: "w" + ... copied into name made GCC 12 warn falsely (-Wrestrict).
     if (name.empty() || name.find_first_of("/") != std::string::npos || name == "." ||
         name.find('\0') != std::string::npos)
-      name = "w" + std::to_string(i);
+      name = std::string("w") + std::to_string(i);
     const int rank = in.byte() % 5;
     std::vector<hsize_t> dims(static_cast<size_t>(rank));
     for (hsize_t& d : dims) {

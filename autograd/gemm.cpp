@@ -302,6 +302,19 @@ void gemm_linear(bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, 
        n);
 }
 
+void gemm_linear_data_gradient(bool trans_b, int64_t m, int64_t n, int64_t k, const float* dy,
+                               const float* b, float beta, float* da) {
+  gemm(false, !trans_b, m, k, n, 1.0f, dy, n, b, trans_b ? k : n, beta, da, k);
+}
+
+void gemm_linear_weight_gradient(bool trans_b, int64_t m, int64_t n, int64_t k, const float* x,
+                                 const float* dy, float beta, float* db) {
+  if (trans_b)  // dB[N,K] (+)= dY^T X
+    gemm(true, false, n, k, m, 1.0f, dy, n, x, k, beta, db, k);
+  else  // dB[K,N] (+)= X^T dY
+    gemm(true, false, k, n, m, 1.0f, x, k, dy, n, beta, db, n);
+}
+
 void gemm_batched(int64_t batch, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
                   float alpha, const float* a, int64_t lda, int64_t stride_a, const float* b,
                   int64_t ldb, int64_t stride_b, float beta, float* c, int64_t ldc,

@@ -27,6 +27,14 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
 void gemm_linear(bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, const float* b,
                  const float* bias, const float* residual, float* c);
 
+// A linear layer's backward products, B (the weight) stored as in gemm_linear, dY [M,N]:
+// dA [M,K] = dY op(B)^T, and dB (stored like B) = X^T dY or dY^T X for the forward input X
+// [M,K]. beta 0 writes the gradient, 1 adds to it.
+void gemm_linear_data_gradient(bool trans_b, int64_t m, int64_t n, int64_t k, const float* dy,
+                               const float* b, float beta, float* da);
+void gemm_linear_weight_gradient(bool trans_b, int64_t m, int64_t n, int64_t k, const float* x,
+                                 const float* dy, float beta, float* db);
+
 // True when gemm_linear adds a bias or residual inside oneDNN's matmul: float32 products with B
 // transposed (weights stored [out, in]) on AVX-512 CPUs, large enough to run over the team.
 bool fuse_linear_epilogue(bool trans_b, int64_t m, int64_t n, int64_t k, bool avx512);

@@ -188,26 +188,18 @@ GemmProbe::GemmProbe(const std::vector<LinearGemm>& linears) {
   round();
 }
 
-// The GEMMs of ops::linear (autograd/ops/matmul.cpp) for this kind, y standing in for dy. The
-// forward adds the bias only where gemm_linear adds it inside the product: where it fills C
+// ops::linear's three products (autograd/ops/matmul.cpp) for this kind, y standing in for dy.
+// The forward adds the bias only where gemm_linear adds it inside the product: where it fills C
 // with it first, that pass is the step's overhead, not the GEMM's, and stays out of the rate.
 void GemmProbe::run(Kind& k) {
   const LinearGemm& g = k.g;
-  const int64_t ldw = g.out_in ? g.in : g.out;
-  if (g.bias && gemm_linear_fuses(g.out_in, g.rows, g.out, g.in))
-    gemm_linear(g.out_in, g.rows, g.out, g.in, k.x.data(), k.w.data(), k.bias.data(), nullptr,
-                k.y.data());
-  else
-    gemm(false, g.out_in, g.rows, g.out, g.in, 1.0f, k.x.data(), g.in, k.w.data(), ldw, 0.0f,
-         k.y.data(), g.out);
-  gemm(false, !g.out_in, g.rows, g.in, g.out, 1.0f, k.y.data(), g.out, k.w.data(), ldw, 0.0f,
-       k.dx.data(), g.in);
-  if (g.out_in)  // dW[out,in] += dy^T x
-    gemm(true, false, g.out, g.in, g.rows, 1.0f, k.y.data(), g.out, k.x.data(), g.in, 1.0f,
-         k.dw.data(), g.in);
-  else  // dW[in,out] += x^T dy
-    gemm(true, false, g.in, g.out, g.rows, 1.0f, k.x.data(), g.in, k.y.data(), g.out, 1.0f,
-         k.dw.data(), g.out);
+  const bool fused_bias = g.bias && gemm_linear_fuses(g.out_in, g.rows, g.out, g.in);
+  gemm_linear(g.out_in, g.rows, g.out, g.in, k.x.data(), k.w.data(),
+              fused_bias ? k.bias.data() : nullptr, nullptr, k.y.data());
+  gemm_linear_data_gradient(g.out_in, g.rows, g.out, g.in, k.y.data(), k.w.data(), 0.0f,
+                            k.dx.data());
+  gemm_linear_weight_gradient(g.out_in, g.rows, g.out, g.in, k.x.data(), k.y.data(), 1.0f,
+                              k.dw.data());
 }
 
 double GemmProbe::round() {

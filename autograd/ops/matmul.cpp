@@ -73,7 +73,7 @@ namespace {
 
 // Checks linear's operands and returns its sizes.
 struct LinearSizes {
-  int64_t rows, in, out, ldw;
+  int64_t rows, in, out;
   bool out_in;
 };
 
@@ -102,7 +102,7 @@ LinearSizes linear_sizes(const char* op, const Tensor& x, const Tensor& weight, 
                ": expected a float32 residual ", shape_str(out_shape), ", got ",
                dtype_name(residual.dtype()), " ", shape_str(residual.shape()));
   }
-  return {x.numel() / std::max<int64_t>(in, 1), in, out, out_in ? in : out, out_in};
+  return {x.numel() / std::max<int64_t>(in, 1), in, out, out_in};
 }
 
 // y [rows, out] = x W^T (kOutIn) or x W (kInOut), plus the bias and the residual.
@@ -120,8 +120,7 @@ Tensor linear_values(const float* x, const Shape& x_shape, const Tensor& weight,
 // dx [rows, in] = dy W (weights [out, in]) or dy W^T ([in, out]), written (beta 0) or added to.
 void data_gradient(const LinearSizes& z, const Tensor& dy, const Tensor& weight, float beta,
                    float* dx) {
-  gemm(false, !z.out_in, z.rows, z.in, z.out, 1.0f, dy.data(), z.out, weight.data(), z.ldw, beta,
-       dx, z.in);
+  gemm_linear_data_gradient(z.out_in, z.rows, z.out, z.in, dy.data(), weight.data(), beta, dx);
 }
 
 // Linear's gradients for dy [rows, out]: dx [rows, in] into x_grad's gradient (x_grad: x or its
@@ -134,14 +133,8 @@ void linear_gradients(const float* x, const Tensor& x_grad, const Tensor& weight
                       const Tensor& bias, const Tensor& residual, const LinearSizes& z,
                       const Tensor& dy) {
   if (GradTarget dx = grad_target(x_grad)) data_gradient(z, dy, weight, dx.beta(), dx.data());
-  if (GradTarget dw = grad_target(weight)) {
-    if (z.out_in)  // dW[out,in] (+)= dy^T x
-      gemm(true, false, z.out, z.in, z.rows, 1.0f, dy.data(), z.out, x, z.in, dw.beta(), dw.data(),
-           z.in);
-    else  // dW[in,out] (+)= x^T dy
-      gemm(true, false, z.in, z.out, z.rows, 1.0f, x, z.in, dy.data(), z.out, dw.beta(), dw.data(),
-           z.out);
-  }
+  if (GradTarget dw = grad_target(weight))
+    gemm_linear_weight_gradient(z.out_in, z.rows, z.out, z.in, x, dy.data(), dw.beta(), dw.data());
   if (Tensor db = grad_if_needed(bias); db.defined())
     add_column_sums(db.data(), dy.data(), z.rows, z.out);
   pass_gradient(residual, dy);

@@ -32,6 +32,20 @@ inline constexpr int64_t kMinElementsPerThread = 1 << 14;
 #define KILN_WIDE_VECTORS
 #endif
 
+// ---- streaming ---------------------------------------------------------------------------
+
+// Loops that stream arrays far larger than the caches (AdamW, the gradient norm) ask for the
+// cache line kStreamAhead floats (2 KB) ahead of the one they are on: the hardware prefetcher
+// alone left a core waiting on memory. Measured over bert-small's 28.9M parameters on 2 threads
+// of a Xeon with AVX-512, standalone: the sum of squares 3.7-3.9 -> 2.5 ms, AdamW 17-18 -> 15.3-
+// 15.9 ms (further ahead, 8 KB, gained less). A prefetch never faults and changes no result.
+inline constexpr int64_t kStreamAhead = 512;
+inline void prefetch_stream(const float* p) {
+  __builtin_prefetch(p + kStreamAhead, 0, 3);
+}
+// Floats in a cache line: a loop calls prefetch_stream once per line.
+inline constexpr int64_t kFloatsPerLine = 16;
+
 // ---- accumulation -------------------------------------------------------------------------
 
 // dst += src, elementwise; shapes must hold the same number of elements.

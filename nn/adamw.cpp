@@ -6,6 +6,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "autograd/kernels.h"
 #include "autograd/threads.h"
 #include "base/error.h"
 
@@ -37,16 +38,23 @@ namespace {
 template <bool kDecay, bool kZero>
 void update(int64_t begin, int64_t end, float* p, float* g, float* m, float* v, float grad_scale,
             float decay, float b1, float b2, float step_size, float sqrt_correction2, float eps) {
+  // Runs of kRun elements, each first asking for its four streams' lines further ahead.
+  constexpr int64_t kRun = 256;
+  for (int64_t run = begin; run < end; run += kRun) {
+    const int64_t run_end = std::min(end, run + kRun);
+    for (int64_t i = run; i < run_end; i += kFloatsPerLine)
+      for (const float* stream : {p, g, m, v}) prefetch_stream(stream + i);
 #pragma omp simd
-  for (int64_t i = begin; i < end; ++i) {
-    const float gi = g[i] * grad_scale;
-    if constexpr (kZero) g[i] = 0.0f;
-    float pi = p[i];
-    if constexpr (kDecay) pi *= decay;  // decoupled: shrinks the weight, not the gradient
-    const float mi = b1 * m[i] + (1 - b1) * gi;
-    const float vi = b2 * v[i] + (1 - b2) * gi * gi;
-    m[i] = mi, v[i] = vi;
-    p[i] = pi - step_size * mi / (std::sqrt(vi) / sqrt_correction2 + eps);
+    for (int64_t i = run; i < run_end; ++i) {
+      const float gi = g[i] * grad_scale;
+      if constexpr (kZero) g[i] = 0.0f;
+      float pi = p[i];
+      if constexpr (kDecay) pi *= decay;  // decoupled: shrinks the weight, not the gradient
+      const float mi = b1 * m[i] + (1 - b1) * gi;
+      const float vi = b2 * v[i] + (1 - b2) * gi * gi;
+      m[i] = mi, v[i] = vi;
+      p[i] = pi - step_size * mi / (std::sqrt(vi) / sqrt_correction2 + eps);
+    }
   }
 }
 

@@ -92,8 +92,11 @@ namespace {
 KILN_WIDE_VECTORS double block_sum_of_squares(const float* x, int64_t i, int64_t e) {
   constexpr int kLanes = 32;
   double lane[kLanes] = {};
-  for (; i + kLanes <= e; i += kLanes)
+  for (; i + kLanes <= e; i += kLanes) {
+    static_assert(kLanes == 2 * kFloatsPerLine);
+    prefetch_stream(x + i), prefetch_stream(x + i + kFloatsPerLine);
     for (int k = 0; k < kLanes; ++k) lane[k] += double(x[i + k]) * x[i + k];
+  }
   for (int k = 0; i < e; ++i, ++k) lane[k] += double(x[i]) * x[i];
   for (int width = kLanes / 2; width >= 1; width /= 2)
     for (int k = 0; k < width; ++k) lane[k] += lane[k + width];

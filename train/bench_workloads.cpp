@@ -178,12 +178,9 @@ GemmProbe::GemmProbe(const std::vector<LinearGemm>& linears) {
   for (const LinearGemm& g : linears) {
     if (g.rows == 0 || g.count == 0) continue;
     // Small nonzero values: no denormals, no overflow.
-    kinds_.push_back({g, std::vector<float>(std::size_t(g.rows * g.in), 0.01f),
-                      std::vector<float>(std::size_t(g.out * g.in), 0.02f),
-                      std::vector<float>(std::size_t(g.out), 0.03f),
-                      std::vector<float>(std::size_t(g.rows * g.out)),
-                      std::vector<float>(std::size_t(g.rows * g.in)),
-                      std::vector<float>(std::size_t(g.out * g.in), 0.0f)});
+    kinds_.push_back({g, Tensor::full({g.rows, g.in}, 0.01f), Tensor::full({g.out, g.in}, 0.02f),
+                      Tensor::full({g.out}, 0.03f), Tensor::zeros({g.rows, g.out}),
+                      Tensor::zeros({g.rows, g.in}), Tensor::zeros({g.out, g.in})});
   }
   round();
 }

@@ -57,7 +57,7 @@ class GemmProbe {
  private:
   struct Kind {
     LinearGemm g;
-    std::vector<float> x, w, bias, y, dx, dw;
+    Tensor x, w, bias, y, dx, dw;  // kiln's allocator, so the memory is the step's kind
   };
   void run(Kind& k);
   std::vector<Kind> kinds_;

@@ -245,7 +245,7 @@ struct HeadBlocks {
       float* z = logits.data();
       // The bias is added row by row below, while the row is in cache: pre-filling the block
       // with it for a beta = 1 GEMM cost a pass over the whole block (37 MB on BERT-Mini).
-      gemm(false, true, n, c, d, 1.0f, xb, d, weight.data(), d, 0.0f, z, c);
+      gemm_linear(true, n, c, d, xb, weight.data(), nullptr, nullptr, z);
       const float* row_bias = bias.defined() ? bias.data() : nullptr;
       parallel_for(n, std::max<int64_t>(1, kMinElementsPerThread / c), [&](int64_t b, int64_t e) {
         for (int64_t r = b; r < e; ++r) {

@@ -2,6 +2,8 @@
 // size, and the live/cached counters move by exactly the blocks involved.
 #include <gtest/gtest.h>
 
+#include <cstdint>
+
 #include "autograd/allocator.h"
 #include "autograd/tensor.h"
 
@@ -56,6 +58,26 @@ TEST(AllocatorTest, LiveBytesCountLargeBlocksRoundedTo64Kilobytes) {
   const std::size_t live_before = live_tensor_bytes();
   Tensor a = Tensor::empty({(1 << 18) + 1});  // 1 MB + 4 bytes -> 1 MB + 64 KB
   EXPECT_EQ(live_tensor_bytes() - live_before, (std::size_t{1} << 20) + (64 << 10));
+}
+
+// Blocks of 2 MB and more start on a huge-page boundary (allocator.cpp trims the mapping to
+// one); smaller large blocks need not. Every byte of each is usable, the last included, and a
+// released block is unmapped without touching its neighbours.
+TEST(AllocatorTest, BlocksOfTwoMegabytesAndMoreStartOnAHugePageBoundary) {
+  SKIP_WITHOUT_CACHE();
+  constexpr std::uintptr_t kHugePage = std::uintptr_t{2} << 20;
+  for (int64_t floats : {int64_t{1} << 19, kThreeMegabytes + 5, int64_t{5} << 18}) {
+    Tensor a = Tensor::full({floats}, 1.0f);
+    Tensor b = Tensor::full({floats}, 2.0f);  // a neighbour mapped right after
+    for (const Tensor& t : {a, b})
+      EXPECT_EQ(reinterpret_cast<std::uintptr_t>(t.data()) % kHugePage, 0u) << floats;
+    a.data()[floats - 1] = 3.0f;
+    EXPECT_EQ(a.data()[floats - 1], 3.0f);
+    a = Tensor();
+    release_cached_tensor_blocks();
+    EXPECT_EQ(b.data()[0], 2.0f);
+    EXPECT_EQ(b.data()[floats - 1], 2.0f);
+  }
 }
 
 }  // namespace

@@ -82,18 +82,31 @@ Tensor grad_if_needed(const Tensor& x) {
   return x.requires_grad() ? x.ensure_grad() : Tensor();
 }
 
-GradTarget grad_target(const Tensor& x) {
-  if (!x.requires_grad()) return {};
-  if (Tensor g = x.grad(); g.defined()) return {g, true};
-  Tensor fresh = Tensor::empty(x.shape());
-  // The test suite sets KILN_POISON_NEW_GRADIENTS=1, which fills a new gradient with NaN: an
-  // op that leaves part of it unwritten then fails its tests instead of passing on memory that
-  // happened to be zero.
+namespace {
+
+// The test suite sets KILN_POISON_NEW_GRADIENTS=1, which fills a gradient about to be written
+// for the first time with NaN: an op that leaves part of it unwritten then fails its tests
+// instead of passing on memory that happened to be zero (or to hold the last step's values).
+void poison_if_testing(const Tensor& g) {
   static const bool poison = [] {
     const char* v = std::getenv("KILN_POISON_NEW_GRADIENTS");
     return v != nullptr && std::string(v) == "1";
   }();
-  if (poison) std::fill_n(fresh.data(), fresh.numel(), std::numeric_limits<float>::quiet_NaN());
+  if (poison) std::fill_n(g.data(), g.numel(), std::numeric_limits<float>::quiet_NaN());
+}
+
+}  // namespace
+
+GradTarget grad_target(const Tensor& x) {
+  if (!x.requires_grad()) return {};
+  if (Tensor g = x.grad(); g.defined()) {
+    if (!x.grad_discarded()) return {g, true};
+    poison_if_testing(g);
+    x.set_grad(g);  // no longer discarded: the caller writes it in full
+    return {g, false};
+  }
+  Tensor fresh = Tensor::empty(x.shape());
+  poison_if_testing(fresh);
   x.set_grad(fresh);
   return {fresh, false};
 }
@@ -108,7 +121,11 @@ void write_or_add(const GradTarget& target, const Tensor& src) {
 
 void pass_gradient(const Tensor& x, const Tensor& g) {
   if (!x.requires_grad()) return;
-  if (Tensor existing = x.grad(); existing.defined()) return add_into(existing, g);
+  if (Tensor existing = x.grad(); existing.defined()) {
+    if (!x.grad_discarded()) return add_into(existing, g);
+    x.set_grad(existing);  // no longer discarded: written in full here
+    return write_or_add({existing, false}, g);
+  }
   x.set_grad(g);
 }
 

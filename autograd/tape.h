@@ -45,8 +45,9 @@ Tensor grad_if_needed(const Tensor& x);
 
 // Where a backward writes x's gradient when it will cover every element: x's gradient buffer,
 // and whether to add to it. The first contribution to a gradient gets a new, uninitialised
-// buffer with accumulate == false and writes it (GEMM beta 0, stores instead of adds), so no
-// pass fills it with zeros and no pass reads those zeros back (330 MB each a gpt-mini step).
+// buffer (or x's discarded one, Tensor::discard_grad) with accumulate == false and writes it
+// (GEMM beta 0, stores instead of adds), so no pass fills it with zeros and no pass reads
+// those zeros back (330 MB each a gpt-mini step, and every parameter's gradient each step).
 // Take a target only when about to write it in full: a second target of the same tensor taken
 // before then would see the unwritten buffer as a gradient to add to.
 struct GradTarget {

@@ -209,22 +209,36 @@ void Tensor::set_grad(const Tensor& g) const {
   KILN_CHECK(g.shape() == shape() && g.dtype() == DType::kF32,
              "set_grad: expected a float32 gradient of shape ", shape_str(shape()), ", got ",
              shape_str(g.shape()));
-  impl_->autograd_state().grad = g;
+  AutogradState& state = impl_->autograd_state();
+  state.grad = g;
+  state.grad_discarded = false;
 }
 
 Tensor Tensor::ensure_grad() const {
-  Tensor& grad = impl_->autograd_state().grad;
-  if (!grad.defined()) grad = zeros(shape());
-  return grad;
+  AutogradState& state = impl_->autograd_state();
+  if (!state.grad.defined()) state.grad = zeros(shape());
+  if (state.grad_discarded)
+    std::memset(state.grad.data(), 0, static_cast<std::size_t>(numel()) * 4);
+  state.grad_discarded = false;
+  return state.grad;
 }
 
 void Tensor::reset_grad() const {
-  if (impl_->autograd) impl_->autograd->grad = Tensor();
+  if (impl_->autograd) impl_->autograd->grad = Tensor(), impl_->autograd->grad_discarded = false;
 }
 
 void Tensor::zero_grad() const {
   const Tensor g = grad();
   if (g.defined()) std::memset(g.data(), 0, static_cast<std::size_t>(numel()) * 4);
+  if (impl_->autograd) impl_->autograd->grad_discarded = false;
+}
+
+void Tensor::discard_grad() const {
+  if (grad().defined()) impl_->autograd->grad_discarded = true;
+}
+
+bool Tensor::grad_discarded() const {
+  return defined() && impl_->autograd && impl_->autograd->grad_discarded;
 }
 
 Tensor Tensor::gradient_handle() const {

@@ -70,12 +70,19 @@ class Tensor {
   Tensor grad() const;
   // Uses `g` (same shape, float) as this tensor's gradient buffer, e.g. a view into an arena.
   void set_grad(const Tensor& g) const;
-  // Returns the gradient buffer, allocating zeros if there is none yet.
+  // Returns the gradient buffer, allocating zeros if there is none yet (and zeroing a
+  // discarded one).
   Tensor ensure_grad() const;
   // Drops the gradient buffer (intermediates free theirs after backward uses them).
   void reset_grad() const;
   // Sets the gradient to zero in place, keeping the buffer.
   void zero_grad() const;
+  // Keeps the gradient buffer but marks what it holds as no gradient at all: the first backward
+  // write overwrites it (grad_target gives accumulate == false) and ensure_grad zeroes it. How
+  // a parameter arena starts a step without a pass of zeros over every gradient. grad() still
+  // returns the buffer, stale values and all; set_grad, reset_grad and zero_grad end the state.
+  void discard_grad() const;
+  bool grad_discarded() const;
 
   // Copies this tensor's values into `destination` (same element count) and makes this
   // tensor, and every handle sharing it, use destination's storage from now on. This is how
@@ -108,7 +115,8 @@ int64_t first_nonfinite(const Tensor& t);
 struct AutogradState {
   bool requires_grad = false;
   Tensor grad;
-  uint64_t tape_epoch = 0;  // non-zero: produced by an op recorded in that epoch of the tape
+  bool grad_discarded = false;  // grad's values are not a gradient (Tensor::discard_grad)
+  uint64_t tape_epoch = 0;      // non-zero: produced by an op recorded in that epoch of the tape
 };
 
 // Storage plus autograd state (created on first use). Views own separate TensorImpls that share

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <type_traits>
 
 #include "autograd/kernels.h"
 #include "autograd/threads.h"
@@ -35,19 +34,20 @@ namespace {
 // on the decay so that the loop has no branch and vectorises (with the branch inside, GCC kept
 // it scalar: a sqrt and a divide per element made the step compute-bound). Every operation is
 // elementwise and exactly rounded, so vector and scalar lanes give the same bits.
-template <bool kDecay, bool kZero>
-void update(int64_t begin, int64_t end, float* p, float* g, float* m, float* v, float grad_scale,
-            float decay, float b1, float b2, float step_size, float sqrt_correction2, float eps) {
+template <bool kDecay>
+void update(int64_t begin, int64_t end, float* p, const float* g, float* m, float* v,
+            float grad_scale, float decay, float b1, float b2, float step_size,
+            float sqrt_correction2, float eps) {
   // Runs of kRun elements, each first asking for its four streams' lines further ahead.
   constexpr int64_t kRun = 256;
   for (int64_t run = begin; run < end; run += kRun) {
     const int64_t run_end = std::min(end, run + kRun);
+    const float* const streams[] = {p, g, m, v};
     for (int64_t i = run; i < run_end; i += kFloatsPerLine)
-      for (const float* stream : {p, g, m, v}) prefetch_stream(stream + i);
+      for (const float* stream : streams) prefetch_stream(stream + i);
 #pragma omp simd
     for (int64_t i = run; i < run_end; ++i) {
       const float gi = g[i] * grad_scale;
-      if constexpr (kZero) g[i] = 0.0f;
       float pi = p[i];
       if constexpr (kDecay) pi *= decay;  // decoupled: shrinks the weight, not the gradient
       const float mi = b1 * m[i] + (1 - b1) * gi;
@@ -60,7 +60,7 @@ void update(int64_t begin, int64_t end, float* p, float* g, float* m, float* v, 
 
 }  // namespace
 
-void AdamW::step(float lr, float grad_scale, bool zero_grads) {
+void AdamW::step(float lr, float grad_scale) {
   ++steps_taken_;
   const float b1 = options_.beta1, b2 = options_.beta2, eps = options_.eps;
   // Bias corrections folded into the step size and the denominator, as in PyTorch.
@@ -71,25 +71,18 @@ void AdamW::step(float lr, float grad_scale, bool zero_grads) {
   const float decay = 1.0f - lr * options_.weight_decay;
   const int64_t decayed = arena_.decayed_size(), first = range_.begin;
   float* p = arena_.values().data();
-  float* g = arena_.grads().data();
+  const float* g = arena_.grads().data();
   float* m = m_.data() - first;  // indexed by arena position
   float* v = v_.data() - first;
   const int64_t last = std::min(range_.end, arena_.trainable_size());
-  const auto pass = [&](auto zero) {
-    constexpr bool kZero = decltype(zero)::value;
-    parallel_for(std::max<int64_t>(last - first, 0), 1 << 14, [&](int64_t begin, int64_t end) {
-      begin += first, end += first;
-      const int64_t split = std::clamp(decayed, begin, end);  // decayed elements come first
-      update<true, kZero>(begin, split, p, g, m, v, grad_scale, decay, b1, b2, step_size,
-                          sqrt_correction2, eps);
-      update<false, kZero>(split, end, p, g, m, v, grad_scale, decay, b1, b2, step_size,
-                           sqrt_correction2, eps);
-    });
-  };
-  if (zero_grads)
-    pass(std::true_type{});
-  else
-    pass(std::false_type{});
+  parallel_for(std::max<int64_t>(last - first, 0), 1 << 14, [&](int64_t begin, int64_t end) {
+    begin += first, end += first;
+    const int64_t split = std::clamp(decayed, begin, end);  // decayed elements come first
+    update<true>(begin, split, p, g, m, v, grad_scale, decay, b1, b2, step_size, sqrt_correction2,
+                 eps);
+    update<false>(split, end, p, g, m, v, grad_scale, decay, b1, b2, step_size, sqrt_correction2,
+                  eps);
+  });
 }
 
 void AdamW::restore(const Tensor& m, const Tensor& v, int64_t steps_taken) {

@@ -31,9 +31,7 @@ class AdamW {
 
   // One update of the parameters in range from the arena's gradients, each multiplied by
   // grad_scale as it is read (gradient clipping without a pass of its own), at learning rate lr.
-  // With zero_grads, each gradient in range is set to 0 once read, so the next step needs no
-  // zeroing pass of its own.
-  void step(float lr, float grad_scale = 1.0f, bool zero_grads = false);
+  void step(float lr, float grad_scale = 1.0f);
 
   int64_t steps_taken() const { return steps_taken_; }
   ArenaRange range() const { return range_; }

@@ -78,6 +78,17 @@ void ParameterArena::zero_grads() const {
   parallel_for(size(), int64_t{1} << 16, [g](int64_t begin, int64_t end) {
     std::memset(g + begin, 0, static_cast<std::size_t>(end - begin) * sizeof(float));
   });
+  for (const auto& [name, parameter] : named_)
+    if (parameter.grad_discarded()) parameter.set_grad(parameter.grad());  // zero is a gradient
+}
+
+void ParameterArena::discard_grads() const {
+  for (const auto& [name, parameter] : named_) parameter.discard_grad();
+}
+
+void ParameterArena::zero_unreached_grads() const {
+  for (const auto& [name, parameter] : named_)
+    if (parameter.grad_discarded()) parameter.zero_grad();
 }
 
 namespace {

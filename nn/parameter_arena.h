@@ -30,6 +30,12 @@ class ParameterArena {
   const std::vector<NamedTensor>& named_parameters() const { return named_; }
 
   void zero_grads() const;
+  // Starts a backward pass without a pass of zeros: every trainable parameter's gradient is
+  // marked as holding none (Tensor::discard_grad), so its first write overwrites it; then
+  // zero_unreached_grads() zeroes those backward did not reach, and the arena's gradients are
+  // exactly those of the pass.
+  void discard_grads() const;
+  void zero_unreached_grads() const;
   // Global L2 norm of all gradients; a fixed-order sum, so the same at any thread count.
   double grad_norm() const;
   // Multiplies every gradient by `factor` (used by clipping and by gradient accumulation).

@@ -67,11 +67,8 @@ StepResult TrainStep::run(int64_t step,
   if (several) sum_.assign(static_cast<std::size_t>(n), 0.0f);
   std::vector<double> sums;  // the loss, then the task's metrics
   for (int micro : plan_.micro_batches) {
-    if (!grads_zero_) {
-      profile::Scope timed("step", "zero gradients");
-      arena_.zero_grads();
-    }
-    grads_zero_ = false;
+    // No pass of zeros: each gradient's first write overwrites it.
+    arena_.discard_grads();
     TrainLoss out = loss_of(micro, plan_.shard);
     if (sums.empty()) sums.assign(1 + out.metrics.size(), 0.0);
     sums[0] += out.loss.item() / plan_.terms;
@@ -81,6 +78,7 @@ StepResult TrainStep::run(int64_t step,
       sums[1 + i] += out.metrics[i].second;
     }
     backward(out.loss);
+    arena_.zero_unreached_grads();
     profile::Scope timed("step", "sum micro-batch gradients");
     if (several)  // elementwise, so the thread count does not change the result
       parallel_for(n, int64_t{1} << 16, [&](int64_t begin, int64_t end) {
@@ -115,13 +113,8 @@ StepResult TrainStep::run(int64_t step,
   // Clipping scales each gradient as AdamW reads it: one pass over the gradients fewer.
   const bool clip = grad_clip > 0 && result.grad_norm > grad_clip;
   profile::Scope optimizer_timed("step", "AdamW");
-  // Unsharded, AdamW reads every gradient and can zero it behind itself: one store stream in
-  // its pass instead of the next step's memset over the whole buffer. Sharded, it reads only
-  // this rank's slice, and checkpoint_moments() borrows the buffer.
   optimizer_.step(static_cast<float>(lr),
-                  clip ? static_cast<float>(grad_clip / result.grad_norm) : 1.0f,
-                  /*zero_grads=*/!sharded());
-  grads_zero_ = !sharded();
+                  clip ? static_cast<float>(grad_clip / result.grad_norm) : 1.0f);
   if (sharded())  // every rank updated its slice: gather them, so all hold the same model
     for_each_bucket(n, [&](int64_t begin, const std::vector<int>& counts, int64_t) {
       comm_.allgather_in_place(std::span<float>(arena_.values().data() + begin,

@@ -80,10 +80,6 @@ class TrainStep {
   std::vector<float> sum_;    // the gradients of this rank's micro-batches, added one by one
   std::vector<float> slice_;  // sharded state: this rank's summed gradient slice
   std::vector<int> counts_;   // sharded state: every rank's slice length
-  // True when the last step's AdamW left every gradient at 0 (it zeroes them as it reads
-  // them, unsharded), so this step's first micro-batch needs no zeroing pass. Only run()
-  // writes the arena's gradients (backward runs nowhere else).
-  bool grads_zero_ = false;
 };
 
 }  // namespace kiln

@@ -227,8 +227,9 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int32_t ignore
 namespace {
 
 // linear_cross_entropy's pass over row blocks. Each block makes its logits, their losses and,
-// when asked, their gradient for a seed of 1, which goes into dx, dW (scaled by dw_scale) and
-// db. Kept as a value so that backward can run it again for the weight gradient alone.
+// when asked, their gradient for a seed of 1, which goes into dx, dW (scaled by dw_scale;
+// the first block adds to dW when dw_beta is 1, and overwrites it when 0) and db. Kept as a
+// value so that backward can run it again for the weight gradient alone.
 struct HeadBlocks {
   Tensor x, weight, bias, targets;
   int32_t ignore;
@@ -236,7 +237,8 @@ struct HeadBlocks {
   int64_t rows, c, d, block_rows;
 
   void run(float* loss_of, std::vector<int32_t>* predictions, bool gradient, float* dx, float* dw,
-           float dw_scale, float* db) const {
+           float dw_scale, float dw_beta, float* db) const {
+    if (gradient && dw && dw_beta == 0.0f && rows == 0) std::fill_n(dw, c * d, 0.0f);
     Tensor logits = Tensor::empty({std::min(block_rows, std::max<int64_t>(rows, 1)), c});
     const int32_t* t = targets.ints();
     for (int64_t r0 = 0; r0 < rows; r0 += block_rows) {
@@ -270,8 +272,8 @@ struct HeadBlocks {
       if (!gradient) continue;
       if (dx)  // dx[n, d] = dz W
         gemm(false, false, n, d, c, 1.0f, z, c, weight.data(), d, 0.0f, dx + r0 * d, d);
-      if (dw)  // dW[V, d] += dw_scale dz^T x
-        gemm(true, false, c, d, n, dw_scale, z, c, xb, d, 1.0f, dw, d);
+      if (dw)  // dW[V, d] (+)= dw_scale dz^T x
+        gemm(true, false, c, d, n, dw_scale, z, c, xb, d, r0 == 0 ? dw_beta : 1.0f, dw, d);
       if (db) add_column_sums(db, z, n, c);
     }
   }
@@ -303,7 +305,7 @@ class WeightGradientInForward {
   void add(float factor) const {
     std::vector<float> losses(static_cast<std::size_t>(blocks_.rows));
     blocks_.run(losses.data(), nullptr, true, nullptr, blocks_.weight.ensure_grad().data(), factor,
-                nullptr);
+                1.0f, nullptr);
   }
   HeadBlocks blocks_;
   bool settled_ = false;
@@ -360,8 +362,12 @@ Tensor linear_cross_entropy(const Tensor& x, const Tensor& weight, const Tensor&
                         d,
                         (rows + blocks - 1) / std::max<int64_t>(blocks, 1)};
   Tensor row_loss_of = Tensor::empty({rows});
+  // The first block writes a gradient that holds none yet (a parameter's after discard_grad)
+  // instead of adding to zeros.
+  const GradTarget dw_target = want_dw ? grad_target(weight) : GradTarget();
   head.run(row_loss_of.data(), options.predictions, record_grad, want_dx ? dx.data() : nullptr,
-           want_dw ? weight.ensure_grad().data() : nullptr, 1.0f, want_db ? db.data() : nullptr);
+           want_dw ? dw_target.data() : nullptr, 1.0f, dw_target.beta(),
+           want_db ? db.data() : nullptr);
   Tensor loss = mean_loss(row_loss_of.data(), rows, count);
   if (!record_grad) return loss;
 

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "autograd/ops.h"
 #include "autograd/tape.h"
 #include "autograd/threads.h"
 #include "base/error.h"
@@ -77,21 +78,53 @@ TEST(ParameterArenaTest, FrozenParametersGetNoGradientAndNoUpdate) {
   EXPECT_THROW(ParameterArena(TwoParams(), {"nothing.matches"}), Error);
 }
 
-TEST(AdamWTest, ZeroingGradientsAsTheyAreReadChangesNoUpdate) {
-  // Two arenas with the same gradients: the zeroing step moves the parameters to the same bits
-  // and leaves its range's gradients at 0; a ranged optimizer leaves the rest untouched.
-  TwoParams plain_model, zeroing_model;
-  ParameterArena plain(plain_model), zeroing(zeroing_model);
-  AdamW zeroing_opt(zeroing, {0.9f, 0.95f, 1e-8f, 0.1f}, {1, 5});
-  AdamW plain_ranged(plain, {0.9f, 0.95f, 1e-8f, 0.1f}, {1, 5});
+TEST(AdamWTest, ARangedOptimizerUpdatesItsRangeAlone) {
+  // The same gradients in both arenas: the ranged optimizer moves its range to the bits the
+  // whole-arena one gives and leaves the rest, and every gradient, as they were.
+  TwoParams whole_model, ranged_model;
+  ParameterArena whole(whole_model), ranged(ranged_model);
+  AdamW whole_opt(whole, {0.9f, 0.95f, 1e-8f, 0.1f});
+  AdamW ranged_opt(ranged, {0.9f, 0.95f, 1e-8f, 0.1f}, {1, 5});
   const std::vector<float> grads{0.3f, -1.5f, 2.0f, 0.25f, -0.75f, 4.0f};
-  std::copy(grads.begin(), grads.end(), plain.grads().data());
-  std::copy(grads.begin(), grads.end(), zeroing.grads().data());
-  plain_ranged.step(0.01f, 0.5f);
-  zeroing_opt.step(0.01f, 0.5f, /*zero_grads=*/true);
-  EXPECT_EQ(zeroing.values().to_floats(), plain.values().to_floats());
-  EXPECT_EQ(zeroing.grads().to_floats(), (std::vector<float>{0.3f, 0, 0, 0, 0, 4.0f}));
-  EXPECT_EQ(plain.grads().to_floats(), grads);
+  std::copy(grads.begin(), grads.end(), whole.grads().data());
+  std::copy(grads.begin(), grads.end(), ranged.grads().data());
+  const std::vector<float> before = ranged.values().to_floats();
+  whole_opt.step(0.01f, 0.5f);
+  ranged_opt.step(0.01f, 0.5f);
+  const std::vector<float> moved = whole.values().to_floats(), got = ranged.values().to_floats();
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(got[i], i >= 1 && i < 5 ? moved[i] : before[i]) << i;
+  EXPECT_EQ(ranged.grads().to_floats(), grads);
+}
+
+TEST(ParameterArenaTest, DiscardedGradientsHoldExactlyTheNextBackwardPass) {
+  // Stale values in the arena's gradients, discarded instead of zeroed: the weight's first
+  // write (a GEMM, beta 0) overwrites them, the bias's adds (after a zeroing on first use) and
+  // a parameter backward never reaches is zeroed afterwards. The gradients then equal those of
+  // the same pass on fresh tensors, bit for bit.
+  const Tensor x = Tensor::from_floats({3, 2}, {1.f, -2.f, 0.5f, 3.f, -1.f, 2.f});
+  auto loss_of = [&](const TwoParams& m, bool with_bias) {
+    const Tensor y =
+        ops::linear(x, m.weight, with_bias ? m.bias : Tensor(), ops::WeightLayout::kOutIn);
+    return ops::sum_all(ops::mul(y, y));
+  };
+  for (bool with_bias : {true, false}) {
+    SCOPED_TRACE(with_bias);
+    TwoParams fresh_model, arena_model;
+    fresh_model.weight.set_requires_grad(true), fresh_model.bias.set_requires_grad(true);
+    ParameterArena arena(arena_model);
+    std::fill_n(arena.grads().data(), arena.size(), 7.0f);
+    arena.discard_grads();
+    EXPECT_TRUE(arena_model.weight.grad_discarded());
+    backward(loss_of(fresh_model, with_bias));
+    backward(loss_of(arena_model, with_bias));
+    arena.zero_unreached_grads();
+    EXPECT_FALSE(arena_model.weight.grad_discarded());
+    EXPECT_FALSE(arena_model.bias.grad_discarded());
+    EXPECT_EQ(arena_model.weight.grad().to_floats(), fresh_model.weight.grad().to_floats());
+    const std::vector<float> want_bias =
+        with_bias ? fresh_model.bias.grad().to_floats() : std::vector<float>{0.f, 0.f};
+    EXPECT_EQ(arena_model.bias.grad().to_floats(), want_bias);
+  }
 }
 
 TEST(ParameterArenaTest, PatternsMatchWithStars) {

@@ -188,6 +188,7 @@ GemmProbe::GemmProbe(const std::vector<LinearGemm>& linears) {
 // ops::linear's three products (autograd/ops/matmul.cpp) for this kind, y standing in for dy.
 // The forward adds the bias only where gemm_linear adds it inside the product: where it fills C
 // with it first, that pass is the step's overhead, not the GEMM's, and stays out of the rate.
+// The weight's gradient is written (beta 0), as a step's first and only write of it is.
 void GemmProbe::run(Kind& k) {
   const LinearGemm& g = k.g;
   const bool fused_bias = g.bias && gemm_linear_fuses(g.out_in, g.rows, g.out, g.in);
@@ -195,7 +196,7 @@ void GemmProbe::run(Kind& k) {
               fused_bias ? k.bias.data() : nullptr, nullptr, k.y.data());
   gemm_linear_data_gradient(g.out_in, g.rows, g.out, g.in, k.y.data(), k.w.data(), 0.0f,
                             k.dx.data());
-  gemm_linear_weight_gradient(g.out_in, g.rows, g.out, g.in, k.x.data(), k.y.data(), 1.0f,
+  gemm_linear_weight_gradient(g.out_in, g.rows, g.out, g.in, k.x.data(), k.y.data(), 0.0f,
                               k.dw.data());
 }
 

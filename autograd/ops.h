@@ -25,11 +25,14 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, WeightL
               const Tensor& residual = Tensor());
 // GELU's tanh form (GPT-2's "gelu_new") or its exact erf form (BERT's "gelu").
 enum class GeluForm { kTanh, kErf };
-// linear(gelu(h, form), weight, bias, layout, residual), saving h alone: the GELU output is
-// recomputed in backward instead of kept from forward to backward (an MLP's largest
-// activation). -> [..., out].
+// linear(gelu(h + h_bias, form), weight, bias, layout, residual), saving h alone: the GELU
+// output is recomputed in backward instead of kept from forward to backward (an MLP's largest
+// activation). h_bias [in] (or undefined, for none) is the bias of the linear that made h when
+// that linear's GEMM would have had to fill its output with it first: added in GELU's pass it
+// costs no pass of its own. -> [..., out].
 Tensor gelu_linear(const Tensor& h, const Tensor& weight, const Tensor& bias, WeightLayout layout,
-                   const Tensor& residual = Tensor(), GeluForm form = GeluForm::kTanh);
+                   const Tensor& residual = Tensor(), GeluForm form = GeluForm::kTanh,
+                   const Tensor& h_bias = Tensor());
 
 // ---- elementwise.cpp --------------------------------------------------------------------
 // Broadcasting follows NumPy: shapes align at the right; a size-1 or missing dim stretches.

@@ -27,24 +27,32 @@ Tensor BertSelfAttention::forward(const Tensor& x, const Tensor& attention_mask,
                               options);  // [B, T, d]
 }
 
-BertResidualOutput::BertResidualOutput(int64_t in, const BertConfig& c, bool gelu_of_input)
-    : dropout_(c.dropout), gelu_of_input_(gelu_of_input) {
+BertResidualOutput::BertResidualOutput(int64_t in, const BertConfig& c) : dropout_(c.dropout) {
   dense = register_module("dense", std::make_shared<Linear>(in, c.d_model, WeightLayout::kOutIn));
   layer_norm =
       register_module("LayerNorm", std::make_shared<LayerNorm>(c.d_model, c.layer_norm_eps));
 }
 
+template <typename Project>
+Tensor BertResidualOutput::finish(const Tensor& residual, Project project,
+                                  SeedStream& seeds) const {
+  Tensor y = add_projection(residual, project, dropout_, seeds.next(), is_training());
+  return layer_norm->forward(y);  // [B, T, d]
+}
+
 Tensor BertResidualOutput::forward(const Tensor& h, const Tensor& residual,
                                    SeedStream& seeds) const {
-  Tensor y = add_projection(
+  return finish(
+      residual, [&](const Tensor& r) { return dense->forward(h, r); }, seeds);
+}
+
+Tensor BertResidualOutput::forward_gelu_of(const Linear& up, const Tensor& x,
+                                           const Tensor& residual, SeedStream& seeds) const {
+  // HF's "gelu" is the exact erf form.
+  return finish(
       residual,
-      [&](const Tensor& r) {
-        // HF's "gelu" is the exact erf form.
-        return gelu_of_input_ ? dense->forward_gelu_of(h, r, ops::GeluForm::kErf)
-                              : dense->forward(h, r);
-      },
-      dropout_, seeds.next(), is_training());  // [B, T, d]
-  return layer_norm->forward(y);               // [B, T, d]
+      [&](const Tensor& r) { return dense->forward_gelu_of(up, x, r, ops::GeluForm::kErf); },
+      seeds);
 }
 
 BertAttention::BertAttention(const BertConfig& c) {
@@ -62,21 +70,16 @@ BertIntermediate::BertIntermediate(const BertConfig& c) {
       register_module("dense", std::make_shared<Linear>(c.d_model, c.d_ff, WeightLayout::kOutIn));
 }
 
-Tensor BertIntermediate::forward(const Tensor& x) const {
-  return dense->forward(x);
-}
-
 BertLayer::BertLayer(const BertConfig& c) {
   KILN_CHECK(c.d_ff > 0, "BertLayer: expected a resolved d_ff > 0, got ", c.d_ff);
   attention = register_module("attention", std::make_shared<BertAttention>(c));
   intermediate = register_module("intermediate", std::make_shared<BertIntermediate>(c));
-  output = register_module("output",
-                           std::make_shared<BertResidualOutput>(c.d_ff, c, /*gelu_of_input=*/true));
+  output = register_module("output", std::make_shared<BertResidualOutput>(c.d_ff, c));
 }
 
 Tensor BertLayer::forward(const Tensor& x, const Tensor& attention_mask, SeedStream& seeds) const {
-  Tensor a = attention->forward(x, attention_mask, seeds);     // [B, T, d]
-  return output->forward(intermediate->forward(a), a, seeds);  // [B, T, d]
+  Tensor a = attention->forward(x, attention_mask, seeds);            // [B, T, d]
+  return output->forward_gelu_of(*intermediate->dense, a, a, seeds);  // [B, T, d]
 }
 
 }  // namespace kiln::nn

@@ -24,20 +24,26 @@ class BertSelfAttention : public Module {
   float attention_dropout_;
 };
 
-// LayerNorm(dropout(dense(h)) + residual): HF's BertSelfOutput, and with gelu_of_input
-// HF's BertOutput, whose input GELU (BertIntermediate's, in HF) it applies inside its GEMM.
+// LayerNorm(dropout(dense(h)) + residual): HF's BertSelfOutput and BertOutput.
 class BertResidualOutput : public Module {
  public:
-  BertResidualOutput(int64_t in, const BertConfig& c, bool gelu_of_input = false);
+  BertResidualOutput(int64_t in, const BertConfig& c);
   // h: [B, T, in], residual: [B, T, d] -> [B, T, d]
   Tensor forward(const Tensor& h, const Tensor& residual, SeedStream& seeds) const;
+  // The same for h = GELU_erf(up(x)), BertOutput after BertIntermediate: the GELU is applied
+  // inside dense's op (Linear::forward_gelu_of). x: [B, T, d] -> [B, T, d]
+  Tensor forward_gelu_of(const Linear& up, const Tensor& x, const Tensor& residual,
+                         SeedStream& seeds) const;
 
   std::shared_ptr<Linear> dense;
   std::shared_ptr<LayerNorm> layer_norm;  // registered as "LayerNorm", HF's name
 
  private:
+  // LayerNorm(residual + dropout(project(r))), project(r) giving dense's output plus r.
+  template <typename Project>
+  Tensor finish(const Tensor& residual, Project project, SeedStream& seeds) const;
+
   float dropout_;
-  bool gelu_of_input_;
 };
 
 // HF BertAttention: the self-attention and its residual output, as attention.{self,output}.
@@ -51,13 +57,12 @@ class BertAttention : public Module {
   std::shared_ptr<BertResidualOutput> output;
 };
 
-// HF BertIntermediate: x -> GELU_erf(dense(x)), less the GELU: the layer's output applies it
-// inside its own GEMM, so the [B, T, d_ff] activation is not kept from forward to backward.
+// HF BertIntermediate: x -> GELU_erf(dense(x)). Only its weights live here: the layer's output
+// applies dense and the GELU inside its own op, so the [B, T, d_ff] activation is not kept
+// from forward to backward.
 class BertIntermediate : public Module {
  public:
   explicit BertIntermediate(const BertConfig& c);
-  // x: [B, T, d] -> dense(x) [B, T, d_ff], before the GELU
-  Tensor forward(const Tensor& x) const;
 
   std::shared_ptr<Linear> dense;
 };

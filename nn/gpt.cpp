@@ -100,7 +100,7 @@ class GptMlp : public Module {
   // x: [B, T, d] -> residual + mlp(x) (residual may be undefined), without dropout.
   Tensor project(const Tensor& x, const Tensor& residual) const {
     // GELU fused into c_proj: its [B, T, d_ff] output is recomputed in backward, not kept.
-    return c_proj->forward_gelu_of(c_fc->forward(x), residual);
+    return c_proj->forward_gelu_of(*c_fc, x, residual);
   }
 
   std::shared_ptr<Linear> c_fc, c_proj;

@@ -2,6 +2,9 @@
 // ops; backward lives with the ops in autograd/.
 #pragma once
 
+#include <algorithm>
+
+#include "autograd/gemm.h"
 #include "autograd/ops.h"
 #include "nn/init.h"
 #include "nn/module.h"
@@ -31,10 +34,20 @@ class Linear : public Module {
   Tensor forward(const Tensor& x, const Tensor& residual = Tensor()) const {
     return ops::linear(x, weight, bias, layout_, residual);
   }
-  // forward(gelu(h, form), residual) without keeping the activation alive until backward.
-  Tensor forward_gelu_of(const Tensor& h, const Tensor& residual = Tensor(),
+  // forward(gelu(up.forward(x), form), residual): an MLP, whose activation is not kept alive
+  // until backward. Where up's GEMM would fill its output with its bias before the product
+  // (gemm_linear_fuses: it cannot add it inside), the bias is added in GELU's pass instead
+  // (ops::gelu_linear's h_bias), which saves a pass over the MLP's widest tensor.
+  Tensor forward_gelu_of(const Linear& up, const Tensor& x, const Tensor& residual = Tensor(),
                          ops::GeluForm form = ops::GeluForm::kTanh) const {
-    return ops::gelu_linear(h, weight, bias, layout_, residual, form);
+    const bool out_in = up.layout_ == ops::WeightLayout::kOutIn;
+    const int64_t in = up.weight.dim(out_in ? 1 : 0), out = up.weight.dim(out_in ? 0 : 1);
+    const bool bias_in_gemm =
+        !up.bias.defined() || x.rank() < 1 ||
+        gemm_linear_fuses(out_in, x.numel() / std::max<int64_t>(in, 1), out, in);
+    if (bias_in_gemm) return ops::gelu_linear(up.forward(x), weight, bias, layout_, residual, form);
+    return ops::gelu_linear(ops::linear(x, up.weight, Tensor(), up.layout_), weight, bias, layout_,
+                            residual, form, up.bias);
   }
 
   Tensor weight, bias;

@@ -140,55 +140,94 @@ void linear_gradients(const float* x, const Tensor& x_grad, const Tensor& weight
   pass_gradient(residual, dy);
 }
 
-// GELU (of `form`) of n values of h into g.
-void gelu_into(GeluForm form, const float* h, int64_t n, float* g) {
-  with_gelu_form(form, [&](auto f) { map_elements(h, g, n, [f](float x) { return f.value(x); }); });
+// Rows of C floats per work item of a row-wise pass: enough to repay a thread's share.
+int64_t rows_per_item(int64_t cols) {
+  return std::max<int64_t>(1, kMinElementsPerThread / std::max<int64_t>(cols, 1));
 }
 
-// For i in [b, e): g[i] = GELU(h[i]) (of form F) and dh[i] = (or +=) dg[i] GELU'(h[i]), from one
-// evaluation of the gate.
-template <typename F>
-KILN_WIDE_VECTORS void gelu_values_and_gradients(F f, const float* h, const float* dg, int64_t b,
-                                                 int64_t e, float* g, float* dh, bool accumulate) {
-  if (accumulate) {
+// For i < n: g[i] = GELU(a) (of form F) for a = h[i] (+ bias[i] with kBias).
+template <typename F, bool kBias>
+KILN_WIDE_VECTORS void gelu_values(F f, const float* h, const float* bias, int64_t n, float* g) {
 #pragma omp simd
-    for (int64_t i = b; i < e; ++i) {
-      const GeluValueSlope vs = f.both(h[i]);
-      g[i] = vs.value;
+  for (int64_t i = 0; i < n; ++i) g[i] = f.value(kBias ? h[i] + bias[i] : h[i]);
+}
+
+// g [rows, cols] = GELU(h + h_bias) (of `form`), h_bias [cols] or null for none.
+void gelu_into(GeluForm form, const float* h, const float* h_bias, int64_t rows, int64_t cols,
+               float* g) {
+  with_gelu_form(form, [&](auto f) {
+    if (!h_bias)
+      return parallel_for(rows * cols, kMinElementsPerThread, [&](int64_t b, int64_t e) {
+        gelu_values<decltype(f), false>(f, h + b, nullptr, e - b, g + b);
+      });
+    parallel_for(rows, rows_per_item(cols), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r)
+        gelu_values<decltype(f), true>(f, h + r * cols, h_bias, cols, g + r * cols);
+    });
+  });
+}
+
+// For i < n, with a = h[i] (+ bias[i] with kBias): g[i] = GELU(a) (of form F) and dh[i] =
+// (with kAccumulate +=) dg[i] GELU'(a), from one evaluation of the gate.
+template <typename F, bool kBias, bool kAccumulate>
+KILN_WIDE_VECTORS void gelu_values_and_gradients(F f, const float* h, const float* bias,
+                                                 const float* dg, int64_t n, float* g, float* dh) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) {
+    const GeluValueSlope vs = f.both(kBias ? h[i] + bias[i] : h[i]);
+    g[i] = vs.value;
+    if constexpr (kAccumulate)
       dh[i] += dg[i] * vs.slope;
-    }
-  } else {
-#pragma omp simd
-    for (int64_t i = b; i < e; ++i) {
-      const GeluValueSlope vs = f.both(h[i]);
-      g[i] = vs.value;
+    else
       dh[i] = dg[i] * vs.slope;
-    }
   }
 }
 
+// The same over h [rows, cols] with h_bias [cols] or null added, over the team.
+template <typename F, bool kAccumulate>
+void gelu_values_and_gradients(F f, const float* h, const float* h_bias, const float* dg,
+                               int64_t rows, int64_t cols, float* g, float* dh) {
+  if (!h_bias)
+    return parallel_for(rows * cols, kMinElementsPerThread, [&](int64_t b, int64_t e) {
+      gelu_values_and_gradients<F, false, kAccumulate>(f, h + b, nullptr, dg + b, e - b, g + b,
+                                                       dh + b);
+    });
+  parallel_for(rows, rows_per_item(cols), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t at = r * cols;
+      gelu_values_and_gradients<F, true, kAccumulate>(f, h + at, h_bias, dg + at, cols, g + at,
+                                                      dh + at);
+    }
+  });
+}
+
 // gelu_linear's backward for dy. The data gradient dg = dy W comes first; then one pass over h
-// recomputes g = GELU(h), which the weight's gradient needs, and makes dh (+)= dg GELU'(h) from
-// the same gate evaluation, so the slope is never stored (a pass that wrote it and another that
-// read it back cost gpt-mini 25 MB of traffic a layer); linear's other gradients follow.
-void gelu_linear_gradients(const Tensor& h, const Tensor& weight, const Tensor& bias,
-                           const Tensor& residual, const LinearSizes& z, GeluForm form,
-                           const Tensor& dy) {
-  const int64_t n = h.numel();
+// recomputes g = GELU(h + h_bias), which the weight's gradient needs, and makes h's gradient
+// dh (+)= dg GELU'(h + h_bias) from the same gate evaluation, so the slope is never stored (a
+// pass that wrote it and another that read it back cost gpt-mini 25 MB of traffic a layer);
+// h_bias's gradient is the column sums of this op's dh. linear's other gradients follow.
+void gelu_linear_gradients(const Tensor& h, const Tensor& h_bias, const Tensor& weight,
+                           const Tensor& bias, const Tensor& residual, const LinearSizes& z,
+                           GeluForm form, const Tensor& dy) {
+  const int64_t rows = z.rows, cols = z.in;
+  const float* b = h_bias.defined() ? h_bias.data() : nullptr;
   Tensor g = Tensor::empty(h.shape());
-  if (h.requires_grad()) {
+  const Tensor dbias = grad_if_needed(h_bias);
+  if (h.requires_grad() || dbias.defined()) {
     Tensor dg = Tensor::empty(h.shape());
     data_gradient(z, dy, weight, 0.0f, dg.data());
+    // This op's part of dh goes straight into h's gradient when it is the first; when h has
+    // a gradient already, or needs none but h_bias does, it is formed apart first.
     const GradTarget dh = grad_target(h);
+    const Tensor part = dh && !dh.accumulate ? dh.grad : Tensor::empty(h.shape());
     with_gelu_form(form, [&](auto f) {
-      const float *x = h.data(), *dgp = dg.data();
-      float *gp = g.data(), *dhp = dh.data();
-      parallel_for(n, kMinElementsPerThread, [&](int64_t b, int64_t e) {
-        gelu_values_and_gradients(f, x, dgp, b, e, gp, dhp, dh.accumulate);
-      });
+      gelu_values_and_gradients<decltype(f), false>(f, h.data(), b, dg.data(), rows, cols, g.data(),
+                                                    part.data());
     });
+    if (dbias.defined()) add_column_sums(dbias.data(), part.data(), rows, cols);
+    if (dh && dh.accumulate) add_into(dh.data(), part.data(), part.numel());
   } else {
-    gelu_into(form, h.data(), n, g.data());
+    gelu_into(form, h.data(), b, rows, cols, g.data());
   }
   linear_gradients(g.data(), Tensor(), weight, bias, residual, z, dy);
 }
@@ -209,21 +248,25 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, WeightL
                 });
 }
 
-// linear(gelu(h, form), ...) saving only h: backward recomputes the activation, so the
+// linear(gelu(h + h_bias, form), ...) saving only h: backward recomputes the activation, so the
 // [rows, in] GELU output lives only inside each pass instead of from forward to backward.
 Tensor gelu_linear(const Tensor& h, const Tensor& weight, const Tensor& bias, WeightLayout layout,
-                   const Tensor& residual, GeluForm form) {
+                   const Tensor& residual, GeluForm form, const Tensor& h_bias) {
   const LinearSizes z = linear_sizes("gelu_linear", h, weight, bias, layout, residual);
+  KILN_CHECK(!h_bias.defined() || (h_bias.dtype() == DType::kF32 && h_bias.shape() == Shape{z.in}),
+             "gelu_linear: expected a float32 h_bias [", z.in, "], got ",
+             h_bias.defined() ? dtype_name(h_bias.dtype()) : "", " ",
+             h_bias.defined() ? shape_str(h_bias.shape()) : "");
   Tensor y;
   {
     Tensor g = Tensor::empty(h.shape());
-    gelu_into(form, h.data(), h.numel(), g.data());
+    gelu_into(form, h.data(), h_bias.defined() ? h_bias.data() : nullptr, z.rows, z.in, g.data());
     y = linear_values(g.data(), h.shape(), weight, bias, residual, z);
   }
-  if (!should_record({h, weight, bias, residual})) return y;
-  return record("gelu_linear", y, {h, weight, bias, residual},
+  if (!should_record({h, weight, bias, residual, h_bias})) return y;
+  return record("gelu_linear", y, {h, weight, bias, residual, h_bias},
                 [=, residual = residual.gradient_handle()](const Tensor& dy) {
-                  gelu_linear_gradients(h, weight, bias, residual, z, form, dy);
+                  gelu_linear_gradients(h, h_bias, weight, bias, residual, z, form, dy);
                 });
 }
 

@@ -461,6 +461,69 @@ TEST(GeluLinearOpTest, BackwardMatchesFiniteDifference) {
   }
 }
 
+TEST(GeluLinearOpTest, InputBiasActsAsAddingItToTheInputFirst) {
+  // gelu_linear(h, ..., h_bias) against gelu_linear(h + h_bias, ...): the same values and the
+  // same gradients for h, w, b (bit for bit: the same sums in the same order), and h_bias's
+  // gradient within rounding (summed in another order). Three ways h's gradient arrives: h's
+  // first (written in place), after another use of h (added to), and not needed at all.
+  const int64_t in = 13, out = 7;
+  testing::ScopedThreads threads(2);
+  for (const LinearCase& c : linear_cases())
+    for (int h_use : {0, 1, 2}) {  // 0: only here, 1: also in a later op, 2: h needs no gradient
+      SCOPED_TRACE(describe(c) + " h_use " + std::to_string(h_use));
+      Tensor h = random_tensor(c.x, 40, -3.0f, 3.0f).set_requires_grad(h_use != 2);
+      Tensor w =
+          random_tensor(c.layout == ops::WeightLayout::kOutIn ? Shape{out, in} : Shape{in, out}, 41)
+              .set_requires_grad(true);
+      Tensor b = c.bias ? random_tensor({out}, 42).set_requires_grad(true) : Tensor();
+      Tensor hb = random_tensor({in}, 43).set_requires_grad(true);
+      std::vector<std::vector<float>> grads[2];
+      std::vector<float> values[2], hb_grads[2];
+      for (int inside = 0; inside < 2; ++inside) {
+        Tensor y = inside ? ops::gelu_linear(h, w, b, c.layout, Tensor(), ops::GeluForm::kErf, hb)
+                          : ops::gelu_linear(ops::add(h, hb), w, b, c.layout, Tensor(),
+                                             ops::GeluForm::kErf);
+        values[inside] = y.to_floats();
+        Tensor loss = ops::sum_all(ops::mul(y, random_tensor(y.shape(), 44)));
+        if (h_use == 1) loss = ops::add(loss, ops::sum_all(ops::mul(h, h)));
+        backward(loss);
+        for (const Tensor& t : {h, w, b})
+          if (t.defined() && t.requires_grad()) {
+            grads[inside].push_back(t.grad().to_floats());
+            t.reset_grad();
+          }
+        hb_grads[inside] = hb.grad().to_floats();
+        hb.reset_grad();
+      }
+      EXPECT_EQ(values[0], values[1]);
+      EXPECT_EQ(grads[0], grads[1]);
+      expect_close(hb_grads[1], hb_grads[0], "h_bias gradient");
+    }
+}
+
+TEST(GeluLinearOpTest, InputBiasGradientMatchesFiniteDifference) {
+  Tensor h = random_tensor({2, 3, 5}, 45, -2.0f, 2.0f).set_requires_grad(true);
+  Tensor w = random_tensor({5, 4}, 46).set_requires_grad(true);
+  Tensor b = random_tensor({4}, 47).set_requires_grad(true);
+  Tensor hb = random_tensor({5}, 48).set_requires_grad(true);
+  for (ops::GeluForm form : {ops::GeluForm::kTanh, ops::GeluForm::kErf}) {
+    SCOPED_TRACE(form == ops::GeluForm::kErf ? "erf" : "tanh");
+    EXPECT_GRADIENTS_MATCH(
+        [form](const std::vector<Tensor>& t) {
+          return ops::gelu_linear(t[0], t[1], t[2], ops::WeightLayout::kInOut, Tensor(), form,
+                                  t[3]);
+        },
+        {h, w, b, hb});
+  }
+  const std::string msg = error_of([&] {
+    ops::gelu_linear(h, w, b, ops::WeightLayout::kInOut, Tensor(), ops::GeluForm::kTanh,
+                     Tensor::zeros({4}));
+  });
+  EXPECT_NE(msg.find("gelu_linear: expected a float32 h_bias [5], got float32 [4]"),
+            std::string::npos)
+      << msg;
+}
+
 TEST(LinearOpTest, ResidualIsAddedToTheOutputAndGetsDy) {
   // Forward against the reference loop plus the residual; every gradient, the residual's
   // included, against finite differences; for linear and gelu_linear, with and without bias.

@@ -140,8 +140,7 @@ void pack_bf16(const float* src, int64_t ld, int64_t rows, int64_t cols, float a
   if (omp_in_parallel())
     body(0, rows);
   else
-    parallel_for(rows, std::max<int64_t>(1, kMinElementsPerThread / std::max<int64_t>(cols, 1)),
-                 body);
+    parallel_for(rows, min_rows_per_thread(cols), body);
 }
 
 // The bf16 path: both operands packed (alpha folded into A) into this thread's scratch in

@@ -3,6 +3,7 @@
 // (a broadcast plan, the loop over it, and deterministic reductions over stretched dims).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -12,6 +13,10 @@ namespace kiln {
 
 // Elements per thread below which a parallel loop costs more than it saves.
 inline constexpr int64_t kMinElementsPerThread = 1 << 14;
+// The same for a loop over rows of `cols` floats: the rows a thread should take at least.
+inline int64_t min_rows_per_thread(int64_t cols) {
+  return std::max<int64_t>(1, kMinElementsPerThread / std::max<int64_t>(cols, 1));
+}
 
 // For a function whose loop is compute-bound math on long arrays: the elementwise activations
 // (GELU's gates), cross-entropy's rows (exp), the gradient norm and the bias gradients' column

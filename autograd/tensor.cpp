@@ -224,7 +224,9 @@ Tensor Tensor::ensure_grad() const {
 }
 
 void Tensor::reset_grad() const {
-  if (impl_->autograd) impl_->autograd->grad = Tensor(), impl_->autograd->grad_discarded = false;
+  if (!impl_->autograd) return;
+  impl_->autograd->grad = Tensor();
+  impl_->autograd->grad_discarded = false;
 }
 
 void Tensor::zero_grad() const {

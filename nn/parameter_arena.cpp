@@ -79,7 +79,7 @@ void ParameterArena::zero_grads() const {
     std::memset(g + begin, 0, static_cast<std::size_t>(end - begin) * sizeof(float));
   });
   for (const auto& [name, parameter] : named_)
-    if (parameter.grad_discarded()) parameter.set_grad(parameter.grad());  // zero is a gradient
+    if (parameter.grad_discarded()) parameter.zero_grad();  // zeroed above; this ends the state
 }
 
 void ParameterArena::discard_grads() const {

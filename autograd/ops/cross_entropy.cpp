@@ -192,7 +192,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int32_t ignore
   const float* x = logits.data();
   float* l = lse.data();
   float* loss_of = row_loss_of.data();
-  parallel_for(rows, std::max<int64_t>(1, kMinElementsPerThread / c), [&](int64_t b, int64_t e) {
+  parallel_for(rows, min_rows_per_thread(c), [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
       if (t[r] == ignore_index)
         l[r] = loss_of[r] = 0.0f;
@@ -213,13 +213,12 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int32_t ignore
     const float* row_lse = lse.data();
     const int32_t* target = targets.ints();
     float* g = gx.data();
-    parallel_for(targets.numel(), std::max<int64_t>(1, kMinElementsPerThread / c),
-                 [&](int64_t b, int64_t e) {
-                   for (int64_t r = b; r < e; ++r)
-                     if (target[r] != ignore_index)
-                       add_row_gradient(logit + r * c, row_lse[r], c, target[r], scale,
-                                        label_smoothing, g + r * c);
-                 });
+    parallel_for(targets.numel(), min_rows_per_thread(c), [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r)
+        if (target[r] != ignore_index)
+          add_row_gradient(logit + r * c, row_lse[r], c, target[r], scale, label_smoothing,
+                           g + r * c);
+    });
   };
   return record("cross_entropy", loss, {logits}, backward);
 }
@@ -249,7 +248,7 @@ struct HeadBlocks {
       // with it for a beta = 1 GEMM cost a pass over the whole block (37 MB on BERT-Mini).
       gemm_linear(true, n, c, d, xb, weight.data(), nullptr, nullptr, z);
       const float* row_bias = bias.defined() ? bias.data() : nullptr;
-      parallel_for(n, std::max<int64_t>(1, kMinElementsPerThread / c), [&](int64_t b, int64_t e) {
+      parallel_for(n, min_rows_per_thread(c), [&](int64_t b, int64_t e) {
         for (int64_t r = b; r < e; ++r) {
           float* zr = z + r * c;
           if (row_bias)

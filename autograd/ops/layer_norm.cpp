@@ -21,17 +21,12 @@ float row_sum(int64_t n, auto term) {
                                                       [](float a, float b) { return a + b; });
 }
 
-// Rows of C floats per work item: enough to repay a thread's share of a parallel region.
-int64_t rows_per_thread(int64_t channels) {
-  return std::max<int64_t>(1, kMinElementsPerThread / std::max<int64_t>(1, channels));
-}
-
 // y = gamma (x - mean) / sigma + beta for each row of x [rows, C], sigma = sqrt(var + eps) with
 // the biased variance, as PyTorch's layer_norm. Two passes over a row (mean, then the squared
 // deviations). mean and rstd (1 / sigma), [rows], are stored when non-null.
 void normalize_rows(int64_t rows, int64_t C, const float* x, const float* gamma, const float* beta,
                     float eps, float* y, float* mean, float* rstd) {
-  parallel_for(rows, rows_per_thread(C), [&](int64_t r0, int64_t r1) {
+  parallel_for(rows, min_rows_per_thread(C), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const float* xr = x + r * C;
       float* yr = y + r * C;
@@ -83,7 +78,7 @@ void layer_norm_gradients(int64_t rows, int64_t C, const float* x, const float* 
   const bool sums = dgamma || dbeta;
   // Each block's gamma and beta sums, from kiln's allocator: no system allocation a step.
   Tensor partial = sums ? Tensor::empty({2 * blocks, C}) : Tensor();
-  parallel_for(blocks, std::max<int64_t>(1, rows_per_thread(C) / kBlockRows),
+  parallel_for(blocks, std::max<int64_t>(1, min_rows_per_thread(C) / kBlockRows),
                [&](int64_t b0, int64_t b1) {
                  for (int64_t b = b0; b < b1; ++b) {
                    float* pg = sums ? partial.data() + 2 * b * C : nullptr;

@@ -140,11 +140,6 @@ void linear_gradients(const float* x, const Tensor& x_grad, const Tensor& weight
   pass_gradient(residual, dy);
 }
 
-// Rows of C floats per work item of a row-wise pass: enough to repay a thread's share.
-int64_t rows_per_item(int64_t cols) {
-  return std::max<int64_t>(1, kMinElementsPerThread / std::max<int64_t>(cols, 1));
-}
-
 // For i < n: g[i] = GELU(a) (of form F) for a = h[i] (+ bias[i] with kBias).
 template <typename F, bool kBias>
 KILN_WIDE_VECTORS void gelu_values(F f, const float* h, const float* bias, int64_t n, float* g) {
@@ -160,7 +155,7 @@ void gelu_into(GeluForm form, const float* h, const float* h_bias, int64_t rows,
       return parallel_for(rows * cols, kMinElementsPerThread, [&](int64_t b, int64_t e) {
         gelu_values<decltype(f), false>(f, h + b, nullptr, e - b, g + b);
       });
-    parallel_for(rows, rows_per_item(cols), [&](int64_t r0, int64_t r1) {
+    parallel_for(rows, min_rows_per_thread(cols), [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r)
         gelu_values<decltype(f), true>(f, h + r * cols, h_bias, cols, g + r * cols);
     });
@@ -192,7 +187,7 @@ void gelu_values_and_gradients(F f, const float* h, const float* h_bias, const f
       gelu_values_and_gradients<F, false, kAccumulate>(f, h + b, nullptr, dg + b, e - b, g + b,
                                                        dh + b);
     });
-  parallel_for(rows, rows_per_item(cols), [&](int64_t r0, int64_t r1) {
+  parallel_for(rows, min_rows_per_thread(cols), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t at = r * cols;
       gelu_values_and_gradients<F, true, kAccumulate>(f, h + at, h_bias, dg + at, cols, g + at,

@@ -211,16 +211,23 @@ void gelu_linear_gradients(const Tensor& h, const Tensor& h_bias, const Tensor& 
   if (h.requires_grad() || dbias.defined()) {
     Tensor dg = Tensor::empty(h.shape());
     data_gradient(z, dy, weight, 0.0f, dg.data());
-    // This op's part of dh goes straight into h's gradient when it is the first; when h has
-    // a gradient already, or needs none but h_bias does, it is formed apart first.
+    // This op's part of dh goes straight into h's gradient (written or added to). Only when
+    // h_bias needs its own sum of it and h's gradient is not this part alone (h has one
+    // already, or needs none) is it formed apart first.
     const GradTarget dh = grad_target(h);
-    const Tensor part = dh && !dh.accumulate ? dh.grad : Tensor::empty(h.shape());
+    const bool apart = dbias.defined() && (!dh || dh.accumulate);
+    const Tensor part = apart ? Tensor::empty(h.shape()) : dh.grad;
+    const bool add = !apart && dh.accumulate;
     with_gelu_form(form, [&](auto f) {
-      gelu_values_and_gradients<decltype(f), false>(f, h.data(), b, dg.data(), rows, cols, g.data(),
-                                                    part.data());
+      if (add)
+        gelu_values_and_gradients<decltype(f), true>(f, h.data(), b, dg.data(), rows, cols,
+                                                     g.data(), part.data());
+      else
+        gelu_values_and_gradients<decltype(f), false>(f, h.data(), b, dg.data(), rows, cols,
+                                                      g.data(), part.data());
     });
     if (dbias.defined()) add_column_sums(dbias.data(), part.data(), rows, cols);
-    if (dh && dh.accumulate) add_into(dh.data(), part.data(), part.numel());
+    if (apart && dh) add_into(dh.data(), part.data(), part.numel());
   } else {
     gelu_into(form, h.data(), b, rows, cols, g.data());
   }

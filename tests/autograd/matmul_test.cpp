@@ -447,6 +447,26 @@ TEST(GeluLinearOpTest, EqualsGeluThenLinearBitForBit) {
     }
 }
 
+TEST(GeluLinearOpTest, AddsToTheGradientOfAnInputUsedAgainLater) {
+  // h also feeds a later op, whose backward runs first: gelu_linear then adds its part of h's
+  // gradient (no bias of h), bit for bit as gelu's backward adds it.
+  testing::ScopedThreads threads(2);
+  Tensor h = random_tensor({4, 33, 13}, 50, -3.0f, 3.0f).set_requires_grad(true);
+  Tensor w = random_tensor({13, 7}, 51).set_requires_grad(true);
+  std::vector<float> grads[2];
+  for (int fused = 0; fused < 2; ++fused) {
+    Tensor y = fused ? ops::gelu_linear(h, w, Tensor(), ops::WeightLayout::kInOut)
+                     : ops::linear(ops::gelu(h, ops::GeluForm::kTanh), w, Tensor(),
+                                   ops::WeightLayout::kInOut);
+    Tensor loss = ops::add(ops::sum_all(ops::mul(y, random_tensor(y.shape(), 52))),
+                           ops::sum_all(ops::mul(h, h)));
+    backward(loss);
+    grads[fused] = h.grad().to_floats();
+    h.reset_grad(), w.reset_grad();
+  }
+  EXPECT_EQ(grads[0], grads[1]);
+}
+
 TEST(GeluLinearOpTest, BackwardMatchesFiniteDifference) {
   Tensor h = random_tensor({2, 3, 5}, 23, -2.0f, 2.0f).set_requires_grad(true);
   Tensor w = random_tensor({5, 4}, 24).set_requires_grad(true);

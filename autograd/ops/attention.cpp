@@ -28,6 +28,10 @@ constexpr float kInf = std::numeric_limits<float>::infinity();
 // Forward + backward at B=8, H=6, T=256, D=64, causal, on one thread (best of 30): 32 rows
 // 28.1 ms, 64 rows 27.4 ms, 128 rows 30.9 ms, whole heads (256) 51 ms.
 constexpr int64_t kTileRows = 64;
+// Non-causal heads this short run as one tile: every row sees every key, so splitting saves no
+// keys and costs a second pass over K and V (the scores' and the values' products re-read them)
+// and, in backward, dK and dV added to instead of written.
+constexpr int64_t kWholeHeadRows = 128;
 
 // The GEMMs go through kiln::gemm, the one backend policy. Inside parallel_for each runs on its
 // thread (oneDNN is sequential inside a parallel region); at the per-head shapes (256x256x64
@@ -66,8 +70,15 @@ struct Geometry {
   float p;           // dropout probability
   float keep_scale;  // 1 / (1 - p)
   uint64_t seed;
-  int64_t tiles;  // row tiles per head
+  int64_t tile_rows;  // query rows per tile
+  int64_t tiles;      // row tiles per head
 };
+
+// Sets the row tiles of a geometry whose Tq and causal are set.
+void set_tiles(Geometry& g) {
+  g.tile_rows = !g.causal && g.Tq <= kWholeHeadRows ? std::max<int64_t>(g.Tq, 1) : kTileRows;
+  g.tiles = (g.Tq + g.tile_rows - 1) / g.tile_rows;
+}
 
 // Keys visible to some row of the tile ending at row r1: causal tiles stop at the last row's
 // limit, so the GEMMs skip keys that only later rows can see.
@@ -84,8 +95,8 @@ int64_t row_end(const Geometry& g, int64_t i, int64_t n) {
 // begins within its head's kept weights:
 int64_t kept_offset(const Geometry& g, int64_t r0) {
   int64_t offset = 0;
-  for (int64_t t0 = 0; t0 < r0; t0 += kTileRows) {
-    const int64_t t1 = std::min(g.Tq, t0 + kTileRows);
+  for (int64_t t0 = 0; t0 < r0; t0 += g.tile_rows) {
+    const int64_t t1 = std::min(g.Tq, t0 + g.tile_rows);
     offset += (t1 - t0) * tile_cols(g, t1);
   }
   return offset;
@@ -258,7 +269,7 @@ Geometry describe(const char* op, int64_t B, int64_t H, int64_t Tq, int64_t Tk, 
   g.p = p;
   g.keep_scale = 1.0f / (1.0f - p);
   g.seed = options.seed;
-  g.tiles = (g.Tq + kTileRows - 1) / kTileRows;
+  set_tiles(g);
   return g;
 }
 
@@ -325,12 +336,12 @@ SavedWeights weights_to_keep(const Geometry& g) {
 // keeps whole heads together on a thread.
 void attention_forward(const Geometry& g, const Operands& in, const std::vector<float>& bias,
                        float* out, float* lse, float* weights) {
-  parallel_for(g.B * g.H * g.tiles, grain(4 * std::min(g.Tq, kTileRows) * g.Tk * g.D),
+  parallel_for(g.B * g.H * g.tiles, grain(4 * std::min(g.Tq, g.tile_rows) * g.Tk * g.D),
                [&](int64_t begin, int64_t end) {
                  for (int64_t item = begin; item < end; ++item) {
-                   const int64_t bh = item / g.tiles, r0 = (item % g.tiles) * kTileRows;
+                   const int64_t bh = item / g.tiles, r0 = (item % g.tiles) * g.tile_rows;
                    const int64_t kv = g.kv.head_offset(bh, g.H);
-                   forward_tile(g, bh, r0, std::min(g.Tq, r0 + kTileRows),
+                   forward_tile(g, bh, r0, std::min(g.Tq, r0 + g.tile_rows),
                                 in.q + g.q.head_offset(bh, g.H), in.k + kv, in.v + kv,
                                 bias.empty() ? nullptr : bias.data() + (bh / g.H) * g.Tk,
                                 out + g.out.head_offset(bh, g.H), lse ? lse + bh * g.Tq : nullptr,
@@ -361,7 +372,7 @@ void attention_backward(const Geometry& g, const Operands& in, const std::vector
         if (d.dv && d.dv_fresh) zero_rows(d.dv + kv, g.Tk, g.D, g.kv.row);
       }
       for (int64_t tile = g.tiles - 1; tile >= 0; --tile) {
-        const int64_t r0 = tile * kTileRows;
+        const int64_t r0 = tile * g.tile_rows;
         const bool last = tile == g.tiles - 1;
         Betas beta;
         if (!shared) {
@@ -369,7 +380,7 @@ void attention_backward(const Geometry& g, const Operands& in, const std::vector
           if (d.dk_fresh && last) beta.dk = 0.0f;
           if (d.dv_fresh && last) beta.dv = 0.0f;
         }
-        backward_tile(g, bh, r0, std::min(g.Tq, r0 + kTileRows), in.q + q, in.k + kv, in.v + kv,
+        backward_tile(g, bh, r0, std::min(g.Tq, r0 + g.tile_rows), in.q + q, in.k + kv, in.v + kv,
                       bias.empty() ? nullptr : bias.data() + (bh / g.H) * g.Tk,
                       lse ? lse + bh * g.Tq : nullptr,
                       weights ? weights + bh * kept_per_head(g) : nullptr,
@@ -421,6 +432,7 @@ Tensor attend_separate(const Geometry& g, const Tensor& q, const Tensor& k, cons
 bool attention_keeps_weights(int64_t Tq, int64_t Tk, int64_t D, bool causal) {
   Geometry g{};
   g.Tq = Tq, g.Tk = Tk, g.D = D, g.causal = causal;
+  set_tiles(g);
   return keeps_weights(g);
 }
 

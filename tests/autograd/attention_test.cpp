@@ -217,6 +217,36 @@ TEST(AttentionOpTest, FullyMaskedRowGivesZerosAndZeroGradient) {
   }
 }
 
+// Without a causal mask, up to 128 query rows are one tile and longer heads several; each query
+// row's output and gradient depend on that row alone, so attending with all 140 rows at once
+// (three tiles) must agree with attending with each half (one tile each), dK and dV summed.
+TEST(AttentionOpTest, RowTilesAgreeWithWholeHeads) {
+  const int64_t B = 2, H = 2, Tq = 140, Tk = 67, D = 8;
+  AttentionOptions o;
+  o.key_padding_mask = prefix_mask(Tk, {Tk, 30}, /*as_int=*/true);
+  auto run = [&](bool halves) {
+    std::vector<Tensor> in = {random_tensor({B, H, Tq, D}, 51), random_tensor({B, H, Tk, D}, 52),
+                              random_tensor({B, H, Tk, D}, 53)};
+    for (Tensor& x : in) x.set_requires_grad(true);
+    Tensor out;
+    if (halves) {
+      std::vector<Tensor> q = ops::split(in[0], {Tq / 2, Tq / 2}, 2);
+      out = ops::concat(
+          {ops::attention(q[0], in[1], in[2], o), ops::attention(q[1], in[1], in[2], o)}, 2);
+    } else {
+      out = ops::attention(in[0], in[1], in[2], o);
+    }
+    backward(out, random_tensor(out.shape(), 54));
+    std::vector<std::vector<float>> all = {out.to_floats()};
+    for (const Tensor& x : in) all.push_back(x.grad().to_floats());
+    return all;
+  };
+  const std::vector<std::vector<float>> tiled = run(false), whole = run(true);
+  const char* names[] = {"out", "dq", "dk", "dv"};
+  for (int i = 0; i < 4; ++i)
+    EXPECT_LT(testing::max_abs_diff(tiled[i], whole[i]), 1e-5f) << names[i];
+}
+
 TEST(AttentionOpTest, BackwardMatchesFiniteDifference) {
   expect_gradients({2, 2, 5, 3}, {2, 2, 5, 3}, {}, true);
   expect_gradients({1, 3, 7, 4}, {1, 3, 9, 4}, {}, true);
@@ -374,9 +404,9 @@ TEST(AttentionPackedTest, ForwardMatchesReferenceOnTheSplitHeads) {
   causal_dropout.dropout = 0.2f;
   causal_dropout.seed = 9;
   AttentionOptions masked;
-  masked.key_padding_mask = prefix_mask(70, {70, 33}, /*as_int=*/true);
+  masked.key_padding_mask = prefix_mask(130, {130, 33}, /*as_int=*/true);
   for (const AttentionOptions& o : {AttentionOptions{}, causal_dropout, masked}) {
-    const int64_t B = 2, T = 70;  // more than one row tile
+    const int64_t B = 2, T = 130;  // more than one row tile, causal or not
     Tensor qkv = random_tensor({B, T, 3 * H * D}, 5);
     std::vector<float> want = reference_attention(heads_of(qkv, 0, H), heads_of(qkv, 1, H),
                                                   heads_of(qkv, 2, H), o);  // [B, H, T, D]
@@ -514,7 +544,7 @@ TEST(AttentionHeadsTest, ForwardMatchesReferenceOnTheSplitHeads) {
   AttentionOptions causal;
   causal.causal = true;
   for (const AttentionOptions& o : {masked_dropout, causal}) {
-    const int64_t Tq = 70, Tk = 67;  // cross-attention shapes, more than one row tile
+    const int64_t Tq = 140, Tk = 67;  // cross-attention shapes, more than one row tile
     Tensor q = random_tensor({B, Tq, d}, 1), k = random_tensor({B, Tk, d}, 2),
            v = random_tensor({B, Tk, d}, 3);
     std::vector<float> want = reference_attention(split_rows(q, H), split_rows(k, H),

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #include "autograd/kernels.h"
@@ -14,15 +15,42 @@ namespace kiln::nn {
 AdamW::AdamW(const ParameterArena& arena, AdamWOptions options)
     : AdamW(arena, options, {0, arena.size()}) {}
 
+namespace {
+
+constexpr int64_t kPageBytes = 4096;
+
+// The first index at or after `start` in `block` at which a moment array indexed from arena
+// position `first` puts every position `shift_bytes` past that position's parameter within a
+// 4 KB page.
+int64_t page_shifted_start(const float* block, int64_t start, int64_t first, const float* params,
+                           int64_t shift_bytes) {
+  const auto address = [](const float* f) {
+    return static_cast<int64_t>(reinterpret_cast<uintptr_t>(f));
+  };
+  const int64_t have = address(block + start) - first * 4;
+  const int64_t want = address(params) + shift_bytes;
+  return start + ((want - have) % kPageBytes + kPageBytes) % kPageBytes / 4;
+}
+
+}  // namespace
+
 AdamW::AdamW(const ParameterArena& arena, AdamWOptions options, ArenaRange range)
-    : arena_(arena),
-      options_(options),
-      range_(range),
-      m_(Tensor::zeros({range.end - range.begin})),
-      v_(Tensor::zeros({range.end - range.begin})) {
+    : arena_(arena), options_(options), range_(range) {
   KILN_CHECK(range.begin >= 0 && range.begin <= range.end && range.end <= arena.size(),
              "AdamW: expected a range within the arena's ", arena.size(), " elements, got [",
              range.begin, ", ", range.end, ")");
+  // The parameters and gradients start on pages, so an element's four streams (p, g, m, v)
+  // would share their offset within a page, and the update's loads then wait on the stores
+  // to the other streams that look alike in their low 12 address bits (4K aliasing): on the
+  // Xeon of the README the loop ran 25% faster warm with m and v shifted by 1 and 2 KB. The
+  // moments' values and what they mean are unchanged; only where they sit.
+  const int64_t n = range.end - range.begin;
+  const Tensor block = Tensor::zeros({2 * n + 2 * kPageBytes / 4});
+  const float* params = arena.values().data();
+  const int64_t m_start = page_shifted_start(block.data(), 0, range.begin, params, 1024);
+  const int64_t v_start = page_shifted_start(block.data(), m_start + n, range.begin, params, 2048);
+  m_ = block.rows_view(m_start, m_start + n);
+  v_ = block.rows_view(v_start, v_start + n);
   KILN_CHECK(options.beta1 >= 0 && options.beta1 < 1 && options.beta2 >= 0 && options.beta2 < 1,
              "AdamW: expected betas in [0, 1), got ", options.beta1, ", ", options.beta2);
   KILN_CHECK(options.eps > 0, "AdamW: expected eps > 0, got ", options.eps);

@@ -45,7 +45,7 @@ class AdamW {
   const ParameterArena& arena_;
   AdamWOptions options_;
   ArenaRange range_;
-  Tensor m_, v_;
+  Tensor m_, v_;  // views into one block; see adamw.cpp for their offsets
   int64_t steps_taken_ = 0;
 };
 

@@ -96,6 +96,30 @@ TEST(AdamWTest, ARangedOptimizerUpdatesItsRangeAlone) {
   EXPECT_EQ(ranged.grads().to_floats(), grads);
 }
 
+TEST(AdamWTest, MomentsSitOneAndTwoKilobytesPastTheirParametersWithinAPage) {
+  // Where the moments live (against 4K aliasing between the update's four streams): element i
+  // of m lies 1 KB and of v 2 KB past parameter i modulo 4 KB, for the whole arena and for a
+  // range starting mid-arena; both start at zero and do not overlap.
+  TwoParams model;
+  ParameterArena arena(model);
+  const auto page_offset = [](const float* a, const float* b) {
+    const auto diff = reinterpret_cast<intptr_t>(a) - reinterpret_cast<intptr_t>(b);
+    return ((diff % 4096) + 4096) % 4096;
+  };
+  for (ArenaRange range : {ArenaRange{0, 6}, ArenaRange{3, 5}}) {
+    SCOPED_TRACE(range.begin);
+    AdamW optimizer(arena, {}, range);
+    const float* p = arena.values().data() + range.begin;
+    const Tensor m = optimizer.first_moment(), v = optimizer.second_moment();
+    EXPECT_EQ(m.numel(), range.end - range.begin);
+    EXPECT_EQ(page_offset(m.data(), p), 1024);
+    EXPECT_EQ(page_offset(v.data(), p), 2048);
+    EXPECT_GE(v.data(), m.data() + m.numel());
+    EXPECT_EQ(m.to_floats(), std::vector<float>(std::size_t(m.numel()), 0.f));
+    EXPECT_EQ(v.to_floats(), std::vector<float>(std::size_t(v.numel()), 0.f));
+  }
+}
+
 TEST(ParameterArenaTest, DiscardedGradientsHoldExactlyTheNextBackwardPass) {
   // Stale values in the arena's gradients, discarded instead of zeroed: the weight's first
   // write (a GEMM, beta 0) overwrites them, the bias's adds (after a zeroing on first use) and

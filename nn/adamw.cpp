@@ -39,11 +39,13 @@ AdamW::AdamW(const ParameterArena& arena, AdamWOptions options, ArenaRange range
   KILN_CHECK(range.begin >= 0 && range.begin <= range.end && range.end <= arena.size(),
              "AdamW: expected a range within the arena's ", arena.size(), " elements, got [",
              range.begin, ", ", range.end, ")");
-  // The parameters and gradients start on pages, so an element's four streams (p, g, m, v)
-  // would share their offset within a page, and the update's loads then wait on the stores
-  // to the other streams that look alike in their low 12 address bits (4K aliasing): on the
-  // Xeon of the README the loop ran 25% faster warm with m and v shifted by 1 and 2 KB. The
-  // moments' values and what they mean are unchanged; only where they sit.
+  // An arena of 1 MB or more starts its parameters and its gradients on pages (autograd/
+  // allocator.cpp maps such blocks), and moments allocated the same way would put all four of
+  // an element's streams (p, g, m, v) at one offset within a page: the update's loads then
+  // wait on stores to other streams that look alike in their low 12 address bits (4K
+  // aliasing). On the Xeon of the README the loop ran 25% faster warm with m and v 1 and 2 KB
+  // past p (gradients moved too: no faster). The offsets come from the actual addresses, so a
+  // small arena's moments sit the same way. Only where the moments sit changes, not a bit.
   const int64_t n = range.end - range.begin;
   const Tensor block = Tensor::zeros({2 * n + 2 * kPageBytes / 4});
   const float* params = arena.values().data();

@@ -1,6 +1,8 @@
 // The `kiln` command: builds the CLI11 app from the subcommands, and maps errors (kiln::Error
 // and CLI11's parse errors) to a one-line message and a non-zero exit. The only place that exits.
 #include <malloc.h>
+#include <omp.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -8,6 +10,7 @@
 #include <exception>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "autograd/threads.h"
 #include "base/error.h"
@@ -121,11 +124,31 @@ int run(int argc, char** argv) {
 // gpt-char bench, 2 threads, 2 runs each (Intel Xeon, 2026-12-06): idle 22.0k tok/s passive,
 // 29.1k at 1000, 32.6k at 3000; with `yes` holding one core 17.1k, 15.8k and 13.0k. Large
 // models do not notice (gpt-mini and bert-mini within noise over 4 alternating pairs).
+// With OMP_PROC_BIND or OMP_PLACES set, libgomp binds the initial thread to the first place
+// as it loads, and an exec'd process inherits that thread's CPUs: restarting as it was left
+// `OMP_PROC_BIND=true kiln ...` with one thread (or, with OMP_NUM_THREADS=2, both on one core:
+// gpt-mini 2,900 -> 1,450 tok/s on 2 cores). So before the restart the process gets back the
+// CPUs of every place, which libgomp made from those it was allowed: a `taskset` still holds.
+void unbind_initial_thread() {
+  const int places = omp_get_num_places();
+  if (places <= 0 || omp_get_proc_bind() == omp_proc_bind_false) return;
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  for (int place = 0; place < places; ++place) {
+    std::vector<int> ids(static_cast<std::size_t>(omp_get_place_num_procs(place)));
+    omp_get_place_proc_ids(place, ids.data());
+    for (int id : ids)
+      if (id >= 0 && id < CPU_SETSIZE) CPU_SET(id, &cpus);
+  }
+  sched_setaffinity(0, sizeof cpus, &cpus);  // on failure the restart keeps the first place
+}
+
 void prefer_briefly_spinning_openmp_waiting(char** argv) {
   if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
   setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
   setenv("GOMP_SPINCOUNT", "1000", 0);  // a user's own count stays
-  execv("/proc/self/exe", argv);        // returns only on failure; then carry on as we are
+  unbind_initial_thread();
+  execv("/proc/self/exe", argv);  // returns only on failure; then carry on as we are
 }
 
 // glibc hands large blocks back to the kernel on free (mmap above a threshold, heap trimming

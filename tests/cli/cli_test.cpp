@@ -27,6 +27,25 @@ TEST(CliTest, EveryCommandHasHelp) {
   }
 }
 
+TEST(CliTest, ThreadBindingFromTheEnvironmentKeepsEveryCpu) {
+  // kiln restarts itself once to set libgomp's wait policy (cli/main.cpp). With OMP_PROC_BIND
+  // or OMP_PLACES set, libgomp has bound the first process to one place by then, and the
+  // restart used to inherit it: one thread where there are more CPUs. (The tests run with
+  // OMP_WAIT_POLICY set, which skips the restart; it is unset here.)
+  const std::string restart = "env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT -u OMP_NUM_THREADS ";
+  const CommandResult plain = kiln_via(restart, "--version");
+  ASSERT_EQ(plain.exit_code, 0) << plain.out;
+  for (const char* binding :
+       {"OMP_PROC_BIND=true ", "OMP_PLACES=cores ", "OMP_PROC_BIND=spread "}) {
+    const CommandResult bound = kiln_via(restart + binding, "--version");
+    EXPECT_EQ(bound.out, plain.out) << binding;
+  }
+  // A restriction of the user's own still holds.
+  const CommandResult one_cpu =
+      kiln_via("taskset -c 0 " + restart + "OMP_PROC_BIND=true ", "--version");
+  EXPECT_EQ(one_cpu.out, "kiln 0.1.0 (threads: 1)\n");
+}
+
 TEST(CliTest, UnknownCommandAndOptionFailWithOneLine) {
   CommandResult r = kiln("fly");
   EXPECT_EQ(r.exit_code, 1);

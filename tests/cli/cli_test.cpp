@@ -33,17 +33,19 @@ TEST(CliTest, ThreadBindingFromTheEnvironmentKeepsEveryCpu) {
   // restart used to inherit it: one thread where there are more CPUs. (The tests run with
   // OMP_WAIT_POLICY set, which skips the restart; it is unset here.)
   const std::string restart = "env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT -u OMP_NUM_THREADS ";
-  const CommandResult plain = kiln_via(restart, "--version");
-  ASSERT_EQ(plain.exit_code, 0) << plain.out;
-  for (const char* binding :
-       {"OMP_PROC_BIND=true ", "OMP_PLACES=cores ", "OMP_PROC_BIND=spread "}) {
-    const CommandResult bound = kiln_via(restart + binding, "--version");
-    EXPECT_EQ(bound.out, plain.out) << binding;
-  }
+  // The thread count `kiln --version` reports. Only that: where /sys lacks the CPU topology
+  // (a chroot), libgomp also prints that it could not read it.
+  auto threads = [&](const std::string& prefix) {
+    const CommandResult r = kiln_via(prefix + restart, "--version");
+    EXPECT_EQ(r.exit_code, 0) << prefix << r.out;
+    const std::size_t at = r.out.find("kiln 0.1.0 (threads: ");
+    return at == std::string::npos ? std::string("none in: " + r.out) : r.out.substr(at);
+  };
+  const std::string all = threads("");
+  for (const char* binding : {"OMP_PROC_BIND=true ", "OMP_PLACES=cores ", "OMP_PROC_BIND=spread "})
+    EXPECT_EQ(threads(std::string("env ") + binding), all) << binding;
   // A restriction of the user's own still holds.
-  const CommandResult one_cpu =
-      kiln_via("taskset -c 0 " + restart + "OMP_PROC_BIND=true ", "--version");
-  EXPECT_EQ(one_cpu.out, "kiln 0.1.0 (threads: 1)\n");
+  EXPECT_EQ(threads("taskset -c 0 env OMP_PROC_BIND=true "), "kiln 0.1.0 (threads: 1)\n");
 }
 
 TEST(CliTest, UnknownCommandAndOptionFailWithOneLine) {

@@ -128,7 +128,8 @@ void add_bench_command(CLI::App& kiln) {
       "micro-batch of --batch-size and rank 0 reports the global tokens/s.\n"
       "mfu is kiln's model FLOPs per second (BERT's MLM head at masked positions only) over\n"
       "gemm_gflops, the rate kiln's GEMMs attain on this step's weight shapes: after the timed\n"
-      "steps, --steps more steps each followed by a probe round, mfu the median of the pairs.");
+      "steps, --steps more steps each followed by a probe round, mfu the median of the pairs\n"
+      "(mfu_pairs: each pair's, in order; empty with --peak-gflops).");
   bench->callback([o] {
     KILN_CHECK(o->precision == "fp32" || cpu_supports_bf16(),
                "kiln bench --precision bf16: ", kBf16CpuRequirement);
@@ -314,10 +315,10 @@ void run_bench(const BenchOptions& o) {
                       : 0.0;
   const double kiln_gflop = gflop - head_skipped / 1e9;
   double peak = o.peak_gflops, mfu = 0;
+  std::vector<double> utilisations;  // each pair's, in order: how much the figure can move
   if (peak > 0) {
     mfu = kiln_gflop / (median / 1e3) / peak;
   } else {  // each pair's utilisation, and the median: a slow spell spoils a pair, not the figure
-    std::vector<double> utilisations;
     for (std::size_t i = 0; i < probe_rates.size(); ++i)
       utilisations.push_back(kiln_gflop / step_seconds[i] / probe_rates[i]);
     peak = median_of(probe_rates);
@@ -342,6 +343,9 @@ void run_bench(const BenchOptions& o) {
   out.key("achieved_gflops").number(rounded(gflop / (median / 1e3), 1e2));
   out.key("gemm_gflops").number(rounded(peak, 1e1));
   out.key("mfu").number(rounded(mfu, 1e3));
+  out.key("mfu_pairs").begin_array();
+  for (double u : utilisations) out.number(rounded(u, 1e3));
+  out.end_array();
   out.key("n_params").integer(params);
   // A diverged run still reports its timings: its loss is null.
   for (auto [name, loss] : {std::pair{"loss_first", loss_first}, {"loss_last", loss_last}})

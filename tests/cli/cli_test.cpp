@@ -121,6 +121,14 @@ TEST(CliTest, BenchReportsItsFiguresAsOneJsonLine) {
   EXPECT_EQ(line.at("steps").as_int(), 2);
   for (const char* positive : {"tokens_per_s", "gemm_gflops", "mfu", "step_ms_median"})
     EXPECT_GT(line.at(positive).as_number(), 0.0) << positive;
+  // One utilisation a step/probe pair, --steps of them; mfu is their median (here the mean of
+  // the two, each rounded to 0.001 as mfu is).
+  const kiln::json::Value::Array& pairs = line.at("mfu_pairs").as_array();
+  ASSERT_EQ(pairs.size(), 2u);
+  EXPECT_GT(pairs[0].as_number(), 0.0);
+  EXPECT_GT(pairs[1].as_number(), 0.0);
+  EXPECT_NEAR(line.at("mfu").as_number(), 0.5 * (pairs[0].as_number() + pairs[1].as_number()),
+              1.5e-3);
   // Per layer: two layer norms, c_attn, c_proj, c_fc and the MLP's c_proj, with biases.
   const int64_t layer =
       4 * d + (d * 3 * d + 3 * d) + (d * d + d) + (d * 4 * d + 4 * d) + (4 * d * d + d);

@@ -113,17 +113,6 @@ int run(int argc, char** argv) {
   return 0;
 }
 
-}  // namespace
-
-// libgomp reads OMP_WAIT_POLICY and GOMP_SPINCOUNT once, when it loads, so they cannot be
-// changed from main(). Busy-waiting workers cost kiln up to 20x on a shared 2-core machine (a
-// descheduled thread holds up a spinning one at every barrier), so unless the user chose a
-// policy, restart once with the passive one, as ../shared/bench/torch_reference.py does for
-// PyTorch, but spinning 1000 times before sleeping: a small model's step is a run of short
-// parallel regions, and a worker asleep in the kernel between them costs a futex wake each.
-// gpt-char bench, 2 threads, 2 runs each (Intel Xeon, 2026-12-06): idle 22.0k tok/s passive,
-// 29.1k at 1000, 32.6k at 3000; with `yes` holding one core 17.1k, 15.8k and 13.0k. Large
-// models do not notice (gpt-mini and bert-mini within noise over 4 alternating pairs).
 // With OMP_PROC_BIND or OMP_PLACES set, libgomp binds the initial thread to the first place
 // as it loads, and an exec'd process inherits that thread's CPUs: restarting as it was left
 // `OMP_PROC_BIND=true kiln ...` with one thread (or, with OMP_NUM_THREADS=2, both on one core:
@@ -143,6 +132,15 @@ void unbind_initial_thread() {
   sched_setaffinity(0, sizeof cpus, &cpus);  // on failure the restart keeps the first place
 }
 
+// libgomp reads OMP_WAIT_POLICY and GOMP_SPINCOUNT once, when it loads, so they cannot be
+// changed from main(). Busy-waiting workers cost kiln up to 20x on a shared 2-core machine (a
+// descheduled thread holds up a spinning one at every barrier), so unless the user chose a
+// policy, restart once with the passive one, as ../shared/bench/torch_reference.py does for
+// PyTorch, but spinning 1000 times before sleeping: a small model's step is a run of short
+// parallel regions, and a worker asleep in the kernel between them costs a futex wake each.
+// gpt-char bench, 2 threads, 2 runs each (Intel Xeon, 2026-12-06): idle 22.0k tok/s passive,
+// 29.1k at 1000, 32.6k at 3000; with `yes` holding one core 17.1k, 15.8k and 13.0k. Large
+// models do not notice (gpt-mini and bert-mini within noise over 4 alternating pairs).
 void prefer_briefly_spinning_openmp_waiting(char** argv) {
   if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
   setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
@@ -168,6 +166,8 @@ void keep_freed_memory() {
   mallopt(M_MMAP_THRESHOLD, 64 << 20);
   mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
 }
+
+}  // namespace
 
 int main(int argc, char** argv) {
   prefer_briefly_spinning_openmp_waiting(argv);

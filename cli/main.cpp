@@ -149,21 +149,22 @@ void prefer_briefly_spinning_openmp_waiting(char** argv) {
   execv("/proc/self/exe", argv);  // returns only on failure; then carry on as we are
 }
 
-// glibc hands large blocks back to the kernel on free (mmap above a threshold, heap trimming
-// below it), so every training step faults the pages of its big tensors in again and the
-// kernel zeroes them. A step frees and reallocates the same sizes each time, so keep the
-// memory. Measured on bert-mini-kjv, 120 steps with 3 evaluations: page faults 1.41M -> 0.21M,
-// system time 4.3 -> 1.4 s, wall 69.9 -> 62.3 s, peak RSS 825 -> 866 MB (gpt2-124m bench:
-// 3.28 -> 3.54 GB).
-// Blocks of 64 MB and more are still mapped and unmapped each time: kept in the heap, batches of
-// varying shape (translation's) left them as holes no later request fit, and the heap grew. On
-// configs/translate-es-en.yaml, 40 steps: peak RSS 2,639 -> 1,310 MB (tensors peak at 1,083 MB),
-// 3,065 -> 3,189 tok/s; the fixed-shape benches kept their RSS and their speed within the
-// machine's noise (3 alternating pairs each, 2026-12-06, Intel Xeon).
-// Tensors of 1 MB and more no longer come from malloc at all (autograd/allocator.cpp keeps its
-// own cache of them); this policy now covers smaller tensors and everything else.
+// glibc's policy for what kiln itself does not allocate. Tensors of 1 MB and more never come
+// from malloc (autograd/allocator.cpp keeps its own cache of them, for the same reason glibc's
+// policy is set here: a step frees and reallocates the same sizes each time, and memory handed
+// back to the kernel is faulted in and zeroed again; bert-mini-kjv with tensors from malloc:
+// page faults 1.41M -> 0.21M once the heap was no longer trimmed). So the heap is never trimmed.
+// Blocks of 1 MB and more are mapped per use: what still asks malloc for them is mostly oneDNN's
+// sgemm, for per-thread packing buffers of up to 8 MB that it frees after each call. Kept in
+// the heap (the threshold was 64 MB), they left holes that the small long-lived blocks
+// allocated between them pinned, and the heap grew to 66 MB on gpt-mini and 110 MB on
+// gpt2-124m, nearly all of it free. At 1 MB: peak RSS gpt2-124m 2,637 -> 2,569 MB, gpt-mini
+// 665 -> 642, bert-small 658 -> 647, for about 3,000 more page faults a step on gpt-mini and no
+// change in step time beyond the machine's noise (2 alternating pairs each, 2026-12-07, AMD
+// Zen 4). Batches of varying shape (translation's) had left 64 MB+ blocks as heap holes too
+// (peak RSS 2,639 -> 1,310 MB when those were first mapped per use).
 void keep_freed_memory() {
-  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
   mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
 }
 
